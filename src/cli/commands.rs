@@ -1,0 +1,335 @@
+//! What each subcommand does, in terms of library calls.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{
+    BusinessCommand, DocumentsCommand, EvalRetrievalArgs, IngestArgs, SearchArgs, ServeArgs,
+};
+use crate::config::{default_corpus_dir, Config, Overrides};
+use crate::engine::{Engine, EngineError, Upload};
+use crate::eval;
+use crate::http::{self, AppState};
+use crate::index::Language;
+
+fn open_engine(config: &Config) -> anyhow::Result<Engine> {
+    Engine::open(&config.data_dir, config.limits)
+        .with_context(|| format!("opening data dir {}", config.data_dir.display()))
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.common.config(Overrides {
+        listen: args.listen,
+        admin_token: args.admin_token,
+        corpus_dir: args.corpus,
+        ..Overrides::default()
+    })?;
+    let engine = Arc::new(open_engine(&config)?);
+    if engine.businesses()?.is_empty() {
+        seed_demo(&engine, &config.corpus_dir)?;
+    }
+    let admin_token = match &config.admin_token {
+        Some(token) => token.clone(),
+        None => generated_admin_token(&config.data_dir)?,
+    };
+    let state = AppState::new(engine, Some(&admin_token));
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (CLERK_LISTEN)", config.listen))?;
+        tracing::info!(address = %listener.local_addr()?, "clerk is listening");
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        };
+        http::serve(listener, state, shutdown).await?;
+        Ok(())
+    })
+}
+
+/// Indexes the demo corpus into an empty data dir so a new user has businesses at once.
+fn seed_demo(engine: &Engine, corpus: &Path) -> anyhow::Result<()> {
+    if !corpus.is_dir() {
+        tracing::warn!(corpus = %corpus.display(), "no demo corpus found; starting empty");
+        return Ok(());
+    }
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(format!(
+        "indexing demo businesses from {}",
+        corpus.display()
+    ));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let seeded = engine.seed_demo(corpus)?;
+    spinner.finish_and_clear();
+    for (report, key) in seeded {
+        tracing::info!(
+            business = report.business,
+            documents = report.documents.len(),
+            passages = report.passages,
+            language = report.language,
+            api_key = key,
+            "demo business ready (its API key is shown only now; the admin token works too)"
+        );
+    }
+    Ok(())
+}
+
+/// The admin token kept in the data dir when none is configured, made on first use.
+fn generated_admin_token(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("admin-token");
+    if let Ok(token) = std::fs::read_to_string(&path) {
+        let token = token.trim().to_string();
+        if token.len() >= 16 {
+            tracing::info!(path = %path.display(), "using the admin token stored in the data dir");
+            return Ok(token);
+        }
+    }
+    let token = crate::store::new_api_key().replacen("ck_", "adm_", 1);
+    std::fs::write(&path, &token).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    tracing::warn!(path = %path.display(), "CLERK_ADMIN_TOKEN is not set; generated an admin token and wrote it there");
+    Ok(token)
+}
+
+/// Files named on the command line, with folders expanded to the files they hold.
+fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut inner: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading folder {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            inner.sort();
+            files.extend(inner);
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            bail!("{}: no such file or folder", path.display());
+        }
+    }
+    Ok(files)
+}
+
+pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let config = args.common.config(Overrides::default())?;
+    let engine = open_engine(&config)?;
+    match engine.business(&args.business) {
+        Ok(_) => {}
+        Err(EngineError::UnknownBusiness(_)) if args.create => {
+            let (business, key) =
+                engine.create_business(&args.business, None, args.language.as_deref())?;
+            println!(
+                "created business {} (API key, shown once: {key})",
+                business.id
+            );
+        }
+        Err(EngineError::UnknownBusiness(id)) => {
+            bail!("no business {id:?}; pass --create to create it")
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let files = collect_files(&args.paths)?;
+    let uploads = files
+        .iter()
+        .map(|p| {
+            Ok(Upload {
+                name: p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .with_context(|| format!("{}: file name is not UTF-8", p.display()))?
+                    .to_string(),
+                bytes: std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    engine.check_upload(&args.business, &uploads)?;
+    let progress = bar(uploads.len() as u64, "parsing");
+    let mut parsed = Vec::with_capacity(uploads.len());
+    for upload in &uploads {
+        progress.set_message(format!("parsing {}", upload.name));
+        parsed.push((engine.parse(upload)?, upload.bytes.len() as u64));
+        progress.inc(1);
+    }
+    progress.set_message("indexing");
+    let report = engine.ingest_parsed(&args.business, parsed)?;
+    progress.finish_and_clear();
+    for doc in &report.documents {
+        println!(
+            "{:<40} {:>9} {:>6} passages{}",
+            doc.name,
+            doc.format.as_str(),
+            doc.passages,
+            if doc.replaced { "  (replaced)" } else { "" }
+        );
+    }
+    println!(
+        "{}: {} documents, {} passages indexed (language {})",
+        report.business,
+        report.documents.len(),
+        report.passages,
+        report.language
+    );
+    Ok(())
+}
+
+pub fn search(args: SearchArgs) -> anyhow::Result<()> {
+    let config = args.common.config(Overrides::default())?;
+    let engine = open_engine(&config)?;
+    let hits = engine.search(&args.business, &args.query, args.limit)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&hits)?);
+        return Ok(());
+    }
+    if hits.is_empty() {
+        println!("no passages match");
+    }
+    for (rank, hit) in hits.iter().enumerate() {
+        println!(
+            "{}. [{:.3}] {} ({}) — {}",
+            rank + 1,
+            hit.score,
+            hit.passage_id(),
+            hit.kind.as_str(),
+            hit.title
+        );
+        let snippet: String = hit.text.chars().take(240).collect();
+        for line in snippet.lines().take(4) {
+            println!("     {line}");
+        }
+    }
+    Ok(())
+}
+
+pub fn business(cmd: BusinessCommand) -> anyhow::Result<()> {
+    match cmd {
+        BusinessCommand::Create {
+            common,
+            id,
+            name,
+            language,
+        } => {
+            let engine = open_engine(&common.config(Overrides::default())?)?;
+            let (business, key) =
+                engine.create_business(&id, name.as_deref(), language.as_deref())?;
+            println!("created business {} ({})", business.id, business.name);
+            println!("API key (shown once): {key}");
+        }
+        BusinessCommand::List { common } => {
+            let engine = open_engine(&common.config(Overrides::default())?)?;
+            for b in engine.businesses()? {
+                let docs = engine.documents(&b.id)?.len();
+                println!(
+                    "{:<32} {:<6} {:>4} documents  {}",
+                    b.id, b.language, docs, b.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn documents(cmd: DocumentsCommand) -> anyhow::Result<()> {
+    match cmd {
+        DocumentsCommand::List { common, business } => {
+            let engine = open_engine(&common.config(Overrides::default())?)?;
+            for d in engine.documents(&business)? {
+                println!(
+                    "{:<40} {:>9} {:>6} passages {:>10} bytes",
+                    d.name,
+                    d.format.as_str(),
+                    d.passages,
+                    d.bytes
+                );
+            }
+        }
+        DocumentsCommand::Delete {
+            common,
+            business,
+            name,
+        } => {
+            let engine = open_engine(&common.config(Overrides::default())?)?;
+            engine.delete_document(&business, &name)?;
+            println!("deleted {name} from {business}");
+        }
+    }
+    Ok(())
+}
+
+pub fn eval_retrieval(args: EvalRetrievalArgs) -> anyhow::Result<()> {
+    let language = match args.language.as_deref() {
+        None | Some("auto") => None,
+        Some(code) => Some(Language::from_code(code).with_context(|| {
+            format!("unknown language {code:?}; use en, de, fr, es, pt, it, nl or plain")
+        })?),
+    };
+    let defaults = crate::index::Bm25Params::default();
+    let params = crate::index::Bm25Params {
+        k1: args.k1.unwrap_or(defaults.k1),
+        weights: args.weights.unwrap_or(defaults.weights),
+        b: args.b.unwrap_or(defaults.b),
+        proximity: args.proximity.unwrap_or(defaults.proximity),
+        group: args.group.unwrap_or(defaults.group),
+    };
+    if let Some(dir) = args.beir {
+        let report = eval::beir::evaluate(&dir, language, params)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            println!(
+                "{}: {} queries over {} passages (language {})",
+                dir.display(),
+                report.queries,
+                report.passages,
+                report.language
+            );
+            println!("  nDCG@10    {:.4}", report.ndcg_at_10);
+            println!("  MRR@10     {:.4}", report.mrr_at_10);
+            println!("  Recall@10  {:.4}", report.recall_at_10);
+            println!("  Recall@100 {:.4}", report.recall_at_100);
+            println!(
+                "  latency    p50 {:.3} ms, p99 {:.3} ms",
+                report.p50_ms, report.p99_ms
+            );
+        }
+        return Ok(());
+    }
+    let corpus = args.corpus.unwrap_or_else(default_corpus_dir);
+    let reports = eval::demo::evaluate(&corpus, args.business.as_deref(), params)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&reports)?);
+        return Ok(());
+    }
+    for r in reports {
+        println!("{}: {} questions", r.business, r.questions);
+        println!(
+            "  hit@1 {:.3}  hit@5 {:.3}  MRR@10 {:.3}",
+            r.hit_at_1, r.hit_at_5, r.mrr_at_10
+        );
+        println!("  latency p50 {:.3} ms, p99 {:.3} ms", r.p50_ms, r.p99_ms);
+        for miss in r.misses {
+            println!("  missed: {miss}");
+        }
+    }
+    Ok(())
+}

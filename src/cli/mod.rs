@@ -1,0 +1,236 @@
+//! The `clerk` command line: flags (each also a `CLERK_*` variable) → validated config → calls
+//! into the library. This is the binary's edge: errors here are `anyhow` for printing.
+
+mod commands;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, FileConfig, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clerk",
+    version,
+    about = "Answers a small business's customers from its own documents"
+)]
+pub struct Cli {
+    /// Log filter (tracing EnvFilter syntax), e.g. "info" or "clerk=debug".
+    #[arg(long, env = "CLERK_LOG", default_value = "info", global = true)]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (indexes the demo businesses on first start).
+    Serve(ServeArgs),
+    /// Parse and index documents for a business.
+    Ingest(IngestArgs),
+    /// Show the passages that best answer a question.
+    Search(SearchArgs),
+    /// Create and list businesses.
+    #[command(subcommand)]
+    Business(BusinessCommand),
+    /// List and delete a business's documents.
+    #[command(subcommand)]
+    Documents(DocumentsCommand),
+    /// Measure retrieval quality and latency.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+/// Settings every command that opens the data dir shares.
+#[derive(Debug, Args, Clone)]
+pub struct CommonArgs {
+    /// TOML config file; flags and CLERK_* variables override it.
+    #[arg(long, env = "CLERK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Folder for the store and the indexes [default: ./clerk-data].
+    #[arg(long, env = "CLERK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Largest uploaded file in bytes [default: 20 MiB].
+    #[arg(long, env = "CLERK_MAX_FILE_BYTES")]
+    pub max_file_bytes: Option<usize>,
+    /// Most catalog rows in one file [default: 200000].
+    #[arg(long, env = "CLERK_MAX_ROWS")]
+    pub max_rows: Option<usize>,
+    /// Most files in one upload [default: 100].
+    #[arg(long, env = "CLERK_MAX_FILES")]
+    pub max_files: Option<usize>,
+    /// Longest question in characters [default: 2000].
+    #[arg(long, env = "CLERK_MAX_QUESTION_CHARS")]
+    pub max_question_chars: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "CLERK_LISTEN")]
+    pub listen: Option<String>,
+    /// Token that may act on every business (at least 16 characters). If unset, one is
+    /// generated and written to <data dir>/admin-token.
+    #[arg(long, env = "CLERK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Demo businesses indexed when the data dir has none [default: ./corpus].
+    #[arg(long, env = "CLERK_CORPUS_DIR")]
+    pub corpus: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Business id.
+    #[arg(long, short, env = "CLERK_BUSINESS")]
+    pub business: String,
+    /// Create the business first if it does not exist.
+    #[arg(long, env = "CLERK_CREATE")]
+    pub create: bool,
+    /// Language for a business created here (en, de, …, or auto).
+    #[arg(long, env = "CLERK_LANGUAGE")]
+    pub language: Option<String>,
+    /// Files, or folders whose files are all ingested.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[arg(long, short, env = "CLERK_BUSINESS")]
+    pub business: String,
+    /// How many passages to show.
+    #[arg(long, short, env = "CLERK_LIMIT", default_value_t = 5)]
+    pub limit: usize,
+    /// Print JSON instead of text.
+    #[arg(long, env = "CLERK_JSON")]
+    pub json: bool,
+    /// The question.
+    pub query: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BusinessCommand {
+    /// Create a business and print its API key (shown once).
+    Create {
+        #[command(flatten)]
+        common: CommonArgs,
+        id: String,
+        #[arg(long, env = "CLERK_BUSINESS_NAME")]
+        name: Option<String>,
+        /// en, de, fr, es, pt, it, nl, plain, or auto (detect from the first upload).
+        #[arg(long, env = "CLERK_LANGUAGE")]
+        language: Option<String>,
+    },
+    /// List businesses.
+    List {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocumentsCommand {
+    /// List a business's documents.
+    List {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long, short, env = "CLERK_BUSINESS")]
+        business: String,
+    },
+    /// Delete one document and its passages.
+    Delete {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long, short, env = "CLERK_BUSINESS")]
+        business: String,
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// nDCG@10, MRR@10, Recall@10/100 and latency on a BEIR folder, or hit rates on the demo
+    /// businesses' eval.json files.
+    Retrieval(EvalRetrievalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalRetrievalArgs {
+    /// A BEIR-layout folder (corpus.jsonl, queries*.jsonl, qrels*.tsv).
+    #[arg(long, env = "CLERK_BEIR", conflicts_with = "corpus")]
+    pub beir: Option<PathBuf>,
+    /// A corpus folder of demo businesses with eval.json files [default: ./corpus].
+    #[arg(long, env = "CLERK_CORPUS_DIR")]
+    pub corpus: Option<PathBuf>,
+    /// Only this demo business.
+    #[arg(long, env = "CLERK_BUSINESS")]
+    pub business: Option<String>,
+    /// Analysis language for a BEIR set (default: detected).
+    #[arg(long, env = "CLERK_LANGUAGE")]
+    pub language: Option<String>,
+    /// Print JSON.
+    #[arg(long, env = "CLERK_JSON")]
+    pub json: bool,
+    /// Scorer tuning for a BEIR run: BM25 k1.
+    #[arg(long, env = "CLERK_BM25_K1")]
+    pub k1: Option<f32>,
+    /// Scorer tuning: field weights "title,headings,body".
+    #[arg(long, env = "CLERK_BM25_WEIGHTS", value_parser = parse_triple)]
+    pub weights: Option<[f32; 3]>,
+    /// Scorer tuning: length normalization "title,headings,body".
+    #[arg(long = "b", env = "CLERK_BM25_B", value_parser = parse_triple)]
+    pub b: Option<[f32; 3]>,
+    /// Scorer tuning: proximity bonus (0 turns it off).
+    #[arg(long, env = "CLERK_BM25_PROXIMITY")]
+    pub proximity: Option<f32>,
+    /// Scorer tuning: pull toward the best passage of the same group, 0..1 (0 turns it off).
+    #[arg(long, env = "CLERK_BM25_GROUP")]
+    pub group: Option<f32>,
+}
+
+fn parse_triple(s: &str) -> Result<[f32; 3], String> {
+    let parts: Vec<f32> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f32>().map_err(|e| format!("{p:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    <[f32; 3]>::try_from(parts).map_err(|_| "give three comma-separated numbers".to_string())
+}
+
+impl CommonArgs {
+    pub fn config(&self, extra: Overrides) -> anyhow::Result<Config> {
+        let file = match &self.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        Ok(Config::resolve(
+            file,
+            Overrides {
+                data_dir: self.data_dir.clone(),
+                max_file_bytes: self.max_file_bytes,
+                max_rows: self.max_rows,
+                max_files: self.max_files,
+                max_question_chars: self.max_question_chars,
+                ..extra
+            },
+        )?)
+    }
+}
+
+/// Parses the command line and runs the command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => commands::serve(args),
+        Command::Ingest(args) => commands::ingest(args),
+        Command::Search(args) => commands::search(args),
+        Command::Business(cmd) => commands::business(cmd),
+        Command::Documents(cmd) => commands::documents(cmd),
+        Command::Eval(EvalCommand::Retrieval(args)) => commands::eval_retrieval(args),
+    }
+}

@@ -1,0 +1,459 @@
+//! The engine: the one domain API that the CLI, HTTP and (later) WhatsApp call.
+//!
+//! It owns the store and every business's index, checks business ids and limits, parses uploads
+//! all-or-nothing and routes each call to the right business's index. Its inputs and outputs are
+//! plain Rust data; no tantivy, axum or SQLite type crosses this seam. Its methods do blocking,
+//! CPU-heavy work: async callers run them on the blocking pool.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::documents::{self, Document, DocumentError, Format, Limits};
+use crate::index::{Bm25Params, BusinessIndex, DocumentInfo, Hit, IndexError, Language};
+use crate::store::{Business, Store, StoreError};
+
+/// Limits on what one call may carry; all configurable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineLimits {
+    pub documents: Limits,
+    /// Most files in one upload.
+    pub max_files: usize,
+    /// Longest question accepted, in characters.
+    pub max_question_chars: usize,
+    /// Most passages one search returns.
+    pub max_results: usize,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        EngineLimits {
+            documents: Limits::default(),
+            max_files: 100,
+            max_question_chars: 2000,
+            max_results: 100,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("invalid business id {0:?}: use 1-64 characters a-z, 0-9, '-' or '_', starting with a letter or digit")]
+    InvalidBusinessId(String),
+    #[error("no business {0:?}; create it first (POST /v1/businesses or `clerk business create`)")]
+    UnknownBusiness(String),
+    #[error("business {0:?} already exists")]
+    BusinessExists(String),
+    #[error("unknown language {0:?}: use one of en, de, fr, es, pt, it, nl, plain or auto")]
+    UnknownLanguage(String),
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    #[error("the upload holds no files; attach at least one document")]
+    NoFiles,
+    #[error("the upload holds {count} files; at most {limit} are accepted at once")]
+    TooManyFiles { count: usize, limit: usize },
+    #[error("the upload holds two files named {0:?}; names must be unique")]
+    DuplicateName(String),
+    #[error("business {business:?} has no document {name:?}")]
+    UnknownDocument { business: String, name: String },
+    #[error("the question is empty; send the customer's text")]
+    EmptyQuestion,
+    #[error("the question is {chars} characters long; at most {limit} are accepted")]
+    QuestionTooLong { chars: usize, limit: usize },
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::BusinessExists(id) => EngineError::BusinessExists(id),
+            StoreError::UnknownBusiness(id) => EngineError::UnknownBusiness(id),
+            other => EngineError::Store(other),
+        }
+    }
+}
+
+/// One file of an upload.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What an upload added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestReport {
+    pub business: String,
+    pub documents: Vec<IngestedDocument>,
+    pub passages: usize,
+    /// The business's retrieval language after the upload.
+    pub language: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestedDocument {
+    pub name: String,
+    pub format: Format,
+    pub passages: usize,
+    /// Whether a document of this name existed and was replaced.
+    pub replaced: bool,
+}
+
+pub struct Engine {
+    data_dir: PathBuf,
+    store: Store,
+    indexes: Mutex<HashMap<String, Arc<BusinessIndex>>>,
+    limits: EngineLimits,
+    params: Bm25Params,
+}
+
+pub fn validate_business_id(id: &str) -> Result<(), EngineError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidBusinessId(id.to_string()))
+    }
+}
+
+impl Engine {
+    /// Opens (or starts) the data dir: `clerk.sqlite` and `indexes/<business>/`.
+    pub fn open(data_dir: &Path, limits: EngineLimits) -> Result<Engine, EngineError> {
+        std::fs::create_dir_all(data_dir.join("indexes")).map_err(IndexError::from)?;
+        let store = Store::open(&data_dir.join("clerk.sqlite"))?;
+        Ok(Engine {
+            data_dir: data_dir.to_path_buf(),
+            store,
+            indexes: Mutex::new(HashMap::new()),
+            limits,
+            params: Bm25Params::default(),
+        })
+    }
+
+    /// Scores every business's questions with `params` (evaluations compare settings).
+    pub fn with_params(mut self, params: Bm25Params) -> Engine {
+        self.params = params;
+        self
+    }
+
+    pub fn limits(&self) -> &EngineLimits {
+        &self.limits
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Creates a business; `language` is a code, or None/"auto" to detect it from the first
+    /// upload. Returns the business and its API key, which is not shown again.
+    pub fn create_business(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        language: Option<&str>,
+    ) -> Result<(Business, String), EngineError> {
+        validate_business_id(id)?;
+        let language = match language.map(str::trim) {
+            None | Some("") | Some("auto") => "auto".to_string(),
+            Some(code) => Language::from_code(code)
+                .ok_or_else(|| EngineError::UnknownLanguage(code.to_string()))?
+                .code()
+                .to_string(),
+        };
+        Ok(self
+            .store
+            .create_business(id, name.unwrap_or(id), &language)?)
+    }
+
+    pub fn businesses(&self) -> Result<Vec<Business>, EngineError> {
+        Ok(self.store.businesses()?)
+    }
+
+    pub fn business(&self, id: &str) -> Result<Business, EngineError> {
+        validate_business_id(id)?;
+        self.store
+            .business(id)?
+            .ok_or_else(|| EngineError::UnknownBusiness(id.to_string()))
+    }
+
+    /// The business an API key belongs to.
+    pub fn business_for_key(&self, key: &str) -> Result<Option<String>, EngineError> {
+        Ok(self.store.business_for_key(key)?)
+    }
+
+    pub fn rotate_key(&self, id: &str) -> Result<String, EngineError> {
+        self.business(id)?;
+        Ok(self.store.rotate_key(id)?)
+    }
+
+    /// Parses one file under the configured limits.
+    pub fn parse(&self, upload: &Upload) -> Result<Document, EngineError> {
+        Ok(documents::parse(
+            &upload.name,
+            &upload.bytes,
+            &self.limits.documents,
+        )?)
+    }
+
+    /// Parses and indexes an upload: every file parses, or nothing changes.
+    pub fn ingest(&self, business: &str, uploads: &[Upload]) -> Result<IngestReport, EngineError> {
+        self.check_upload(business, uploads)?;
+        let parsed = uploads
+            .iter()
+            .map(|u| Ok((self.parse(u)?, u.bytes.len() as u64)))
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        self.ingest_parsed(business, parsed)
+    }
+
+    /// Checks an upload's shape before any parsing: the business, file count, unique names.
+    pub fn check_upload(&self, business: &str, uploads: &[Upload]) -> Result<(), EngineError> {
+        self.business(business)?;
+        if uploads.is_empty() {
+            return Err(EngineError::NoFiles);
+        }
+        if uploads.len() > self.limits.max_files {
+            return Err(EngineError::TooManyFiles {
+                count: uploads.len(),
+                limit: self.limits.max_files,
+            });
+        }
+        let mut seen = std::collections::HashSet::new();
+        for u in uploads {
+            if !seen.insert(u.name.as_str()) {
+                return Err(EngineError::DuplicateName(u.name.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Indexes already parsed documents (with their sizes) in one commit.
+    pub fn ingest_parsed(
+        &self,
+        business: &str,
+        documents: Vec<(Document, u64)>,
+    ) -> Result<IngestReport, EngineError> {
+        let record = self.business(business)?;
+        let index = self.index_for_upload(&record, &documents)?;
+        let existing: std::collections::HashSet<String> =
+            index.documents()?.into_iter().map(|d| d.name).collect();
+        index.replace_documents(&documents)?;
+        let report = IngestReport {
+            business: business.to_string(),
+            passages: documents.iter().map(|(d, _)| d.passages.len()).sum(),
+            documents: documents
+                .iter()
+                .map(|(d, _)| IngestedDocument {
+                    name: d.name.clone(),
+                    format: d.format,
+                    passages: d.passages.len(),
+                    replaced: existing.contains(&d.name),
+                })
+                .collect(),
+            language: index.language().code().to_string(),
+        };
+        tracing::info!(
+            business,
+            documents = report.documents.len(),
+            passages = report.passages,
+            "indexed upload"
+        );
+        Ok(report)
+    }
+
+    pub fn documents(&self, business: &str) -> Result<Vec<DocumentInfo>, EngineError> {
+        match self.index(business)? {
+            Some(index) => Ok(index.documents()?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub fn delete_document(&self, business: &str, name: &str) -> Result<(), EngineError> {
+        let unknown = || EngineError::UnknownDocument {
+            business: business.to_string(),
+            name: name.to_string(),
+        };
+        let index = self.index(business)?.ok_or_else(unknown)?;
+        if index.delete_document(name)? {
+            tracing::info!(business, document = name, "deleted document");
+            Ok(())
+        } else {
+            Err(unknown())
+        }
+    }
+
+    /// The passages that best answer `question` in this business's documents.
+    pub fn search(
+        &self,
+        business: &str,
+        question: &str,
+        limit: usize,
+    ) -> Result<Vec<Hit>, EngineError> {
+        let question = self.check_question(question)?;
+        let Some(index) = self.index(business)? else {
+            return Ok(Vec::new());
+        };
+        Ok(index.search(question, limit.clamp(1, self.limits.max_results))?)
+    }
+
+    /// Trims a question and enforces the length limit.
+    pub fn check_question<'q>(&self, question: &'q str) -> Result<&'q str, EngineError> {
+        let question = question.trim();
+        if question.is_empty() {
+            return Err(EngineError::EmptyQuestion);
+        }
+        let chars = question.chars().count();
+        if chars > self.limits.max_question_chars {
+            return Err(EngineError::QuestionTooLong {
+                chars,
+                limit: self.limits.max_question_chars,
+            });
+        }
+        Ok(question)
+    }
+
+    fn index_dir(&self, business: &str) -> PathBuf {
+        self.data_dir.join("indexes").join(business)
+    }
+
+    /// The business's index, if it has one yet (it is made by the first upload).
+    fn index(&self, business: &str) -> Result<Option<Arc<BusinessIndex>>, EngineError> {
+        self.business(business)?;
+        let mut indexes = self.indexes.lock();
+        if let Some(index) = indexes.get(business) {
+            return Ok(Some(index.clone()));
+        }
+        let dir = self.index_dir(business);
+        if !dir.exists() {
+            return Ok(None);
+        }
+        let mut index = BusinessIndex::open(&dir)?;
+        index.set_params(self.params);
+        let index = Arc::new(index);
+        indexes.insert(business.to_string(), index.clone());
+        Ok(Some(index))
+    }
+
+    /// The index an upload goes to, created on the first upload with the configured language or
+    /// the one detected from the upload's text.
+    fn index_for_upload(
+        &self,
+        business: &Business,
+        documents: &[(Document, u64)],
+    ) -> Result<Arc<BusinessIndex>, EngineError> {
+        if let Some(index) = self.index(&business.id)? {
+            return Ok(index);
+        }
+        let language = match Language::from_code(&business.language) {
+            Some(language) => language,
+            None => {
+                let detected = Language::detect(&language_sample(documents));
+                self.store.set_language(&business.id, detected.code())?;
+                tracing::info!(
+                    business = business.id,
+                    language = detected.code(),
+                    "detected language"
+                );
+                detected
+            }
+        };
+        let mut index = BusinessIndex::open_or_create(&self.index_dir(&business.id), language)?;
+        index.set_params(self.params);
+        let index = Arc::new(index);
+        self.indexes
+            .lock()
+            .insert(business.id.clone(), index.clone());
+        Ok(index)
+    }
+
+    /// Creates and fills the demo businesses from `corpus_dir` (one folder per business) that do
+    /// not exist yet. Returns each new business with its API key.
+    pub fn seed_demo(&self, corpus_dir: &Path) -> Result<Vec<(IngestReport, String)>, EngineError> {
+        let mut seeded = Vec::new();
+        for (id, uploads) in demo_businesses(corpus_dir)? {
+            if self.store.business(&id)?.is_some() {
+                continue;
+            }
+            let (_, key) = self.create_business(&id, None, None)?;
+            let report = self.ingest(&id, &uploads)?;
+            seeded.push((report, key));
+        }
+        Ok(seeded)
+    }
+}
+
+/// Enough text from an upload to tell its language (FAQ answers and prose say more than
+/// product names).
+fn language_sample(documents: &[(Document, u64)]) -> String {
+    let mut sample = String::new();
+    let mut passages: Vec<_> = documents.iter().flat_map(|(d, _)| &d.passages).collect();
+    passages.sort_by_key(|p| p.kind == crate::documents::PassageKind::Product);
+    for p in passages {
+        if sample.len() > 20_000 {
+            break;
+        }
+        sample.push_str(&p.title);
+        sample.push('\n');
+        sample.push_str(&p.text);
+        sample.push('\n');
+    }
+    sample
+}
+
+/// Files of a corpus folder that are documents (not its evaluation or notes).
+pub fn demo_businesses(corpus_dir: &Path) -> Result<Vec<(String, Vec<Upload>)>, EngineError> {
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(corpus_dir).map_err(IndexError::from)?;
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let Some(id) = dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+            continue;
+        };
+        if validate_business_id(&id).is_err() {
+            continue;
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(IndexError::from)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && is_corpus_document(p))
+            .collect();
+        files.sort();
+        let uploads = files
+            .into_iter()
+            .map(|p| {
+                Ok(Upload {
+                    name: p
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                    bytes: std::fs::read(&p).map_err(IndexError::from)?,
+                })
+            })
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        out.push((id, uploads));
+    }
+    Ok(out)
+}
+
+fn is_corpus_document(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    !matches!(name, "eval.json" | "README.md") && Format::from_name(name).is_some()
+}

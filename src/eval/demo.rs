@@ -1,0 +1,139 @@
+//! The demo businesses' own questions (`corpus/<id>/eval.json`): retrieval hit rates on the
+//! answerable ones, run through the engine exactly as an upload and a search would be.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::metrics::{mean, percentile};
+use super::EvalError;
+use crate::engine::{demo_businesses, Engine, EngineLimits};
+use crate::index::{Bm25Params, Hit};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct EvalFile {
+    pub business: String,
+    pub questions: Vec<EvalQuestion>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct EvalQuestion {
+    pub question: String,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub passages: Vec<PassageRef>,
+    #[serde(default)]
+    pub facts: Vec<String>,
+    #[serde(default = "yes")]
+    pub answerable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A passage that answers a question: its document, and text its title contains.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PassageRef {
+    pub document: String,
+    pub title: String,
+}
+
+impl PassageRef {
+    pub fn matches(&self, hit: &Hit) -> bool {
+        hit.document == self.document
+            && hit
+                .title
+                .to_lowercase()
+                .contains(&self.title.to_lowercase())
+    }
+}
+
+impl EvalFile {
+    pub fn load(path: &Path) -> Result<EvalFile, EvalError> {
+        let text = std::fs::read_to_string(path)?;
+        serde_json::from_str(&text).map_err(|e| EvalError::data(path, e))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DemoRetrievalReport {
+    pub business: String,
+    /// Answerable questions with judged passages.
+    pub questions: usize,
+    pub hit_at_1: f64,
+    pub hit_at_5: f64,
+    pub mrr_at_10: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Questions whose answer was not in the top 5, for reading.
+    pub misses: Vec<String>,
+}
+
+/// Indexes every (or one) demo business into a scratch data dir and scores its eval file.
+pub fn evaluate(
+    corpus_dir: &Path,
+    only: Option<&str>,
+    params: Bm25Params,
+) -> Result<Vec<DemoRetrievalReport>, EvalError> {
+    let scratch = tempfile::tempdir()?;
+    let engine = Engine::open(scratch.path(), EngineLimits::default())?.with_params(params);
+    let mut reports = Vec::new();
+    for (id, uploads) in demo_businesses(corpus_dir)? {
+        if only.is_some_and(|o| o != id) {
+            continue;
+        }
+        let eval_path: PathBuf = corpus_dir.join(&id).join("eval.json");
+        if !eval_path.exists() {
+            continue;
+        }
+        let eval = EvalFile::load(&eval_path)?;
+        engine.create_business(&id, None, None)?;
+        engine.ingest(&id, &uploads)?;
+        reports.push(score(&engine, &id, &eval)?);
+    }
+    if let Some(o) = only {
+        if reports.is_empty() {
+            return Err(EvalError::data(
+                corpus_dir,
+                format!("no demo business {o:?} with an eval.json"),
+            ));
+        }
+    }
+    Ok(reports)
+}
+
+fn score(engine: &Engine, id: &str, eval: &EvalFile) -> Result<DemoRetrievalReport, EvalError> {
+    let (mut h1, mut h5, mut rr, mut latencies, mut misses) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for q in eval
+        .questions
+        .iter()
+        .filter(|q| q.answerable && !q.passages.is_empty())
+    {
+        let start = Instant::now();
+        let hits = engine.search(id, &q.question, 10)?;
+        latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+        let rank = hits
+            .iter()
+            .position(|h| q.passages.iter().any(|p| p.matches(h)));
+        h1.push(f64::from(u8::from(rank == Some(0))));
+        h5.push(f64::from(u8::from(rank.is_some_and(|r| r < 5))));
+        rr.push(rank.map_or(0.0, |r| 1.0 / (r + 1) as f64));
+        if rank.is_none_or(|r| r >= 5) {
+            misses.push(q.question.clone());
+        }
+    }
+    Ok(DemoRetrievalReport {
+        business: id.to_string(),
+        questions: h1.len(),
+        hit_at_1: mean(&h1),
+        hit_at_5: mean(&h5),
+        mrr_at_10: mean(&rr),
+        p50_ms: percentile(&latencies, 50.0),
+        p99_ms: percentile(&latencies, 99.0),
+        misses,
+    })
+}

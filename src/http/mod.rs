@@ -1,0 +1,89 @@
+//! The HTTP API (axum): routes, request and response shapes, authentication.
+//!
+//! Handlers turn a request into a call on the [`Engine`] (on the blocking pool, since engine
+//! calls parse, index and search) and its result back into JSON. No tantivy or SQLite type is
+//! seen here; errors become status codes in `error` and nowhere else.
+
+mod auth;
+mod error;
+mod handlers;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub use auth::Caller;
+pub use error::ApiError;
+
+use crate::engine::Engine;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    /// SHA-256 of the admin token; None refuses every admin action.
+    admin_token_hash: Option<[u8; 32]>,
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>, admin_token: Option<&str>) -> AppState {
+        AppState {
+            engine,
+            admin_token_hash: admin_token
+                .filter(|t| !t.is_empty())
+                .map(|t| Sha256::digest(t.as_bytes()).into()),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let limits = state.engine.limits();
+    // Room for the most files of the largest size an upload may carry, plus multipart framing;
+    // each file's own limit is checked by the parser with a message naming it.
+    let body_limit = limits
+        .documents
+        .max_file_bytes
+        .saturating_mul(limits.max_files.min(8))
+        .saturating_add(1 << 20);
+    Router::new()
+        .route("/healthz", get(handlers::healthz))
+        .route(
+            "/v1/businesses",
+            post(handlers::create_business).get(handlers::list_businesses),
+        )
+        .route("/v1/businesses/{business}", get(handlers::get_business))
+        .route("/v1/businesses/{business}/keys", post(handlers::rotate_key))
+        .route(
+            "/v1/businesses/{business}/documents",
+            post(handlers::upload).get(handlers::list_documents),
+        )
+        .route(
+            "/v1/businesses/{business}/documents/{name}",
+            delete(handlers::delete_document),
+        )
+        .route(
+            "/v1/businesses/{business}/search",
+            get(handlers::search_get).post(handlers::search_post),
+        )
+        .fallback(handlers::not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,361 @@
+//! One tantivy index per business: writing passages, listing documents, retrieving passages.
+//!
+//! Each business's passages live in their own index directory, so a search can never reach
+//! another business's documents. A [`BusinessIndex`] holds the only writer of its index (tantivy
+//! also locks the directory against other processes) and takes a fresh searcher for every
+//! question. Every upload is one commit: its documents replace any earlier ones of the same name
+//! together, or nothing changes. Each document also gets one "manifest" record carrying its
+//! metadata, so the list of documents commits atomically with their passages. This module knows
+//! nothing about HTTP, businesses' keys or the model.
+
+mod analysis;
+mod query;
+mod schema;
+mod scoring;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tantivy::collector::DocSetCollector;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::TermQuery;
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+pub use analysis::{fold, Language};
+pub use scoring::Bm25Params;
+
+use crate::documents::{Document, Format, PassageKind, ProductFields};
+use schema::Fields;
+use scoring::Scorer;
+
+const SETTINGS_FILE: &str = "clerk-index.json";
+const MANIFEST_KIND: &str = "manifest";
+const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(
+        "the index at {path} is in use by another clerk process; stop it or use another data dir"
+    )]
+    Locked { path: PathBuf },
+    #[error("the index at {path} is damaged or from an incompatible version: {message}")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("index I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("index operation failed: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+}
+
+/// What the index knows about one uploaded document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentInfo {
+    pub name: String,
+    pub format: Format,
+    pub passages: u32,
+    pub bytes: u64,
+    /// Seconds since the Unix epoch.
+    pub uploaded_at: u64,
+}
+
+/// A retrieved passage with its stored fields, exactly as uploaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    pub document: String,
+    pub ordinal: u32,
+    pub kind: PassageKind,
+    pub title: String,
+    pub heading_path: Vec<String>,
+    pub text: String,
+    pub score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<ProductFields>,
+}
+
+impl Hit {
+    /// "document#ordinal": how sources are cited.
+    pub fn passage_id(&self) -> String {
+        format!("{}#{}", self.document, self.ordinal)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Settings {
+    language: Language,
+}
+
+pub struct BusinessIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    language: Language,
+    analyzer: TextAnalyzer,
+    surface_analyzer: TextAnalyzer,
+    params: Bm25Params,
+}
+
+impl BusinessIndex {
+    /// Opens the index in `dir`, creating it with `language` if there is none yet.
+    pub fn open_or_create(dir: &Path, language: Language) -> Result<BusinessIndex, IndexError> {
+        let settings_path = dir.join(SETTINGS_FILE);
+        if settings_path.exists() {
+            return Self::open(dir);
+        }
+        std::fs::create_dir_all(dir)?;
+        let directory = MmapDirectory::open(dir).map_err(|e| corrupt(dir, e))?;
+        let index = Index::open_or_create(directory, schema::build())?;
+        let settings = serde_json::to_vec_pretty(&Settings { language }).map_err(io_error)?;
+        write_atomically(&settings_path, &settings)?;
+        Self::from_index(index, language, dir)
+    }
+
+    /// Opens an existing index.
+    pub fn open(dir: &Path) -> Result<BusinessIndex, IndexError> {
+        let settings_path = dir.join(SETTINGS_FILE);
+        let settings: Settings =
+            serde_json::from_slice(&std::fs::read(&settings_path)?).map_err(|e| corrupt(dir, e))?;
+        let index = Index::open_in_dir(dir).map_err(|e| corrupt(dir, e))?;
+        Self::from_index(index, settings.language, dir)
+    }
+
+    /// An index held in memory only (evaluations, tests).
+    pub fn in_memory(language: Language) -> Result<BusinessIndex, IndexError> {
+        let index = Index::create_in_ram(schema::build());
+        Self::from_index(index, language, Path::new(":memory:"))
+    }
+
+    fn from_index(index: Index, language: Language, dir: &Path) -> Result<Self, IndexError> {
+        index
+            .tokenizers()
+            .register(analysis::ANALYZER, language.analyzer());
+        let fields = Fields::resolve(&index.schema()).map_err(|e| corrupt(dir, e))?;
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get().min(2))
+            .unwrap_or(1);
+        let writer = index
+            .writer_with_num_threads(threads, WRITER_MEMORY)
+            .map_err(|e| match e {
+                tantivy::TantivyError::LockFailure(..) => IndexError::Locked {
+                    path: dir.to_path_buf(),
+                },
+                other => other.into(),
+            })?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(BusinessIndex {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            language,
+            analyzer: language.analyzer(),
+            surface_analyzer: language.surface_analyzer(),
+            params: Bm25Params::default(),
+        })
+    }
+
+    pub fn language(&self) -> Language {
+        self.language
+    }
+
+    /// Replaces the scorer's tuning (evaluations compare settings with it).
+    pub fn set_params(&mut self, params: Bm25Params) {
+        self.params = params;
+    }
+
+    /// Indexes `documents` (with their upload sizes) in one commit, replacing any earlier
+    /// documents of the same names. On error nothing of it is visible.
+    pub fn replace_documents(&self, documents: &[(Document, u64)]) -> Result<(), IndexError> {
+        let uploaded_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let f = self.fields;
+        let mut writer = self.writer.lock();
+        let staged = (|| -> Result<(), IndexError> {
+            for (document, bytes) in documents {
+                writer.delete_term(Term::from_field_text(f.document, &document.name));
+                let info = DocumentInfo {
+                    name: document.name.clone(),
+                    format: document.format,
+                    passages: document.passages.len() as u32,
+                    bytes: *bytes,
+                    uploaded_at,
+                };
+                writer.add_document(doc!(
+                    f.document => document.name.as_str(),
+                    f.kind => MANIFEST_KIND,
+                    f.manifest => serde_json::to_string(&info).map_err(io_error)?,
+                ))?;
+                for passage in &document.passages {
+                    let mut doc = doc!(
+                        f.document => document.name.as_str(),
+                        f.kind => passage.kind.as_str(),
+                        f.ordinal => u64::from(passage.ordinal),
+                        f.title => passage.title.as_str(),
+                        f.headings => passage.heading_path.join(" > "),
+                        f.body => passage.text.as_str(),
+                        f.group => group_key(&document.name, &passage.title, &passage.heading_path),
+                    );
+                    if let Some(product) = &passage.product {
+                        doc.add_text(f.product, serde_json::to_string(product).map_err(io_error)?);
+                    }
+                    writer.add_document(doc)?;
+                }
+            }
+            Ok(())
+        })();
+        let outcome = staged.and_then(|()| writer.commit().map(drop).map_err(IndexError::from));
+        if let Err(e) = outcome {
+            // Drop everything staged since the last commit, so a failed upload leaves no trace.
+            writer.rollback()?;
+            return Err(e);
+        }
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Deletes a document and its passages; false if there was none of that name.
+    pub fn delete_document(&self, name: &str) -> Result<bool, IndexError> {
+        if !self.documents()?.iter().any(|d| d.name == name) {
+            return Ok(false);
+        }
+        let mut writer = self.writer.lock();
+        writer.delete_term(Term::from_field_text(self.fields.document, name));
+        writer.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(true)
+    }
+
+    /// Every document in the index, by name.
+    pub fn documents(&self) -> Result<Vec<DocumentInfo>, IndexError> {
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(
+            Term::from_field_text(self.fields.kind, MANIFEST_KIND),
+            IndexRecordOption::Basic,
+        );
+        let mut out = Vec::new();
+        for address in searcher.search(&query, &DocSetCollector)? {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let json = doc
+                .get_first(self.fields.manifest)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            let info: DocumentInfo = serde_json::from_str(json).map_err(io_error)?;
+            out.push(info);
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Number of passages (not counting manifest records).
+    pub fn passage_count(&self) -> Result<u64, IndexError> {
+        let searcher = self.reader.searcher();
+        let manifests =
+            searcher.doc_freq(&Term::from_field_text(self.fields.kind, MANIFEST_KIND))?;
+        Ok(searcher.num_docs().saturating_sub(manifests))
+    }
+
+    /// The `limit` passages that best answer `question`, best first.
+    pub fn search(&self, question: &str, limit: usize) -> Result<Vec<Hit>, IndexError> {
+        let searcher = self.reader.searcher();
+        let manifests =
+            searcher.doc_freq(&Term::from_field_text(self.fields.kind, MANIFEST_KIND))?;
+        let scorer = Scorer {
+            searcher: &searcher,
+            fields: self.fields.text(),
+            params: self.params,
+            passages: searcher.num_docs().saturating_sub(manifests),
+            compounds: matches!(self.language, Language::German | Language::Dutch),
+        };
+        let mut surface = self.surface_analyzer.clone();
+        let mut full = self.analyzer.clone();
+        let terms = scorer.question_terms(&mut surface, &mut full, question)?;
+        let scored = scorer.top(&terms, limit)?;
+        scored
+            .into_iter()
+            .map(|s| {
+                let doc: TantivyDocument = searcher.doc(s.address)?;
+                Ok(self.hit(&doc, s.score))
+            })
+            .collect()
+    }
+
+    fn hit(&self, doc: &TantivyDocument, score: f32) -> Hit {
+        let f = self.fields;
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let headings = text(f.headings);
+        Hit {
+            document: text(f.document),
+            ordinal: doc
+                .get_first(f.ordinal)
+                .and_then(|v| v.as_u64())
+                .unwrap_or_default() as u32,
+            kind: PassageKind::parse(&text(f.kind)).unwrap_or(PassageKind::Page),
+            title: text(f.title),
+            heading_path: if headings.is_empty() {
+                Vec::new()
+            } else {
+                headings.split(" > ").map(str::to_string).collect()
+            },
+            text: text(f.body),
+            score,
+            product: doc
+                .get_first(f.product)
+                .and_then(|v| v.as_str())
+                .and_then(|json| serde_json::from_str(json).ok()),
+        }
+    }
+
+    /// The tantivy index, for benchmarks that measure it directly.
+    pub fn tantivy(&self) -> &Index {
+        &self.index
+    }
+}
+
+/// Passages of one document with the same title and headings answer the same question.
+/// FNV-1a over the parts with separators: stored in the index, so it must never change.
+fn group_key(document: &str, title: &str, headings: &[String]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let parts = [document, title]
+        .into_iter()
+        .chain(headings.iter().map(String::as_str));
+    for part in parts {
+        for byte in part.bytes().chain([0xff]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+fn corrupt(dir: &Path, e: impl std::fmt::Display) -> IndexError {
+    IndexError::Corrupt {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn io_error(e: serde_json::Error) -> IndexError {
+    IndexError::Io(std::io::Error::other(e))
+}
+
+/// Writes through a temporary file and a rename, so a crash never leaves half a file.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,8 @@
+//! One integration-test binary: documents, index, HTTP API and retrieval quality, each through
+//! the library's public boundary with real files and a real index.
+
+mod documents;
+mod http;
+mod index;
+mod retrieval;
+mod support;

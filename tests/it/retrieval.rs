@@ -1,0 +1,56 @@
+//! Retrieval quality regressions: the demo businesses' own questions and the external BEIR
+//! sets in ../shared. Thresholds sit a little under what the scorer reaches today (see the
+//! README), so a change that makes retrieval worse fails here.
+
+use clerk::eval;
+
+use crate::support::{corpus, shared};
+
+#[test]
+fn demo_businesses_find_the_passages_their_questions_need() {
+    let reports = eval::demo::evaluate(&corpus(), None, Default::default()).unwrap();
+    assert_eq!(reports.len(), 2);
+    for r in &reports {
+        assert!(
+            r.questions >= 40,
+            "{}: {} questions",
+            r.business,
+            r.questions
+        );
+        assert!(
+            r.hit_at_5 >= 0.88,
+            "{}: hit@5 {:.3}, missed {:?}",
+            r.business,
+            r.hit_at_5,
+            r.misses
+        );
+    }
+}
+
+fn ndcg(set: &str) -> f64 {
+    let report = eval::beir::evaluate(
+        &shared().join("data/retrieval").join(set),
+        None,
+        Default::default(),
+    )
+    .unwrap();
+    report.ndcg_at_10
+}
+
+#[test]
+fn stackfaq_beats_elasticsearch_bm25() {
+    let score = ndcg("stackfaq");
+    assert!(score >= 0.80, "StackFAQ nDCG@10 {score:.4}");
+}
+
+#[test]
+fn xquad_r_german_beats_plain_bm25() {
+    let score = ndcg("xquad-r-de");
+    assert!(score >= 0.80, "XQuAD-R de nDCG@10 {score:.4}");
+}
+
+#[test]
+fn scifact_beats_lucene_bm25() {
+    let score = ndcg("scifact");
+    assert!(score >= 0.69, "SciFact nDCG@10 {score:.4}");
+}

@@ -1,0 +1,40 @@
+//! Shared set-up for the integration tests: scratch engines, the demo corpus, ../shared data.
+
+use std::path::PathBuf;
+
+use clerk::engine::{Engine, EngineLimits, Upload};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn corpus() -> PathBuf {
+    repo().join("corpus")
+}
+
+/// ../shared beside the checkout (CI has it too).
+pub fn shared() -> PathBuf {
+    repo().join("..").join("shared")
+}
+
+pub struct Scratch {
+    pub engine: Engine,
+    _dir: tempfile::TempDir,
+}
+
+pub fn engine() -> Scratch {
+    engine_with(EngineLimits::default())
+}
+
+pub fn engine_with(limits: EngineLimits) -> Scratch {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(dir.path(), limits).expect("open engine");
+    Scratch { engine, _dir: dir }
+}
+
+pub fn upload(name: &str, text: &str) -> Upload {
+    Upload {
+        name: name.to_string(),
+        bytes: text.as_bytes().to_vec(),
+    }
+}
