@@ -67,9 +67,9 @@ fn automaton_builder(distance: u8) -> &'static LevenshteinAutomatonBuilder {
     &builders[usize::from(distance.clamp(1, 2)) - 1]
 }
 
-struct Dfa(DFA);
+struct Dfa<'a>(&'a DFA);
 
-impl tantivy_fst::Automaton for Dfa {
+impl tantivy_fst::Automaton for Dfa<'_> {
     type State = u32;
 
     fn start(&self) -> u32 {
@@ -202,15 +202,13 @@ impl Scorer<'_> {
         if distance == 0 {
             return Ok(Vec::new());
         }
-        let builder = automaton_builder(distance);
+        let dfa = automaton_builder(distance).build_dfa(&word.stem);
         let mut found: Vec<(String, u8, u64)> = Vec::new();
         for segment in self.searcher.segment_readers() {
-            for field in self.fields {
+            // Headings repeat words of titles and bodies; their dictionary adds nothing here.
+            for field in [self.fields[0], self.fields[2]] {
                 let inverted = segment.inverted_index(field)?;
-                let mut stream = inverted
-                    .terms()
-                    .search(Dfa(builder.build_dfa(&word.stem)))
-                    .into_stream()?;
+                let mut stream = inverted.terms().search(Dfa(&dfa)).into_stream()?;
                 while stream.advance() {
                     let Ok(text) = std::str::from_utf8(stream.key()) else {
                         continue;
@@ -218,7 +216,7 @@ impl Scorer<'_> {
                     if found.iter().any(|(t, _, _)| t == text) {
                         continue;
                     }
-                    let d = match builder.build_dfa(&word.stem).eval(text) {
+                    let d = match dfa.eval(text) {
                         Distance::Exact(d) => d,
                         Distance::AtLeast(_) => continue,
                     };

@@ -187,10 +187,11 @@ impl Scorer<'_> {
     /// The passages that can reach the top `shortlist` once each is pulled toward the best
     /// score of its group, with their pulled scores.
     ///
-    /// Pulling never lowers a score, so the `shortlist`-th best raw score `t` bounds the final
-    /// cut from below, and a passage with raw score `s` ends at most at `(1-λ)s + λ·max`. Only
-    /// passages above that bound are looked at, and every group's best member is among them
-    /// whenever the group can matter, so the group maxima taken over them are exact.
+    /// Pulling never lowers a score, so the `shortlist`-th best raw score `cut` bounds the final
+    /// cut from below; and a passage never ends above its group's best raw score. So only groups
+    /// whose best passage is at or above `cut` can lift anyone, and those best passages are
+    /// among the raw top: their groups are found from the raw top alone, and every other
+    /// passage is looked at only to see whether it belongs to one of them.
     fn smooth_groups(
         &self,
         segments: &[(Vec<f32>, Vec<DocId>)],
@@ -203,7 +204,6 @@ impl Scorer<'_> {
         if raw.is_empty() {
             return Ok(Vec::new());
         }
-        let max = raw.iter().copied().fold(0.0, f32::max);
         let cut = if raw.len() > shortlist {
             let (_, nth, _) = raw.select_nth_unstable_by(shortlist - 1, |a, b| b.total_cmp(a));
             *nth
@@ -211,47 +211,55 @@ impl Scorer<'_> {
             0.0
         };
         let lambda = self.params.group.clamp(0.0, 1.0);
-        let mut candidates: Vec<(Scored, Option<u64>)> = Vec::new();
-        for (segment_ord, (scores, matched)) in segments.iter().enumerate() {
-            let groups = if lambda > 0.0 {
-                Some(
-                    self.searcher
-                        .segment_reader(segment_ord as u32)
-                        .fast_fields()
-                        .u64(schema::GROUP)?,
-                )
-            } else {
-                None
-            };
+        let columns = segments
+            .iter()
+            .enumerate()
+            .map(|(ord, _)| {
+                if lambda > 0.0 {
+                    let fast = self.searcher.segment_reader(ord as u32).fast_fields();
+                    fast.u64(schema::GROUP).map(Some)
+                } else {
+                    Ok(None)
+                }
+            })
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        // The best raw score of each group that reaches the cut.
+        let mut lifting: HashMap<u64, f32> = HashMap::new();
+        for ((scores, matched), column) in segments.iter().zip(&columns) {
+            let Some(column) = column else { continue };
             for &doc in matched {
                 let score = scores[doc as usize];
-                if (1.0 - lambda) * score + lambda * max < cut {
+                if score >= cut {
+                    if let Some(key) = column.first(doc) {
+                        let best = lifting.entry(key).or_insert(score);
+                        *best = best.max(score);
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Scored> = Vec::new();
+        for (ord, ((scores, matched), column)) in segments.iter().zip(&columns).enumerate() {
+            for &doc in matched {
+                let mut score = scores[doc as usize];
+                let group_best = if lifting.is_empty() {
+                    None
+                } else {
+                    column
+                        .as_ref()
+                        .and_then(|c| c.first(doc))
+                        .and_then(|key| lifting.get(&key))
+                };
+                if let Some(best) = group_best {
+                    score += lambda * (best - score);
+                } else if score < cut {
                     continue;
                 }
-                candidates.push((
-                    Scored {
-                        address: DocAddress::new(segment_ord as u32, doc),
-                        score,
-                    },
-                    groups.as_ref().and_then(|g| g.first(doc)),
-                ));
+                out.push(Scored {
+                    address: DocAddress::new(ord as u32, doc),
+                    score,
+                });
             }
         }
-        if lambda > 0.0 {
-            let mut best: HashMap<u64, f32> = HashMap::new();
-            for (scored, group) in &candidates {
-                if let Some(group) = group {
-                    let slot = best.entry(*group).or_insert(0.0);
-                    *slot = slot.max(scored.score);
-                }
-            }
-            for (scored, group) in &mut candidates {
-                if let Some(top) = group.and_then(|g| best.get(&g)) {
-                    scored.score += lambda * (top - scored.score);
-                }
-            }
-        }
-        let mut out: Vec<Scored> = candidates.into_iter().map(|(s, _)| s).collect();
         out.sort_unstable_by(by_score);
         out.truncate(shortlist);
         Ok(out)
@@ -279,38 +287,44 @@ impl Scorer<'_> {
         for (i, c) in candidates.iter().enumerate() {
             by_segment.entry(c.address.segment_ord).or_default().push(i);
         }
-        let mut positions_a = Vec::new();
-        let mut positions_b = Vec::new();
+        // Each term's postings are opened once per field and walked forward over the
+        // candidates in document order; pairs then compare the positions collected.
+        let mut involved: Vec<usize> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+        involved.sort_unstable();
+        involved.dedup();
+        let slot = |term: usize| involved.binary_search(&term).unwrap_or(0);
+        let mut positions: Vec<Vec<u32>> = vec![Vec::new(); involved.len()];
         for (segment_ord, mut indices) in by_segment {
             indices.sort_unstable_by_key(|&i| candidates[i].address.doc_id);
             let segment = self.searcher.segment_reader(segment_ord);
             for field in [self.fields[0], self.fields[2]] {
                 let inverted = segment.inverted_index(field)?;
-                for &(a, b) in &pairs {
-                    let open = |t: &WeightedTerm| {
+                let mut postings = involved
+                    .iter()
+                    .map(|&t| {
                         inverted.read_postings(
-                            &Term::from_field_text(field, &t.text),
+                            &Term::from_field_text(field, &terms[t].text),
                             IndexRecordOption::WithFreqsAndPositions,
                         )
-                    };
-                    let (Some(mut pa), Some(mut pb)) = (open(&terms[a])?, open(&terms[b])?) else {
-                        continue;
-                    };
-                    let bonus = self.params.proximity * idfs[a].min(idfs[b]);
-                    for &i in &indices {
-                        let doc = candidates[i].address.doc_id;
-                        if pa.doc() > doc || pb.doc() > doc {
-                            continue;
-                        }
-                        if pa.seek(doc) != doc || pb.seek(doc) != doc {
-                            if pa.doc() == TERMINATED || pb.doc() == TERMINATED {
-                                break;
+                    })
+                    .collect::<std::io::Result<Vec<_>>>()?;
+                for &i in &indices {
+                    let doc = candidates[i].address.doc_id;
+                    for (list, out) in postings.iter_mut().zip(positions.iter_mut()) {
+                        out.clear();
+                        if let Some(list) = list {
+                            if list.doc() <= doc
+                                && list.doc() != TERMINATED
+                                && list.seek(doc) == doc
+                            {
+                                list.positions(out);
                             }
-                            continue;
                         }
-                        pa.positions(&mut positions_a);
-                        pb.positions(&mut positions_b);
-                        if let Some(gap) = closest_gap(&positions_a, &positions_b) {
+                    }
+                    for &(a, b) in &pairs {
+                        let (first, second) = (&positions[slot(a)], &positions[slot(b)]);
+                        if let Some(gap) = closest_gap(first, second) {
+                            let bonus = self.params.proximity * idfs[a].min(idfs[b]);
                             candidates[i].score += bonus / gap as f32;
                         }
                     }
