@@ -88,7 +88,6 @@ struct Settings {
 }
 
 pub struct BusinessIndex {
-    index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
@@ -149,7 +148,6 @@ impl BusinessIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(BusinessIndex {
-            index,
             reader,
             writer: Mutex::new(writer),
             fields,
@@ -318,11 +316,6 @@ impl BusinessIndex {
                 .and_then(|v| v.as_str())
                 .and_then(|json| serde_json::from_str(json).ok()),
         }
-    }
-
-    /// The tantivy index, for benchmarks that measure it directly.
-    pub fn tantivy(&self) -> &Index {
-        &self.index
     }
 }
 
