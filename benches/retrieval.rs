@@ -77,10 +77,17 @@ fn search(c: &mut Criterion) {
         index.search(q, 10).unwrap();
     }
     let mut ms = Vec::new();
+    let mut slowest: Vec<(f64, &str)> = Vec::new();
     for q in &questions {
         let start = Instant::now();
         index.search(q, 10).unwrap();
-        ms.push(start.elapsed().as_secs_f64() * 1000.0);
+        let took = start.elapsed().as_secs_f64() * 1000.0;
+        ms.push(took);
+        slowest.push((took, q));
+    }
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (took, q) in slowest.iter().take(5) {
+        println!("  slow: {took:.3} ms  {q}");
     }
     println!(
         "search/100k: {} questions, top 10, p50 {:.3} ms, p99 {:.3} ms",

@@ -9,6 +9,7 @@
 //! nothing about HTTP, businesses' keys or the model.
 
 mod analysis;
+mod glossary;
 mod query;
 mod schema;
 mod scoring;
@@ -190,6 +191,8 @@ impl BusinessIndex {
                     f.document => document.name.as_str(),
                     f.kind => MANIFEST_KIND,
                     f.manifest => serde_json::to_string(&info).map_err(io_error)?,
+                    // Every record has a group, so the column is dense and read without a rank.
+                    f.group => 0u64,
                 ))?;
                 for passage in &document.passages {
                     let mut doc = doc!(
@@ -272,7 +275,7 @@ impl BusinessIndex {
             fields: self.fields.text(),
             params: self.params,
             passages: searcher.num_docs().saturating_sub(manifests),
-            compounds: matches!(self.language, Language::German | Language::Dutch),
+            language: self.language,
         };
         let mut surface = self.surface_analyzer.clone();
         let mut full = self.analyzer.clone();

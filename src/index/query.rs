@@ -6,17 +6,22 @@
 //! are split against the index's own vocabulary; typos are matched to index terms within a small
 //! edit distance (longer words tolerate more), at a reduced weight.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA};
 use tantivy::tokenizer::TextAnalyzer;
 
+use super::analysis::{fold, Language};
+use super::glossary;
 use super::scoring::{Scorer, WeightedTerm};
 
 /// How much of a full match a corrected or split word earns.
 const FUZZY_WEIGHT: [f32; 3] = [1.0, 0.7, 0.45];
 const SPLIT_WEIGHT: f32 = 0.8;
 const PREFIX_WEIGHT: f32 = 0.5;
+/// What a word from the glossary earns for the question word it stands in for.
+const GLOSSARY_WEIGHT: f32 = 0.5;
 /// Stems shorter than this do not expand to the compounds they begin.
 const MIN_PREFIX: usize = 5;
 /// At most this many index terms stand in for one misspelt word.
@@ -105,6 +110,7 @@ impl Scorer<'_> {
                 terms.push(t);
             }
         };
+        let compounds = matches!(self.language, Language::German | Language::Dutch);
         for word in words(surface, full, question) {
             let known = self.doc_freq(&word.stem)? > 0;
             let related = |text: String, weight: f32| WeightedTerm {
@@ -128,7 +134,7 @@ impl Scorer<'_> {
             // In compounding languages a known compound also brings its parts and the longer
             // compounds it begins, at lower weight: "Kinderbücher" finds "Bücher für Kinder",
             // "Rollstuhl" finds "rollstuhlgerecht".
-            if !known || self.compounds {
+            if !known || compounds {
                 if let Some((head, tail)) = self.split_compound(full, &word.stem)? {
                     let weight = if known {
                         SPLIT_WEIGHT / 2.0
@@ -140,7 +146,7 @@ impl Scorer<'_> {
                     found = true;
                 }
             }
-            if self.compounds {
+            if compounds {
                 for text in self.extensions(&word.stem)? {
                     push(&mut terms, related(text, PREFIX_WEIGHT));
                     found = true;
@@ -152,6 +158,19 @@ impl Scorer<'_> {
                         &mut terms,
                         related(text, FUZZY_WEIGHT[usize::from(distance)]),
                     );
+                }
+            }
+            // Words customers use for the documents' words, in their language or another.
+            for other in glossary_words(&word.surface, self.language == Language::German) {
+                let mut stream = full.token_stream(other);
+                let mut stems = Vec::new();
+                while let Some(token) = stream.next() {
+                    stems.push(token.text.clone());
+                }
+                for stem in stems {
+                    if self.doc_freq(&stem)? > 0 {
+                        push(&mut terms, related(stem, GLOSSARY_WEIGHT));
+                    }
                 }
             }
         }
@@ -203,12 +222,26 @@ impl Scorer<'_> {
             return Ok(Vec::new());
         }
         let dfa = automaton_builder(distance).build_dfa(&word.stem);
+        // Typos seldom touch the first letter; keeping it fixed walks one branch of the term
+        // dictionary instead of all of it (what made misspelt questions the slowest ones).
+        let Some(first) = word.stem.chars().next().map(String::from) else {
+            return Ok(Vec::new());
+        };
+        let mut after_first = first.clone().into_bytes();
+        if let Some(last) = after_first.last_mut() {
+            *last = last.saturating_add(1);
+        }
         let mut found: Vec<(String, u8, u64)> = Vec::new();
         for segment in self.searcher.segment_readers() {
             // Headings repeat words of titles and bodies; their dictionary adds nothing here.
             for field in [self.fields[0], self.fields[2]] {
                 let inverted = segment.inverted_index(field)?;
-                let mut stream = inverted.terms().search(Dfa(&dfa)).into_stream()?;
+                let mut stream = inverted
+                    .terms()
+                    .search(Dfa(&dfa))
+                    .ge(first.as_bytes())
+                    .lt(&after_first)
+                    .into_stream()?;
                 while stream.advance() {
                     let Ok(text) = std::str::from_utf8(stream.key()) else {
                         continue;
@@ -272,6 +305,25 @@ impl Scorer<'_> {
         }
         Ok(best.map(|(h, t, _)| (h, t)))
     }
+}
+
+/// The glossary's other words for a question word as typed (folded like the index folds).
+fn glossary_words(surface: &str, german: bool) -> impl Iterator<Item = &'static str> + '_ {
+    static TABLES: [OnceLock<HashMap<String, Vec<usize>>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let table = TABLES[usize::from(german)].get_or_init(|| {
+        let mut table: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, concept) in glossary::CONCEPTS.iter().enumerate() {
+            for word in *concept {
+                table.entry(fold(word, german)).or_default().push(i);
+            }
+        }
+        table
+    });
+    let concepts = table.get(surface).map(Vec::as_slice).unwrap_or_default();
+    concepts
+        .iter()
+        .flat_map(|&i| glossary::CONCEPTS[i].iter().copied())
+        .filter(move |w| fold(w, german) != surface)
 }
 
 fn stem_of(full: &mut TextAnalyzer, word: &str) -> String {

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use super::analysis::Language;
 use super::schema;
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::postings::Postings;
@@ -65,9 +66,9 @@ pub struct Scorer<'a> {
     pub params: Bm25Params,
     /// Passages in the index (manifest records excluded).
     pub passages: u64,
-    /// Whether the language builds compounds (German, Dutch): question words then also match
-    /// their parts and the compounds they begin.
-    pub compounds: bool,
+    /// The index's language: German and Dutch build compounds, so question words then also
+    /// match their parts and the compounds they begin; German folds ae/oe/ue.
+    pub language: Language,
 }
 
 impl Scorer<'_> {
@@ -113,65 +114,39 @@ impl Scorer<'_> {
             .collect::<tantivy::Result<_>>()?;
         // Proximity re-ranks a short list; it is cheap there and meaningless further down.
         let shortlist = limit.max(30);
+        // Per field, what one occurrence is worth at each field length (tantivy stores lengths
+        // as one-byte codes).
+        let length_factor: Vec<[f32; 256]> = (0..3)
+            .map(|fi| {
+                let (w, b, avg) = (self.params.weights[fi], self.params.b[fi], averages[fi]);
+                std::array::from_fn(|id| {
+                    let len = FieldNormReader::id_to_fieldnorm(id as u8) as f32;
+                    w / (1.0 - b + b * len / avg)
+                })
+            })
+            .collect();
+        // Terms by the most they can add to a passage, largest first: once the terms left
+        // cannot lift a passage that has nothing yet past the shortlist's current cut, they
+        // only need visiting on the passages still in the running.
+        let k1 = self.params.k1;
+        let mut order: Vec<usize> = (0..terms.len()).collect();
+        let bound = |t: usize| terms[t].weight * idfs[t] * (k1 + 1.0);
+        order.sort_by(|&a, &b| bound(b).total_cmp(&bound(a)));
+        let mut rest: Vec<f32> = order.iter().map(|&t| bound(t)).collect();
+        for i in (0..rest.len().saturating_sub(1)).rev() {
+            rest[i] += rest[i + 1];
+        }
         let mut segments: Vec<(Vec<f32>, Vec<DocId>)> = Vec::new();
         for segment in self.searcher.segment_readers() {
-            let max_doc = segment.max_doc() as usize;
-            let mut scores = vec![0f32; max_doc];
-            let mut term_tf = vec![0f32; max_doc];
-            let mut touched: Vec<DocId> = Vec::new();
-            let mut matched: Vec<DocId> = Vec::new();
-            let norms: Vec<FieldNormReader> = self
-                .fields
-                .iter()
-                .map(|f| segment.get_fieldnorms_reader(*f))
-                .collect::<tantivy::Result<_>>()?;
-            let alive = segment.alive_bitset();
-            for (term, idf) in terms.iter().zip(&idfs) {
-                for (fi, field) in self.fields.iter().enumerate() {
-                    let inverted = segment.inverted_index(*field)?;
-                    let key = Term::from_field_text(*field, &term.text);
-                    let Some(mut block) =
-                        inverted.read_block_postings(&key, IndexRecordOption::WithFreqs)?
-                    else {
-                        continue;
-                    };
-                    let (w, b, avg) = (self.params.weights[fi], self.params.b[fi], averages[fi]);
-                    let length_factor: Vec<f32> = (0..=255u8)
-                        .map(|id| {
-                            let len = FieldNormReader::id_to_fieldnorm(id) as f32;
-                            w / (1.0 - b + b * len / avg)
-                        })
-                        .collect();
-                    loop {
-                        let docs = block.docs();
-                        if docs.is_empty() {
-                            break;
-                        }
-                        for (&doc, &freq) in docs.iter().zip(block.freqs()) {
-                            let slot = &mut term_tf[doc as usize];
-                            if *slot == 0.0 {
-                                touched.push(doc);
-                            }
-                            *slot +=
-                                freq as f32 * length_factor[norms[fi].fieldnorm_id(doc) as usize];
-                        }
-                        block.advance();
-                    }
-                }
-                let k1 = self.params.k1;
-                for doc in touched.drain(..) {
-                    let tf = std::mem::take(&mut term_tf[doc as usize]);
-                    if alive.is_some_and(|a| a.is_deleted(doc)) {
-                        continue;
-                    }
-                    let score = &mut scores[doc as usize];
-                    if *score == 0.0 {
-                        matched.push(doc);
-                    }
-                    *score += term.weight * idf * tf * (k1 + 1.0) / (k1 + tf);
-                }
-            }
-            segments.push((scores, matched));
+            segments.push(self.score_segment(
+                segment,
+                terms,
+                &idfs,
+                &order,
+                &rest,
+                &length_factor,
+                shortlist,
+            )?);
         }
         let mut all = self.smooth_groups(&segments, shortlist)?;
         all.sort_unstable_by(by_score);
@@ -182,6 +157,108 @@ impl Scorer<'_> {
         }
         all.truncate(limit);
         Ok(all)
+    }
+
+    /// Raw BM25F scores of one segment's passages (dense, by doc id) and the passages matched.
+    #[allow(clippy::too_many_arguments)]
+    fn score_segment(
+        &self,
+        segment: &tantivy::SegmentReader,
+        terms: &[WeightedTerm],
+        idfs: &[f32],
+        order: &[usize],
+        rest: &[f32],
+        length_factor: &[[f32; 256]],
+        shortlist: usize,
+    ) -> tantivy::Result<(Vec<f32>, Vec<DocId>)> {
+        let max_doc = segment.max_doc() as usize;
+        let k1 = self.params.k1;
+        let mut scores = vec![0f32; max_doc];
+        let mut term_tf = vec![0f32; max_doc];
+        let mut touched: Vec<DocId> = Vec::new();
+        let mut matched: Vec<DocId> = Vec::new();
+        let mut best = 0f32;
+        let mut pruned = false;
+        let norms: Vec<FieldNormReader> = self
+            .fields
+            .iter()
+            .map(|f| segment.get_fieldnorms_reader(*f))
+            .collect::<tantivy::Result<_>>()?;
+        let alive = segment.alive_bitset();
+        for (step, &t) in order.iter().enumerate() {
+            let term = &terms[t];
+            // Switch to visiting only live candidates once no newcomer can reach the cut.
+            if !pruned && matched.len() >= shortlist && best > rest[step] {
+                let mut top: Vec<f32> = matched.iter().map(|&d| scores[d as usize]).collect();
+                let (_, cut, _) = top.select_nth_unstable_by(shortlist - 1, |a, b| b.total_cmp(a));
+                let cut = *cut;
+                if cut > rest[step] {
+                    matched.retain(|&d| scores[d as usize] + rest[step] >= cut);
+                    matched.sort_unstable();
+                    pruned = true;
+                }
+            }
+            for (fi, field) in self.fields.iter().enumerate() {
+                let inverted = segment.inverted_index(*field)?;
+                let key = Term::from_field_text(*field, &term.text);
+                let factor = &length_factor[fi];
+                if pruned {
+                    let Some(mut postings) =
+                        inverted.read_postings(&key, IndexRecordOption::WithFreqs)?
+                    else {
+                        continue;
+                    };
+                    for &doc in &matched {
+                        if postings.doc() > doc {
+                            continue;
+                        }
+                        if postings.seek(doc) == doc {
+                            let slot = &mut term_tf[doc as usize];
+                            if *slot == 0.0 {
+                                touched.push(doc);
+                            }
+                            *slot += postings.term_freq() as f32
+                                * factor[norms[fi].fieldnorm_id(doc) as usize];
+                        } else if postings.doc() == TERMINATED {
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                let Some(mut block) =
+                    inverted.read_block_postings(&key, IndexRecordOption::WithFreqs)?
+                else {
+                    continue;
+                };
+                loop {
+                    let docs = block.docs();
+                    if docs.is_empty() {
+                        break;
+                    }
+                    for (&doc, &freq) in docs.iter().zip(block.freqs()) {
+                        let slot = &mut term_tf[doc as usize];
+                        if *slot == 0.0 {
+                            touched.push(doc);
+                        }
+                        *slot += freq as f32 * factor[norms[fi].fieldnorm_id(doc) as usize];
+                    }
+                    block.advance();
+                }
+            }
+            for doc in touched.drain(..) {
+                let tf = std::mem::take(&mut term_tf[doc as usize]);
+                if alive.is_some_and(|a| a.is_deleted(doc)) {
+                    continue;
+                }
+                let score = &mut scores[doc as usize];
+                if *score == 0.0 {
+                    matched.push(doc);
+                }
+                *score += term.weight * idfs[t] * tf * (k1 + 1.0) / (k1 + tf);
+                best = best.max(*score);
+            }
+        }
+        Ok((scores, matched))
     }
 
     /// The passages that can reach the top `shortlist` once each is pulled toward the best
@@ -224,7 +301,7 @@ impl Scorer<'_> {
             })
             .collect::<tantivy::Result<Vec<_>>>()?;
         // The best raw score of each group that reaches the cut.
-        let mut lifting: HashMap<u64, f32> = HashMap::new();
+        let mut lifting: HashMap<u64, f32, KeyIsHash> = HashMap::default();
         for ((scores, matched), column) in segments.iter().zip(&columns) {
             let Some(column) = column else { continue };
             for &doc in matched {
@@ -238,18 +315,16 @@ impl Scorer<'_> {
             }
         }
         let mut out: Vec<Scored> = Vec::new();
+        let mut keys: Vec<Option<u64>> = Vec::new();
         for (ord, ((scores, matched), column)) in segments.iter().zip(&columns).enumerate() {
-            for &doc in matched {
+            keys.clear();
+            keys.resize(matched.len(), None);
+            if let (Some(column), false) = (column, lifting.is_empty()) {
+                column.first_vals(matched, &mut keys);
+            }
+            for (&doc, key) in matched.iter().zip(&keys) {
                 let mut score = scores[doc as usize];
-                let group_best = if lifting.is_empty() {
-                    None
-                } else {
-                    column
-                        .as_ref()
-                        .and_then(|c| c.first(doc))
-                        .and_then(|key| lifting.get(&key))
-                };
-                if let Some(best) = group_best {
+                if let Some(best) = key.and_then(|k| lifting.get(&k)) {
                     score += lambda * (best - score);
                 } else if score < cut {
                     continue;
@@ -332,6 +407,36 @@ impl Scorer<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Group keys are FNV hashes already: hashing them again (SipHash) was a tenth of a search.
+#[derive(Default, Clone, Copy)]
+struct KeyIsHash;
+
+impl std::hash::BuildHasher for KeyIsHash {
+    type Hasher = PassThrough;
+
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0)
+    }
+}
+
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
     }
 }
 

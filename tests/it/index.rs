@@ -140,6 +140,30 @@ fn typos_in_unknown_words_are_tolerated() {
 }
 
 #[test]
+fn customers_own_words_and_languages_reach_the_documents() {
+    let s = german_shop();
+    let e = &s.engine;
+    // English and Portuguese questions to a German FAQ, through the shop glossary.
+    assert_eq!(
+        top_title(e, "laden", "when are you open on saturday?"),
+        "Wann habt ihr geöffnet?"
+    );
+    assert_eq!(
+        top_title(e, "laden", "horário de sábado?"),
+        "Wann habt ihr geöffnet?"
+    );
+    assert_eq!(
+        top_title(e, "laden", "can I reserve a book"),
+        "Kann ich Bücher reservieren?"
+    );
+    // A word that is in no document still finds nothing of its own.
+    assert!(e
+        .search("laden", "quantum chromodynamics", 5)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
 fn product_fields_come_back_exactly_as_uploaded() {
     let s = german_shop();
     let hits = s.engine.search("laden", "Zauberberg Preis", 3).unwrap();
