@@ -10,4 +10,5 @@ pub mod engine;
 pub mod eval;
 pub mod http;
 pub mod index;
+pub mod llm;
 pub mod store;

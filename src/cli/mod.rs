@@ -2,6 +2,8 @@
 //! into the library. This is the binary's edge: errors here are `anyhow` for printing.
 
 mod commands;
+mod generate_commands;
+mod llm_commands;
 
 use std::path::PathBuf;
 
@@ -40,6 +42,16 @@ pub enum Command {
     /// Measure retrieval quality and latency.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Fetch the local language model.
+    #[command(subcommand)]
+    Models(llm_commands::ModelsCommand),
+    /// Print the token ids a model's tokenizer gives a text.
+    Tokenize(llm_commands::TokenizeArgs),
+    /// Generate text with the local model, streamed to the terminal.
+    Generate(generate_commands::GenerateArgs),
+    /// Measure speed.
+    #[command(subcommand)]
+    Bench(generate_commands::BenchCommand),
 }
 
 /// Settings every command that opens the data dir shares.
@@ -232,5 +244,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Business(cmd) => commands::business(cmd),
         Command::Documents(cmd) => commands::documents(cmd),
         Command::Eval(EvalCommand::Retrieval(args)) => commands::eval_retrieval(args),
+        Command::Models(cmd) => llm_commands::models(cmd),
+        Command::Tokenize(args) => llm_commands::tokenize(args),
+        Command::Generate(args) => generate_commands::generate(args),
+        Command::Bench(cmd) => generate_commands::bench(cmd),
     }
 }

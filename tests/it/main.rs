@@ -2,7 +2,9 @@
 //! the library's public boundary with real files and a real index.
 
 mod documents;
+mod generation;
 mod http;
 mod index;
 mod retrieval;
 mod support;
+mod tokenizer;

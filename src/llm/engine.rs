@@ -1,0 +1,317 @@
+//! The one owner of a loaded model: a thread that holds the model and its tokenizer and serves
+//! generation requests one at a time from a bounded queue. Submitting to a full queue fails at
+//! once with `LlmError::Busy` instead of waiting; each accepted request gets a stream of events.
+//! Dropping the stream cancels the request. `Generator` is the seam callers depend on, so tests
+//! elsewhere can use a scripted fake.
+
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+
+use crate::llm::generate::{generate, Event, GenerateParams, TokenDecoder};
+use crate::llm::model::LanguageModel;
+use crate::llm::LlmError;
+
+/// Text → token ids and back, as the model's tokenizer does it.
+pub trait TokenCodec: TokenDecoder + Send + Sync {
+    fn encode(&self, text: &str) -> Result<Vec<u32>, LlmError>;
+}
+
+impl TokenCodec for crate::llm::GgufTokenizer {
+    fn encode(&self, text: &str) -> Result<Vec<u32>, LlmError> {
+        crate::llm::GgufTokenizer::encode(self, text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prompt {
+    /// Text, tokenized as is (special tokens written in it are parsed).
+    Text(String),
+    /// Token ids.
+    Tokens(Vec<u32>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub prompt: Prompt,
+    pub params: GenerateParams,
+}
+
+/// Events of one request, in order; ends after `Event::Done` or an error.
+pub struct EventStream {
+    rx: Receiver<Result<Event, LlmError>>,
+}
+
+impl EventStream {
+    /// A stream over a channel the caller feeds (for fakes).
+    pub fn from_receiver(rx: Receiver<Result<Event, LlmError>>) -> Self {
+        EventStream { rx }
+    }
+}
+
+impl Iterator for EventStream {
+    type Item = Result<Event, LlmError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rx.recv().ok()
+    }
+}
+
+/// Something that generates answers: the engine, or a fake in tests.
+pub trait Generator: Send + Sync {
+    /// Queues `request`; `Err(LlmError::Busy)` when the queue is full.
+    fn submit(&self, request: Request) -> Result<EventStream, LlmError>;
+}
+
+struct Job {
+    request: Request,
+    events: mpsc::Sender<Result<Event, LlmError>>,
+}
+
+pub struct Engine {
+    tx: Option<SyncSender<Job>>,
+    queue: usize,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts the owner thread; at most `queue` requests wait while one runs.
+    pub fn start(
+        mut model: Box<dyn LanguageModel>,
+        codec: Box<dyn TokenCodec>,
+        queue: usize,
+    ) -> Result<Engine, LlmError> {
+        let (tx, rx) = mpsc::sync_channel::<Job>(queue);
+        let worker = std::thread::Builder::new()
+            .name("clerk-llm-engine".into())
+            .spawn(move || {
+                for job in rx {
+                    serve(&mut *model, &*codec, job);
+                }
+            })?;
+        Ok(Engine {
+            tx: Some(tx),
+            queue,
+            worker: Some(worker),
+        })
+    }
+}
+
+fn serve(model: &mut dyn LanguageModel, codec: &dyn TokenCodec, job: Job) {
+    let Job { request, events } = job;
+    let prompt = match request.prompt {
+        Prompt::Tokens(t) => Ok(t),
+        Prompt::Text(s) => codec.encode(&s),
+    };
+    let result = prompt.and_then(|prompt| {
+        generate(model, codec, &prompt, &request.params, &mut |e| {
+            events.send(Ok(e)).is_ok()
+        })
+    });
+    if let Err(e) = result {
+        let _ = events.send(Err(e));
+    }
+}
+
+impl Generator for Engine {
+    fn submit(&self, request: Request) -> Result<EventStream, LlmError> {
+        let tx = self.tx.as_ref().ok_or(LlmError::EngineStopped)?;
+        let (events, rx) = mpsc::channel();
+        match tx.try_send(Job { request, events }) {
+            Ok(()) => Ok(EventStream { rx }),
+            Err(TrySendError::Full(_)) => Err(LlmError::Busy(self.queue)),
+            Err(TrySendError::Disconnected(_)) => Err(LlmError::EngineStopped),
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::generate::{FinishReason, SamplingParams};
+    use crate::llm::model::{Architecture, ModelConfig};
+    use std::sync::{Arc, Barrier};
+
+    /// Always predicts `(last token + 1) % vocab`; optionally waits on a barrier first.
+    struct Counting {
+        cfg: ModelConfig,
+        gate: Option<Arc<Barrier>>,
+    }
+    impl LanguageModel for Counting {
+        fn config(&self) -> &ModelConfig {
+            &self.cfg
+        }
+        fn context_capacity(&self) -> usize {
+            64
+        }
+        fn reset(&mut self) {}
+        fn forward(&mut self, tokens: &[u32], _pos: usize) -> Result<Vec<f32>, LlmError> {
+            if let Some(g) = self.gate.take() {
+                g.wait();
+            }
+            let mut l = vec![0f32; self.cfg.vocab_size];
+            l[(*tokens.last().unwrap() as usize + 1) % self.cfg.vocab_size] = 1.0;
+            Ok(l)
+        }
+    }
+
+    struct Letters;
+    impl TokenDecoder for Letters {
+        fn decode(&self, ids: &[u32]) -> Result<String, LlmError> {
+            Ok(ids.iter().map(|&i| (b'a' + i as u8) as char).collect())
+        }
+    }
+    impl TokenCodec for Letters {
+        fn encode(&self, text: &str) -> Result<Vec<u32>, LlmError> {
+            Ok(text.bytes().map(|b| (b - b'a') as u32).collect())
+        }
+    }
+
+    fn cfg() -> ModelConfig {
+        ModelConfig {
+            arch: Architecture::Llama,
+            n_layer: 1,
+            n_embd: 32,
+            n_ff: 32,
+            n_head: 1,
+            n_kv_head: 1,
+            head_dim: 32,
+            rope_dim: 32,
+            rope_theta: 1e4,
+            rms_eps: 1e-5,
+            context_length: 64,
+            vocab_size: 26,
+        }
+    }
+
+    fn params() -> GenerateParams {
+        GenerateParams {
+            max_tokens: 5,
+            sampling: SamplingParams::greedy(),
+            stop_tokens: vec![25],
+            stop_strings: vec![],
+        }
+    }
+
+    #[test]
+    fn streams_tokens_then_done() {
+        let model = Box::new(Counting {
+            cfg: cfg(),
+            gate: None,
+        });
+        let engine = Engine::start(model, Box::new(Letters), 2).unwrap();
+        let events: Vec<Event> = engine
+            .submit(Request {
+                prompt: Prompt::Text("ab".into()),
+                params: params(),
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let texts: String = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Token { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, "cdefg");
+        match events.last() {
+            Some(Event::Done(s)) => {
+                assert_eq!(s.finish, FinishReason::MaxTokens);
+                assert_eq!(s.text, "cdefg");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn stop_token_and_stop_string_end_the_answer() {
+        let engine = Engine::start(
+            Box::new(Counting {
+                cfg: cfg(),
+                gate: None,
+            }),
+            Box::new(Letters),
+            2,
+        )
+        .unwrap();
+        let mut p = params();
+        p.max_tokens = 10;
+        let done = |stream: EventStream| {
+            stream
+                .filter_map(|e| match e.unwrap() {
+                    Event::Done(s) => Some(s),
+                    _ => None,
+                })
+                .next()
+                .unwrap()
+        };
+        let s = done(
+            engine
+                .submit(Request {
+                    prompt: Prompt::Tokens(vec![22]),
+                    params: p.clone(),
+                })
+                .unwrap(),
+        );
+        assert_eq!((s.finish, s.text.as_str()), (FinishReason::StopToken, "xy"));
+        p.stop_strings = vec!["ef".into()];
+        let s = done(
+            engine
+                .submit(Request {
+                    prompt: Prompt::Tokens(vec![1]),
+                    params: p,
+                })
+                .unwrap(),
+        );
+        assert_eq!(
+            (s.finish, s.text.as_str()),
+            (FinishReason::StopString, "cd")
+        );
+    }
+
+    #[test]
+    fn a_full_queue_is_busy_not_a_wait() {
+        let gate = Arc::new(Barrier::new(2));
+        let model = Box::new(Counting {
+            cfg: cfg(),
+            gate: Some(gate.clone()),
+        });
+        let engine = Engine::start(model, Box::new(Letters), 1).unwrap();
+        let req = || Request {
+            prompt: Prompt::Tokens(vec![0]),
+            params: params(),
+        };
+        // The worker takes one request and blocks on the gate; one more fits the queue; then
+        // submitting is refused at once.
+        let mut accepted = vec![engine.submit(req()).unwrap()];
+        let refused = loop {
+            match engine.submit(req()) {
+                Ok(s) if accepted.len() < 3 => accepted.push(s),
+                Ok(_) => break false,
+                Err(LlmError::Busy(1)) => break true,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert!(
+            refused,
+            "a queue of one accepted {} requests",
+            accepted.len()
+        );
+        gate.wait();
+        for stream in accepted {
+            assert!(stream
+                .map(Result::unwrap)
+                .any(|e| matches!(e, Event::Done(_))));
+        }
+    }
+}

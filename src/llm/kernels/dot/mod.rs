@@ -1,0 +1,283 @@
+//! Dot products of one quantized weight row with up to four Q8 activation rows (the weight
+//! block is unpacked once and reused across them, which is what makes batched prefill pay), and
+//! the f32 dot/axpy that attention needs. A portable scalar version of each is the reference;
+//! an AVX2+FMA+F16C version is picked at run time with `is_x86_feature_detected!`, so a plain
+//! `cargo build --release` gets it without RUSTFLAGS.
+
+use std::sync::OnceLock;
+
+use super::quant::{read_f16, Q8Act, Q8Pair, QType, QK};
+
+/// Weight row `w` (bytes of `nb` blocks) against activation rows `a` (each `nb` blocks).
+pub type DotFn = unsafe fn(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]);
+/// The same for `Q4_1x2` weights and paired activations.
+pub type PairDotFn = unsafe fn(w: &[u8], a: &[&[Q8Pair]], out: &mut [f32]);
+/// Consecutive `Q4_1x2` weight rows (`w`, `out.len()` rows) against one activation row.
+pub type PairRowsFn = unsafe fn(w: &[u8], a: &[Q8Pair], out: &mut [f32]);
+type F32DotFn = unsafe fn(a: &[f32], b: &[f32]) -> f32;
+type AxpyFn = unsafe fn(alpha: f32, x: &[f32], y: &mut [f32]);
+type SiluMulFn = unsafe fn(gate: &[f32], up: &[f32], out: &mut [f32]);
+/// One query head against `keys`/`values` (positions × head dim): softmax(q·k · scale)·v.
+pub type HeadFn = unsafe fn(
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    scale: f32,
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+);
+
+/// The kernels chosen for this CPU.
+pub struct Kernels {
+    pub name: &'static str,
+    q4_0: DotFn,
+    q4_1: DotFn,
+    q8_0: DotFn,
+    q4_1x2: PairDotFn,
+    q4_1x2_rows: PairRowsFn,
+    f32_dot: F32DotFn,
+    axpy: AxpyFn,
+    head: HeadFn,
+    silu_mul: SiluMulFn,
+}
+
+impl Kernels {
+    /// Fills `out[i]` with the dot product of weight row `w` and activation row `a[i]`;
+    /// `a.len() <= 4`, every row as long as `w`.
+    #[inline]
+    pub fn dot(&self, qtype: QType, w: &[u8], a: &[&[Q8Act]], out: &mut [f32]) {
+        debug_assert!(a.len() <= 4 && out.len() >= a.len());
+        debug_assert!(a.iter().all(|r| r.len() * qtype.block_bytes() == w.len()));
+        let f = match qtype {
+            QType::Q4_0 => self.q4_0,
+            QType::Q4_1 => self.q4_1,
+            QType::Q8_0 => self.q8_0,
+            QType::Q4_1x2 => panic!("Q4_1x2 weights take paired activations (dot_pairs)"),
+        };
+        // SAFETY: the function was chosen for features this CPU has, and the lengths above are
+        // what it reads.
+        unsafe { f(w, a, out) }
+    }
+
+    #[inline]
+    pub fn f32_dot(&self, a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        // SAFETY: as above; both slices have the same length.
+        unsafe { (self.f32_dot)(a, b) }
+    }
+
+    /// `dot` for `Q4_1x2` weights: `a` rows of `Q8Pair`s (each row half as many as blocks).
+    #[inline]
+    pub fn dot_pairs(&self, w: &[u8], a: &[&[Q8Pair]], out: &mut [f32]) {
+        debug_assert!(a.len() <= 4 && out.len() >= a.len());
+        debug_assert!(a.iter().all(|r| r.len() * 40 == w.len()));
+        // SAFETY: as in `dot`.
+        unsafe { (self.q4_1x2)(w, a, out) }
+    }
+
+    /// Each of the `out.len()` consecutive `Q4_1x2` rows in `w` against activation row `a`
+    /// (the decode case: one kernel call for a block of rows, weight rows interleaved for
+    /// independent accumulators).
+    #[inline]
+    pub fn dot_pairs_rows(&self, w: &[u8], a: &[Q8Pair], out: &mut [f32]) {
+        assert_eq!(w.len(), out.len() * a.len() * 40);
+        // SAFETY: as in `dot`.
+        unsafe { (self.q4_1x2_rows)(w, a, out) }
+    }
+
+    /// Attention of one query head over the cached positions in `keys`/`values` (rows of
+    /// `q.len()`), written to `out`; `scores` is scratch.
+    #[inline]
+    pub fn attend(
+        &self,
+        q: &[f32],
+        keys: &[f32],
+        values: &[f32],
+        scale: f32,
+        scores: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
+        assert!(keys.len() == values.len() && out.len() == q.len() && !q.is_empty());
+        assert!(keys.len().is_multiple_of(q.len()) && !keys.is_empty());
+        // SAFETY: as above; the lengths are consistent.
+        unsafe { (self.head)(q, keys, values, scale, scores, out) }
+    }
+
+    /// `out = silu(gate) * up`, the SwiGLU feed-forward's activation.
+    #[inline]
+    pub fn silu_mul(&self, gate: &[f32], up: &[f32], out: &mut [f32]) {
+        assert!(gate.len() == up.len() && out.len() == up.len());
+        // SAFETY: as above.
+        unsafe { (self.silu_mul)(gate, up, out) }
+    }
+
+    /// `y += alpha * x`.
+    #[inline]
+    pub fn axpy(&self, alpha: f32, x: &[f32], y: &mut [f32]) {
+        assert_eq!(x.len(), y.len());
+        // SAFETY: as above.
+        unsafe { (self.axpy)(alpha, x, y) }
+    }
+}
+
+/// The portable kernels (the reference the SIMD ones are tested against).
+pub static SCALAR: Kernels = Kernels {
+    name: "scalar",
+    q4_0: scalar::q4_0,
+    q4_1: scalar::q4_1,
+    q8_0: scalar::q8_0,
+    q4_1x2: scalar::q4_1x2,
+    q4_1x2_rows: scalar::q4_1x2_rows,
+    f32_dot: scalar::f32_dot,
+    axpy: scalar::axpy,
+    head: scalar::head,
+    silu_mul: scalar::silu_mul,
+};
+
+/// The best kernels this CPU runs.
+pub fn kernels() -> &'static Kernels {
+    static BEST: OnceLock<&'static Kernels> = OnceLock::new();
+    BEST.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let choice = std::env::var("CLERK_KERNELS").unwrap_or_default();
+            if choice != "scalar" && choice != "avx2" && x86::vnni_available() {
+                return &x86::VNNI;
+            }
+            if choice != "scalar" && x86::available() {
+                return &x86::AVX2;
+            }
+        }
+        &SCALAR
+    })
+}
+
+mod scalar {
+    use super::*;
+
+    fn for_rows(a: &[&[Q8Act]], out: &mut [f32], mut one: impl FnMut(&[Q8Act]) -> f32) {
+        for (o, row) in out.iter_mut().zip(a) {
+            *o = one(row);
+        }
+    }
+
+    pub unsafe fn q4_0(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]) {
+        for_rows(a, out, |row| {
+            let mut sum = 0f32;
+            for (blk, ab) in w.chunks_exact(18).zip(row) {
+                let d = read_f16(blk, 0);
+                let mut acc = 0i32;
+                for j in 0..QK / 2 {
+                    let q = blk[2 + j];
+                    acc += (q & 0x0f) as i32 * ab.qs[j] as i32;
+                    acc += (q >> 4) as i32 * ab.qs[j + QK / 2] as i32;
+                }
+                sum += d * (ab.d * acc as f32 - 8.0 * ab.s);
+            }
+            sum
+        })
+    }
+
+    pub unsafe fn q4_1(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]) {
+        for_rows(a, out, |row| {
+            let mut sum = 0f32;
+            for (blk, ab) in w.chunks_exact(20).zip(row) {
+                let d = read_f16(blk, 0);
+                let m = read_f16(blk, 2);
+                let mut acc = 0i32;
+                for j in 0..QK / 2 {
+                    let q = blk[4 + j];
+                    acc += (q & 0x0f) as i32 * ab.qs[j] as i32;
+                    acc += (q >> 4) as i32 * ab.qs[j + QK / 2] as i32;
+                }
+                sum += d * ab.d * acc as f32 + m * ab.s;
+            }
+            sum
+        })
+    }
+
+    pub unsafe fn q8_0(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]) {
+        for_rows(a, out, |row| {
+            let mut sum = 0f32;
+            for (blk, ab) in w.chunks_exact(34).zip(row) {
+                let d = read_f16(blk, 0);
+                let acc: i32 = (0..QK)
+                    .map(|j| blk[2 + j] as i8 as i32 * ab.qs[j] as i32)
+                    .sum();
+                sum += d * ab.d * acc as f32;
+            }
+            sum
+        })
+    }
+
+    pub unsafe fn q4_1x2(w: &[u8], a: &[&[Q8Pair]], out: &mut [f32]) {
+        for (o, row) in out.iter_mut().zip(a) {
+            let mut sum = 0f32;
+            for (pair, ap) in w.chunks_exact(40).zip(row.iter()) {
+                for k in 0..2 {
+                    let (d, m) = (read_f16(pair, 2 * k), read_f16(pair, 4 + 2 * k));
+                    let qs = &pair[8 + 16 * k..24 + 16 * k];
+                    let (lo, hi) = (&ap.lo[16 * k..16 * k + 16], &ap.hi[16 * k..16 * k + 16]);
+                    let mut acc = 0i32;
+                    for ((q, l), h) in qs.iter().zip(lo).zip(hi) {
+                        acc += (q & 0x0f) as i32 * *l as i32 + (q >> 4) as i32 * *h as i32;
+                    }
+                    sum += d * ap.ds[k] * acc as f32 + m * ap.ds[2 + k];
+                }
+            }
+            *o = sum;
+        }
+    }
+
+    pub unsafe fn q4_1x2_rows(w: &[u8], a: &[Q8Pair], out: &mut [f32]) {
+        let rb = a.len() * 40;
+        for (r, o) in out.iter_mut().enumerate() {
+            q4_1x2(&w[r * rb..(r + 1) * rb], &[a], std::slice::from_mut(o));
+        }
+    }
+
+    pub unsafe fn f32_dot(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    pub unsafe fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+        for (yv, xv) in y.iter_mut().zip(x) {
+            *yv += alpha * xv;
+        }
+    }
+
+    pub unsafe fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
+        for ((o, g), u) in out.iter_mut().zip(gate).zip(up) {
+            *o = g / (1.0 + (-g).exp()) * u;
+        }
+    }
+
+    pub unsafe fn head(
+        q: &[f32],
+        keys: &[f32],
+        values: &[f32],
+        scale: f32,
+        s: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
+        let hd = q.len();
+        s.clear();
+        s.extend(keys.chunks_exact(hd).map(|k| f32_dot(q, k) * scale));
+        let max = s.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let mut sum = 0f32;
+        for v in s.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        out.fill(0.0);
+        for (p, v) in s.iter().zip(values.chunks_exact(hd)) {
+            axpy(*p / sum, v, out);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+#[cfg(test)]
+mod tests;

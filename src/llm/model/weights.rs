@@ -1,0 +1,117 @@
+//! Reading tensors out of a GGUF file into the CPU forward's formats. Q4_0, Q4_1 and Q8_0 bytes
+//! are read straight from the file into their matrix (one copy, no f32 detour); other weight
+//! types (f32, f16, bf16, K-quants) are dequantized by candle and re-encoded to Q8_0 so every
+//! matrix runs on our kernels; vectors (norms, biases) become f32.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+
+use candle_core::quantized::gguf_file::Content;
+use candle_core::quantized::GgmlDType;
+use candle_core::Device;
+
+use crate::llm::kernels::quant::{quantize_q8_0, QK};
+use crate::llm::kernels::{QMatrix, QType};
+use crate::llm::LlmError;
+
+pub struct GgufReader {
+    pub content: Content,
+    file: File,
+}
+
+impl GgufReader {
+    pub fn open(path: &std::path::Path) -> Result<GgufReader, LlmError> {
+        let mut file = File::open(path)
+            .map_err(|e| LlmError::BadModel(format!("cannot open {}: {e}", path.display())))?;
+        let content = Content::read(&mut file).map_err(|e| {
+            LlmError::BadModel(format!(
+                "{} is not a readable GGUF file: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(GgufReader { content, file })
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.content.tensor_infos.contains_key(name)
+    }
+
+    /// (rows, cols) of a 2-D tensor, `cols` being the contiguous dimension.
+    pub fn matrix_shape(&self, name: &str) -> Result<(usize, usize), LlmError> {
+        let info = self
+            .content
+            .tensor_infos
+            .get(name)
+            .ok_or_else(|| LlmError::BadModel(format!("tensor {name} is missing")))?;
+        match info.shape.dims() {
+            [rows, cols] => Ok((*rows, *cols)),
+            d => Err(LlmError::BadModel(format!(
+                "tensor {name} has shape {d:?}, want 2-D"
+            ))),
+        }
+    }
+
+    pub fn matrix(&mut self, name: &str) -> Result<QMatrix, LlmError> {
+        let (rows, cols) = self.matrix_shape(name)?;
+        let info = &self.content.tensor_infos[name];
+        let qtype = match info.ggml_dtype {
+            GgmlDType::Q4_0 => Some(QType::Q4_0),
+            GgmlDType::Q4_1 => Some(QType::Q4_1),
+            GgmlDType::Q8_0 => Some(QType::Q8_0),
+            _ => None,
+        };
+        if cols % QK != 0 {
+            return Err(LlmError::BadModel(format!(
+                "tensor {name} rows have {cols} values, not a multiple of {QK}"
+            )));
+        }
+        if let Some(qtype) = qtype {
+            let len = rows * qtype.row_bytes(cols);
+            let start = self.content.tensor_data_offset + info.offset;
+            let mut data = vec![0u8; len];
+            self.file.seek(SeekFrom::Start(start))?;
+            self.file.read_exact(&mut data).map_err(|e| {
+                LlmError::BadModel(format!("tensor {name} runs past the end of the file: {e}"))
+            })?;
+            return Ok(QMatrix {
+                qtype,
+                rows,
+                cols,
+                data,
+            });
+        }
+        let f = self.f32s(name)?;
+        Ok(QMatrix {
+            qtype: QType::Q8_0,
+            rows,
+            cols,
+            data: quantize_q8_0(&f),
+        })
+    }
+
+    /// Any tensor as f32 values in storage order.
+    pub fn f32s(&mut self, name: &str) -> Result<Vec<f32>, LlmError> {
+        if !self.has(name) {
+            return Err(LlmError::BadModel(format!("tensor {name} is missing")));
+        }
+        let t = self
+            .content
+            .tensor(&mut self.file, name, &Device::Cpu)
+            .map_err(|e| LlmError::BadModel(format!("tensor {name}: {e}")))?;
+        Ok(t.dequantize(&Device::Cpu)?
+            .flatten_all()?
+            .to_vec1::<f32>()?)
+    }
+
+    /// A vector tensor of exactly `len` values.
+    pub fn vector(&mut self, name: &str, len: usize) -> Result<Vec<f32>, LlmError> {
+        let v = self.f32s(name)?;
+        if v.len() != len {
+            return Err(LlmError::BadModel(format!(
+                "tensor {name} has {} values, want {len}",
+                v.len()
+            )));
+        }
+        Ok(v)
+    }
+}
