@@ -3,6 +3,7 @@
 //! case of the same code. The cache is laid out `[kv head][position][head dim]` so one head's
 //! keys are contiguous.
 
+use super::pool::OutPtr;
 use std::cell::RefCell;
 
 use super::dot::kernels;
@@ -44,19 +45,6 @@ impl KvCache {
         let at = h * self.capacity * self.head_dim;
         let n = len * self.head_dim;
         (&self.k[layer][at..at + n], &self.v[layer][at..at + n])
-    }
-}
-
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: each task writes one (query, head) slice of the output.
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    /// Through a method, so closures capture the `Sync` wrapper rather than the raw pointer.
-    fn get(&self) -> *mut f32 {
-        self.0
     }
 }
 

@@ -3,6 +3,7 @@
 //! while a block of weight rows streams past it once).
 
 use super::dot::kernels;
+use super::pool::OutPtr;
 use super::pool::Pool;
 use super::quant::{
     dequantize_row, quantize_acts, quantize_pairs, repack_q4_1_pairs, Q8Act, Q8Pair, QType, QK,
@@ -98,19 +99,6 @@ impl Acts {
 
     pub fn t_len(&self) -> usize {
         self.t_len
-    }
-}
-
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: tasks write disjoint elements of the output.
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    /// Through a method, so closures capture the `Sync` wrapper rather than the raw pointer.
-    fn get(&self) -> *mut f32 {
-        self.0
     }
 }
 

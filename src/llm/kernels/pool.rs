@@ -249,3 +249,18 @@ mod tests {
         }
     }
 }
+
+/// The output buffer of a parallel kernel, shared with the pool's tasks.
+#[derive(Clone, Copy)]
+pub(crate) struct OutPtr(pub(crate) *mut f32);
+// SAFETY: every kernel that shares one hands each task a disjoint part of the output, and
+// waits for all tasks before the buffer is touched again.
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// Through a method, so closures capture the `Sync` wrapper rather than the raw pointer.
+    pub(crate) fn get(&self) -> *mut f32 {
+        self.0
+    }
+}

@@ -1,14 +1,13 @@
 //! candle-transformers' quantized llama and qwen2 models behind `LanguageModel`: the path for
 //! CUDA and Metal devices (our kernels are CPU-only), and a reference for our CPU forward.
 
-use std::fs::File;
 use std::path::Path;
 
-use candle_core::quantized::gguf_file::Content;
 use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::{quantized_llama, quantized_qwen2};
 
 use super::config::{architecture_name, Architecture, ModelConfig};
+use super::weights::GgufReader;
 use super::LanguageModel;
 use crate::llm::LlmError;
 
@@ -28,14 +27,7 @@ pub struct CandleModel {
 
 impl CandleModel {
     pub fn load(path: &Path, device: &Device, context: Option<usize>) -> Result<Self, LlmError> {
-        let mut file = File::open(path)
-            .map_err(|e| LlmError::BadModel(format!("cannot open {}: {e}", path.display())))?;
-        let content = Content::read(&mut file).map_err(|e| {
-            LlmError::BadModel(format!(
-                "{} is not a readable GGUF file: {e}",
-                path.display()
-            ))
-        })?;
+        let (content, mut file) = GgufReader::open(path)?.into_parts();
         let vocab = content
             .tensor_infos
             .get("token_embd.weight")

@@ -32,6 +32,11 @@ impl GgufReader {
         Ok(GgufReader { content, file })
     }
 
+    /// The metadata and the open file, for loaders that read tensors themselves.
+    pub fn into_parts(self) -> (Content, File) {
+        (self.content, self.file)
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.content.tensor_infos.contains_key(name)
     }
