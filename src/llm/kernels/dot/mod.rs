@@ -166,16 +166,21 @@ mod scalar {
             let mut sum = 0f32;
             for (blk, ab) in w.chunks_exact(18).zip(row) {
                 let d = read_f16(blk, 0);
-                let mut acc = 0i32;
-                for j in 0..QK / 2 {
-                    let q = blk[2 + j];
-                    acc += (q & 0x0f) as i32 * ab.qs[j] as i32;
-                    acc += (q >> 4) as i32 * ab.qs[j + QK / 2] as i32;
-                }
+                let acc = nibble_dot(&blk[2..2 + QK / 2], &ab.qs);
                 sum += d * (ab.d * acc as f32 - 8.0 * ab.s);
             }
             sum
         })
+    }
+
+    /// Unsigned 4-bit weights (low nibbles first, then high) against one Q8 block.
+    fn nibble_dot(packed: &[u8], qs: &[i8]) -> i32 {
+        let (low, high) = qs.split_at(QK / 2);
+        packed
+            .iter()
+            .zip(low.iter().zip(high))
+            .map(|(&q, (&l, &h))| (q & 0x0f) as i32 * l as i32 + (q >> 4) as i32 * h as i32)
+            .sum()
     }
 
     pub unsafe fn q4_1(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]) {
@@ -184,12 +189,7 @@ mod scalar {
             for (blk, ab) in w.chunks_exact(20).zip(row) {
                 let d = read_f16(blk, 0);
                 let m = read_f16(blk, 2);
-                let mut acc = 0i32;
-                for j in 0..QK / 2 {
-                    let q = blk[4 + j];
-                    acc += (q & 0x0f) as i32 * ab.qs[j] as i32;
-                    acc += (q >> 4) as i32 * ab.qs[j + QK / 2] as i32;
-                }
+                let acc = nibble_dot(&blk[4..4 + QK / 2], &ab.qs);
                 sum += d * ab.d * acc as f32 + m * ab.s;
             }
             sum
