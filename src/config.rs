@@ -25,6 +25,8 @@ pub enum ConfigError {
     },
     #[error("the admin token (CLERK_ADMIN_TOKEN) must be at least 16 characters")]
     WeakAdminToken,
+    #[error("invalid device {0:?} (CLERK_DEVICE): use cpu, cuda, cuda:N or metal")]
+    Device(String),
 }
 
 /// The settings a config file may hold; every one optional.
@@ -39,6 +41,13 @@ pub struct FileConfig {
     pub max_rows: Option<usize>,
     pub max_files: Option<usize>,
     pub max_question_chars: Option<usize>,
+    /// `default`, a .gguf path, `hf:OWNER/REPO/FILE.gguf`, or `none`.
+    pub model: Option<String>,
+    pub models_dir: Option<PathBuf>,
+    /// cpu, cuda, cuda:N or metal.
+    pub device: Option<String>,
+    /// Generation requests that may wait while one runs.
+    pub queue: Option<usize>,
 }
 
 impl FileConfig {
@@ -65,10 +74,15 @@ pub struct Config {
     pub admin_token: Option<String>,
     pub corpus_dir: PathBuf,
     pub limits: EngineLimits,
+    pub model: String,
+    pub models_dir: Option<PathBuf>,
+    pub device: String,
+    pub queue: usize,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "clerk-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_QUEUE: usize = 4;
 
 /// The demo corpus: `./corpus` when run from a checkout, else the one the binary was built from.
 pub fn default_corpus_dir() -> PathBuf {
@@ -138,7 +152,25 @@ impl Config {
             )?,
             max_results: defaults.max_results,
         };
+        let device = over
+            .device
+            .or(file.device)
+            .unwrap_or_else(|| "cpu".to_string());
+        if device.parse::<crate::llm::model::DeviceSpec>().is_err() {
+            return Err(ConfigError::Device(device));
+        }
         Ok(Config {
+            model: over
+                .model
+                .or(file.model)
+                .unwrap_or_else(|| "default".to_string()),
+            models_dir: over.models_dir.or(file.models_dir),
+            device,
+            queue: at_least(
+                "queue (CLERK_QUEUE)",
+                1,
+                over.queue.or(file.queue).unwrap_or(DEFAULT_QUEUE),
+            )?,
             data_dir: over
                 .data_dir
                 .or(file.data_dir)

@@ -3,6 +3,7 @@
 //! The library holds every layer; the `clerk` binary only parses the command line and calls in.
 //! See ARCHITECTURE.md for the code map and the invariants the layers keep.
 
+pub mod answer;
 pub mod cli;
 pub mod config;
 pub mod documents;

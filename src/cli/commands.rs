@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::generate_commands::ModelArgs;
 use super::{
     BusinessCommand, DocumentsCommand, EvalRetrievalArgs, IngestArgs, SearchArgs, ServeArgs,
 };
@@ -15,7 +16,7 @@ use crate::eval;
 use crate::http::{self, AppState};
 use crate::index::Language;
 
-fn open_engine(config: &Config) -> anyhow::Result<Engine> {
+pub(super) fn open_engine(config: &Config) -> anyhow::Result<Engine> {
     Engine::open(&config.data_dir, config.limits)
         .with_context(|| format!("opening data dir {}", config.data_dir.display()))
 }
@@ -36,9 +37,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listen: args.listen,
         admin_token: args.admin_token,
         corpus_dir: args.corpus,
+        model: args.model,
+        models_dir: args.models_dir,
+        device: args.device,
+        queue: args.queue,
         ..Overrides::default()
     })?;
-    let engine = Arc::new(open_engine(&config)?);
+    let settings = args.tuning.settings()?;
+    let engine = Arc::new(open_engine(&config)?.with_answer_settings(settings));
     if engine.businesses()?.is_empty() {
         seed_demo(&engine, &config.corpus_dir)?;
     }
@@ -46,7 +52,34 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(token) => token.clone(),
         None => generated_admin_token(&config.data_dir)?,
     };
-    let state = AppState::new(engine, Some(&admin_token));
+    let model_args = ModelArgs {
+        model: config.model.clone(),
+        models_dir: config.models_dir.clone(),
+        device: config.device.clone(),
+    };
+    let state = AppState::new(engine.clone(), Some(&admin_token));
+    let state = if model_args.is_none() {
+        state
+    } else {
+        // The API listens at once; /readyz and the answer endpoints say 503 until the model
+        // (pulled on first start) is loaded.
+        let state = state.starting();
+        let loading = state.clone();
+        let (queue, languages) = (config.queue, args.tuning.model_languages.clone());
+        std::thread::Builder::new()
+            .name("clerk-model-loader".into())
+            .spawn(move || {
+                match model_args.load_chat(queue, languages) {
+                    Ok(model) => engine.set_model(model),
+                    Err(e) => tracing::error!(
+                        error = format!("{e:#}"),
+                        "no model: answers use FAQ, catalog and extractive replies only"
+                    ),
+                }
+                loading.set_ready();
+            })?;
+        state
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -63,7 +96,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Indexes the demo corpus into an empty data dir so a new user has businesses at once.
-fn seed_demo(engine: &Engine, corpus: &Path) -> anyhow::Result<()> {
+pub(super) fn seed_demo(engine: &Engine, corpus: &Path) -> anyhow::Result<()> {
     if !corpus.is_dir() {
         tracing::warn!(corpus = %corpus.display(), "no demo corpus found; starting empty");
         return Ok(());

@@ -13,11 +13,16 @@ use crate::llm::engine::{Engine, Generator, Prompt, Request};
 use crate::llm::generate::{argmax, Event, GenerateParams, SamplingParams};
 use crate::llm::gguf_tokenizer::read_gguf;
 use crate::llm::model::{self, DeviceSpec, LanguageModel, LoadOptions};
-use crate::llm::{fetch, ChatMessage, ChatTemplate, GgufTokenizer, ModelSpec};
+use crate::llm::{fetch, ChatMessage, ChatModel, ChatTemplate, GgufTokenizer, ModelSpec};
+
+/// KV cache positions for answering: a budgeted prompt and a short reply need far less than
+/// the models' own contexts, and the cache is allocated up front.
+const ANSWER_CONTEXT: usize = 2048;
 
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// `default` (pulled if missing), a path to a .gguf file, or hf:OWNER/REPO[@REVISION]/FILE.
+    /// `default` (pulled if missing), a path to a .gguf file, hf:OWNER/REPO[@REVISION]/FILE, or
+    /// `none` (where a model is optional: answer without the generated path).
     #[arg(long, env = "CLERK_MODEL", default_value = "default")]
     pub model: String,
     /// Folder for model files [default: the checkout's models/ if there is one, else ./models].
@@ -29,7 +34,34 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    fn path(&self) -> anyhow::Result<PathBuf> {
+    /// Whether `--model none` asked for no model.
+    pub fn is_none(&self) -> bool {
+        self.model.eq_ignore_ascii_case("none")
+    }
+
+    /// The chat model for answering, behind an engine with `queue` waiting places; None for
+    /// `--model none`.
+    pub fn load_chat(
+        &self,
+        queue: usize,
+        languages: Option<Vec<String>>,
+    ) -> anyhow::Result<Option<std::sync::Arc<ChatModel>>> {
+        if self.is_none() {
+            return Ok(None);
+        }
+        let path = self.path()?;
+        let options = LoadOptions {
+            device: Some(self.device()?),
+            context: Some(ANSWER_CONTEXT),
+            ..LoadOptions::default()
+        };
+        let model = ChatModel::load(&path, &options, queue, languages)
+            .with_context(|| format!("loading {}", path.display()))?;
+        tracing::info!(model = model.name, languages = ?model.languages, "model ready");
+        Ok(Some(std::sync::Arc::new(model)))
+    }
+
+    pub fn path(&self) -> anyhow::Result<PathBuf> {
         let dir = self
             .models_dir
             .clone()
@@ -41,7 +73,7 @@ impl ModelArgs {
         })
     }
 
-    fn device(&self) -> anyhow::Result<DeviceSpec> {
+    pub fn device(&self) -> anyhow::Result<DeviceSpec> {
         Ok(self.device.parse()?)
     }
 }

@@ -1,6 +1,7 @@
 //! The `clerk` command line: flags (each also a `CLERK_*` variable) → validated config → calls
 //! into the library. This is the binary's edge: errors here are `anyhow` for printing.
 
+mod answer_commands;
 mod commands;
 mod generate_commands;
 mod llm_commands;
@@ -33,13 +34,15 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Show the passages that best answer a question.
     Search(SearchArgs),
+    /// Answer a customer's question as the service would: reply, mode, sources, timings.
+    Ask(answer_commands::AskArgs),
     /// Create and list businesses.
     #[command(subcommand)]
     Business(BusinessCommand),
     /// List and delete a business's documents.
     #[command(subcommand)]
     Documents(DocumentsCommand),
-    /// Measure retrieval quality and latency.
+    /// Measure retrieval and answer quality and latency.
     #[command(subcommand)]
     Eval(EvalCommand),
     /// Fetch the local language model.
@@ -91,6 +94,22 @@ pub struct ServeArgs {
     /// Demo businesses indexed when the data dir has none [default: ./corpus].
     #[arg(long, env = "CLERK_CORPUS_DIR")]
     pub corpus: Option<PathBuf>,
+    /// Model for generated replies: `default` (pulled on first start), a .gguf path,
+    /// hf:OWNER/REPO[@REVISION]/FILE.gguf, or `none` [default: default].
+    #[arg(long, env = "CLERK_MODEL")]
+    pub model: Option<String>,
+    /// Folder for model files [default: the checkout's models/ or ./models].
+    #[arg(long, env = "CLERK_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// Where the model runs: cpu, cuda, cuda:N or metal [default: cpu].
+    #[arg(long, env = "CLERK_DEVICE")]
+    pub device: Option<String>,
+    /// Generation requests that may wait while one runs; beyond them the API answers 429
+    /// [default: 4].
+    #[arg(long, env = "CLERK_QUEUE")]
+    pub queue: Option<usize>,
+    #[command(flatten)]
+    pub tuning: answer_commands::AnswerTuning,
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +190,9 @@ pub enum EvalCommand {
     /// nDCG@10, MRR@10, Recall@10/100 and latency on a BEIR folder, or hit rates on the demo
     /// businesses' eval.json files.
     Retrieval(EvalRetrievalArgs),
+    /// Fact recall, unsupported facts, abstention precision/recall and latency per mode of
+    /// the answer pipeline on the demo businesses' eval.json files.
+    Answers(answer_commands::EvalAnswersArgs),
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +266,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Business(cmd) => commands::business(cmd),
         Command::Documents(cmd) => commands::documents(cmd),
         Command::Eval(EvalCommand::Retrieval(args)) => commands::eval_retrieval(args),
+        Command::Eval(EvalCommand::Answers(args)) => answer_commands::eval_answers(args),
+        Command::Ask(args) => answer_commands::ask(args),
         Command::Models(cmd) => llm_commands::models(cmd),
         Command::Tokenize(args) => llm_commands::tokenize(args),
         Command::Generate(args) => generate_commands::generate(args),

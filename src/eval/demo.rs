@@ -80,7 +80,20 @@ pub fn evaluate(
 ) -> Result<Vec<DemoRetrievalReport>, EvalError> {
     let scratch = tempfile::tempdir()?;
     let engine = Engine::open(scratch.path(), EngineLimits::default())?.with_params(params);
-    let mut reports = Vec::new();
+    index_demo(&engine, corpus_dir, only)?
+        .iter()
+        .map(|(id, eval)| score(&engine, id, eval))
+        .collect()
+}
+
+/// Creates and indexes in `engine` every (or only the named) demo business that has an
+/// eval.json, and returns each business's eval file.
+pub fn index_demo(
+    engine: &Engine,
+    corpus_dir: &Path,
+    only: Option<&str>,
+) -> Result<Vec<(String, EvalFile)>, EvalError> {
+    let mut indexed = Vec::new();
     for (id, uploads) in demo_businesses(corpus_dir)? {
         if only.is_some_and(|o| o != id) {
             continue;
@@ -92,17 +105,17 @@ pub fn evaluate(
         let eval = EvalFile::load(&eval_path)?;
         engine.create_business(&id, None, None)?;
         engine.ingest(&id, &uploads)?;
-        reports.push(score(&engine, &id, &eval)?);
+        indexed.push((id, eval));
     }
     if let Some(o) = only {
-        if reports.is_empty() {
+        if indexed.is_empty() {
             return Err(EvalError::data(
                 corpus_dir,
                 format!("no demo business {o:?} with an eval.json"),
             ));
         }
     }
-    Ok(reports)
+    Ok(indexed)
 }
 
 fn score(engine: &Engine, id: &str, eval: &EvalFile) -> Result<DemoRetrievalReport, EvalError> {

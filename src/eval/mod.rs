@@ -1,8 +1,10 @@
-//! Measuring retrieval: external BEIR sets and the demo businesses' own questions.
+//! Measuring retrieval (external BEIR sets, the demo businesses' own questions) and answers
+//! (the demo questions through the whole pipeline).
 //!
 //! Everything here runs the same index, analyzers and scorer the service uses; it only adds
 //! the bookkeeping of relevance judgments and timings.
 
+pub mod answers;
 pub mod beir;
 pub mod demo;
 pub mod metrics;

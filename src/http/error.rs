@@ -11,12 +11,18 @@ use serde::Serialize;
 
 use crate::documents::DocumentError;
 use crate::engine::EngineError;
+use crate::llm::LlmError;
+
+/// What a client is told to wait when the generation queue is full: about one reply's time.
+const BUSY_RETRY_SECONDS: u64 = 2;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds after which a retry may succeed (sent as `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -36,6 +42,20 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The service cannot take this now (model busy or still loading); retry after `seconds`.
+    pub fn overloaded(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        seconds: u64,
+    ) -> Self {
+        ApiError {
+            retry_after: Some(seconds),
+            ..Self::new(status, code, message)
         }
     }
 
@@ -105,7 +125,25 @@ impl From<EngineError> for ApiError {
             E::Index(crate::index::IndexError::Locked { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "index_locked")
             }
-            E::Index(_) | E::Store(_) => return ApiError::internal(&e),
+            E::InvalidConversationId(_) => (StatusCode::BAD_REQUEST, "bad_conversation_id"),
+            E::UnknownConversation { .. } => (StatusCode::NOT_FOUND, "unknown_conversation"),
+            E::Llm(LlmError::Busy(_)) => {
+                return ApiError::overloaded(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "busy",
+                    e.to_string(),
+                    BUSY_RETRY_SECONDS,
+                )
+            }
+            E::Llm(LlmError::EngineStopped) => {
+                return ApiError::overloaded(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "model_unavailable",
+                    "the model is not running; try again shortly",
+                    BUSY_RETRY_SECONDS,
+                )
+            }
+            E::Llm(_) | E::Index(_) | E::Store(_) => return ApiError::internal(&e),
         };
         ApiError::new(status, code, e.to_string())
     }
@@ -119,6 +157,12 @@ impl IntoResponse for ApiError {
                 message: &self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

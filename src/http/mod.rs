@@ -4,11 +4,16 @@
 //! calls parse, index and search) and its result back into JSON. No tantivy or SQLite type is
 //! seen here; errors become status codes in `error` and nowhere else.
 
+mod answers;
 mod auth;
 mod error;
 mod handlers;
+mod metrics;
+mod openai;
+mod openapi;
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -29,16 +34,36 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// SHA-256 of the admin token; None refuses every admin action.
     admin_token_hash: Option<[u8; 32]>,
+    metrics: Arc<metrics::Metrics>,
+    /// Set once the model (if any) and the indexes are loaded; answers wait for it.
+    ready: Arc<AtomicBool>,
 }
 
 impl AppState {
+    /// State for a service that is ready at once (its model, if any, already set on `engine`).
     pub fn new(engine: Arc<Engine>, admin_token: Option<&str>) -> AppState {
         AppState {
             engine,
             admin_token_hash: admin_token
                 .filter(|t| !t.is_empty())
                 .map(|t| Sha256::digest(t.as_bytes()).into()),
+            metrics: Arc::default(),
+            ready: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// The same state, not ready until [`AppState::set_ready`] (a model is still loading).
+    pub fn starting(self) -> AppState {
+        self.ready.store(false, Ordering::SeqCst);
+        self
+    }
+
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
     }
 }
 
@@ -53,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .saturating_add(1 << 20);
     Router::new()
         .route("/healthz", get(handlers::healthz))
+        .route("/openapi.json", get(openapi::openapi))
         .route(
             "/v1/businesses",
             post(handlers::create_business).get(handlers::list_businesses),
@@ -71,8 +97,21 @@ pub fn router(state: AppState) -> Router {
             "/v1/businesses/{business}/search",
             get(handlers::search_get).post(handlers::search_post),
         )
+        .route("/v1/businesses/{business}/answer", post(answers::answer))
+        .route(
+            "/v1/businesses/{business}/conversations/{conversation}",
+            get(answers::conversation),
+        )
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/models", get(openai::models))
+        .route("/readyz", get(answers::readyz))
+        .route("/metrics", get(metrics::metrics))
         .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -66,6 +66,16 @@ impl Language {
 
     /// Guesses the language of a sample of text; falls back to [`Language::Plain`] when unsure.
     pub fn detect(sample: &str) -> Language {
+        Self::detect_with(sample, false).unwrap_or(Language::Plain)
+    }
+
+    /// The language of `sample` when the detector is confident of it (short questions often
+    /// leave it unsure).
+    pub fn detect_reliably(sample: &str) -> Option<Language> {
+        Self::detect_with(sample, true)
+    }
+
+    fn detect_with(sample: &str, reliable_only: bool) -> Option<Language> {
         // Only languages with an analyzer compete, so short text is not lost to a near relative.
         let detector = whatlang::Detector::with_allowlist(vec![
             whatlang::Lang::Eng,
@@ -76,10 +86,10 @@ impl Language {
             whatlang::Lang::Ita,
             whatlang::Lang::Nld,
         ]);
-        let Some(info) = detector.detect(sample) else {
-            return Language::Plain;
-        };
-        match info.lang() {
+        let info = detector
+            .detect(sample)
+            .filter(|i| !reliable_only || i.is_reliable())?;
+        Some(match info.lang() {
             whatlang::Lang::Eng => Language::English,
             whatlang::Lang::Deu => Language::German,
             whatlang::Lang::Fra => Language::French,
@@ -87,8 +97,8 @@ impl Language {
             whatlang::Lang::Por => Language::Portuguese,
             whatlang::Lang::Ita => Language::Italian,
             whatlang::Lang::Nld => Language::Dutch,
-            _ => Language::Plain,
-        }
+            _ => return None,
+        })
     }
 
     fn stemmer(self) -> Option<StemLanguage> {

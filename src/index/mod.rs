@@ -30,6 +30,7 @@ pub use analysis::{fold, Language};
 pub use scoring::Bm25Params;
 
 use crate::documents::{Document, Format, PassageKind, ProductFields};
+use query::WordEvidence;
 use schema::Fields;
 use scoring::Scorer;
 
@@ -74,6 +75,11 @@ pub struct Hit {
     pub score: f32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<ProductFields>,
+    /// Share (0–1) of the question this passage covers: each question word counts by its
+    /// rarity, and a word the index does not know counts fully against every passage. Only
+    /// [`BusinessIndex::search_with_evidence`] fills it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<f32>,
 }
 
 impl Hit {
@@ -267,6 +273,27 @@ impl BusinessIndex {
 
     /// The `limit` passages that best answer `question`, best first.
     pub fn search(&self, question: &str, limit: usize) -> Result<Vec<Hit>, IndexError> {
+        self.search_inner(question, limit, None)
+    }
+
+    /// Like [`search`](Self::search), and each hit says how much of the question it covers
+    /// (the answer step's evidence; it costs a re-analysis of each hit). Words in `ignored`
+    /// (question phrasing such as "how much", "habt ihr") do not count toward coverage.
+    pub fn search_with_evidence(
+        &self,
+        question: &str,
+        limit: usize,
+        ignored: &[&str],
+    ) -> Result<Vec<Hit>, IndexError> {
+        self.search_inner(question, limit, Some(ignored))
+    }
+
+    fn search_inner(
+        &self,
+        question: &str,
+        limit: usize,
+        evidence: Option<&[&str]>,
+    ) -> Result<Vec<Hit>, IndexError> {
         let searcher = self.reader.searcher();
         let manifests =
             searcher.doc_freq(&Term::from_field_text(self.fields.kind, MANIFEST_KIND))?;
@@ -281,11 +308,32 @@ impl BusinessIndex {
         let mut full = self.analyzer.clone();
         let terms = scorer.question_terms(&mut surface, &mut full, question)?;
         let scored = scorer.top(&terms, limit)?;
+        let words = match evidence {
+            Some(ignored) => {
+                let german = self.language == Language::German;
+                let ignored: std::collections::HashSet<String> =
+                    ignored.iter().map(|w| fold(w, german)).collect();
+                let is_ignored = |surface: &str| ignored.contains(surface);
+                let words =
+                    scorer.word_evidence(&mut surface, &mut full, question, &terms, &is_ignored)?;
+                if words.is_empty() {
+                    // A question of phrasing only ("wann habt ihr auf?"): every word counts.
+                    scorer.word_evidence(&mut surface, &mut full, question, &terms, &|_| false)?
+                } else {
+                    words
+                }
+            }
+            None => Vec::new(),
+        };
         scored
             .into_iter()
             .map(|s| {
                 let doc: TantivyDocument = searcher.doc(s.address)?;
-                Ok(self.hit(&doc, s.score))
+                let mut hit = self.hit(&doc, s.score);
+                if evidence.is_some() {
+                    hit.coverage = Some(coverage(&mut full, &hit, &words));
+                }
+                Ok(hit)
             })
             .collect()
     }
@@ -318,8 +366,40 @@ impl BusinessIndex {
                 .get_first(f.product)
                 .and_then(|v| v.as_str())
                 .and_then(|json| serde_json::from_str(json).ok()),
+            coverage: None,
         }
     }
+}
+
+/// The idf-weighted share of question words whose terms occur in the hit's text.
+fn coverage(analyzer: &mut TextAnalyzer, hit: &Hit, words: &[WordEvidence]) -> f32 {
+    let total: f32 = words.iter().map(|w| w.idf).sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    let mut present = std::collections::HashSet::new();
+    for text in [&hit.title, &hit.text]
+        .into_iter()
+        .chain(hit.heading_path.iter())
+    {
+        let mut stream = analyzer.token_stream(text);
+        while let Some(token) = stream.next() {
+            present.insert(token.text.clone());
+        }
+    }
+    let covered: f32 = words
+        .iter()
+        .map(|w| {
+            let share = w
+                .terms
+                .iter()
+                .filter(|(t, _)| present.contains(t))
+                .map(|(_, weight)| *weight)
+                .fold(0.0f32, f32::max);
+            w.idf * share.min(1.0)
+        })
+        .sum();
+    covered / total
 }
 
 /// Passages of one document with the same title and headings answer the same question.

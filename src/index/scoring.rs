@@ -51,6 +51,9 @@ pub struct WeightedTerm {
     pub position: usize,
     /// Whether it is the question's own word (proximity is only rewarded between those).
     pub exact: bool,
+    /// How strongly a passage holding this term shows it is about the question word (0–1):
+    /// the word itself fully, a synonym nearly so, a guessed correction much less.
+    pub evidence: f32,
 }
 
 /// A scored passage before its stored fields are read.
@@ -85,7 +88,7 @@ impl Scorer<'_> {
         Ok(best)
     }
 
-    fn idf(&self, doc_freq: u64) -> f32 {
+    pub fn idf(&self, doc_freq: u64) -> f32 {
         let n = self.passages.max(doc_freq) as f32;
         let df = doc_freq as f32;
         (1.0 + (n - df + 0.5) / (df + 0.5)).ln()

@@ -4,7 +4,9 @@
 //! Dropping the stream cancels the request. `Generator` is the seam callers depend on, so tests
 //! elsewhere can use a scripted fake.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::llm::generate::{generate, Event, GenerateParams, TokenDecoder};
@@ -60,6 +62,11 @@ impl Iterator for EventStream {
 pub trait Generator: Send + Sync {
     /// Queues `request`; `Err(LlmError::Busy)` when the queue is full.
     fn submit(&self, request: Request) -> Result<EventStream, LlmError>;
+
+    /// Requests accepted and not yet finished (the running one included).
+    fn queue_depth(&self) -> usize {
+        0
+    }
 }
 
 struct Job {
@@ -71,6 +78,7 @@ pub struct Engine {
     tx: Option<SyncSender<Job>>,
     queue: usize,
     worker: Option<JoinHandle<()>>,
+    pending: Arc<AtomicUsize>,
 }
 
 impl Engine {
@@ -81,17 +89,21 @@ impl Engine {
         queue: usize,
     ) -> Result<Engine, LlmError> {
         let (tx, rx) = mpsc::sync_channel::<Job>(queue);
+        let pending = Arc::new(AtomicUsize::new(0));
+        let finished = pending.clone();
         let worker = std::thread::Builder::new()
             .name("clerk-llm-engine".into())
             .spawn(move || {
                 for job in rx {
                     serve(&mut *model, &*codec, job);
+                    finished.fetch_sub(1, Ordering::Relaxed);
                 }
             })?;
         Ok(Engine {
             tx: Some(tx),
             queue,
             worker: Some(worker),
+            pending,
         })
     }
 }
@@ -116,11 +128,22 @@ impl Generator for Engine {
     fn submit(&self, request: Request) -> Result<EventStream, LlmError> {
         let tx = self.tx.as_ref().ok_or(LlmError::EngineStopped)?;
         let (events, rx) = mpsc::channel();
+        // Counted before it is sent, so the worker never finishes a job it was not counted for.
+        self.pending.fetch_add(1, Ordering::Relaxed);
         match tx.try_send(Job { request, events }) {
             Ok(()) => Ok(EventStream { rx }),
-            Err(TrySendError::Full(_)) => Err(LlmError::Busy(self.queue)),
-            Err(TrySendError::Disconnected(_)) => Err(LlmError::EngineStopped),
+            Err(e) => {
+                self.pending.fetch_sub(1, Ordering::Relaxed);
+                match e {
+                    TrySendError::Full(_) => Err(LlmError::Busy(self.queue)),
+                    TrySendError::Disconnected(_) => Err(LlmError::EngineStopped),
+                }
+            }
         }
+    }
+
+    fn queue_depth(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
     }
 }
 

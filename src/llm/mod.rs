@@ -6,6 +6,7 @@
 //! (`chat_template`), the forward pass (`model`) and decoding (`generate`). It knows nothing
 //! about retrieval or HTTP.
 
+pub mod chat_model;
 pub mod chat_template;
 pub mod engine;
 mod error;
@@ -15,6 +16,7 @@ pub mod gguf_tokenizer;
 pub mod kernels;
 pub mod model;
 
+pub use chat_model::ChatModel;
 pub use chat_template::{ChatMessage, ChatTemplate};
 pub use error::LlmError;
 pub use fetch::{default_models_dir, pull_default, resolve, ModelSpec};

@@ -1,9 +1,12 @@
-//! Durable state outside the indexes: businesses and their hashed API keys, in SQLite.
+//! Durable state outside the indexes: businesses, their hashed API keys and conversations, in
+//! SQLite.
 //!
 //! The store is one SQLite file in the data dir, opened in WAL mode; every change is one
 //! transaction. API keys are kept only as SHA-256 hashes: a key is shown once, when it is made,
 //! and can be replaced but never read back. Passages and the list of documents live in each
 //! business's index, not here (see `index`), so an upload commits in one place.
+
+mod conversations;
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,6 +16,8 @@ use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+pub use conversations::{Conversation, Exchange, StoredTurn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -93,6 +98,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(conversations::SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })

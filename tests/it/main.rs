@@ -1,6 +1,7 @@
 //! One integration-test binary: documents, index, HTTP API and retrieval quality, each through
 //! the library's public boundary with real files and a real index.
 
+mod answers;
 mod documents;
 mod generation;
 mod http;

@@ -5,16 +5,22 @@
 //! plain Rust data; no tantivy, axum or SQLite type crosses this seam. Its methods do blocking,
 //! CPU-heavy work: async callers run them on the blocking pool.
 
+mod answers;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
+use crate::answer::{AnswerError, AnswerSettings};
 use crate::documents::{self, Document, DocumentError, Format, Limits};
 use crate::index::{Bm25Params, BusinessIndex, DocumentInfo, Hit, IndexError, Language};
+use crate::llm::{ChatModel, LlmError};
 use crate::store::{Business, Store, StoreError};
+
+pub use answers::{validate_conversation_id, History};
 
 /// Limits on what one call may carry; all configurable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,10 +69,25 @@ pub enum EngineError {
     EmptyQuestion,
     #[error("the question is {chars} characters long; at most {limit} are accepted")]
     QuestionTooLong { chars: usize, limit: usize },
+    #[error("invalid conversation id {0:?}: use 1-128 letters, digits or -_.:+@")]
+    InvalidConversationId(String),
+    #[error("business {business:?} has no conversation {id:?}")]
+    UnknownConversation { business: String, id: String },
+    #[error(transparent)]
+    Llm(LlmError),
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error(transparent)]
     Store(StoreError),
+}
+
+impl From<AnswerError> for EngineError {
+    fn from(e: AnswerError) -> Self {
+        match e {
+            AnswerError::Index(e) => EngineError::Index(e),
+            AnswerError::Llm(e) => EngineError::Llm(e),
+        }
+    }
 }
 
 impl From<StoreError> for EngineError {
@@ -111,6 +132,8 @@ pub struct Engine {
     indexes: Mutex<HashMap<String, Arc<BusinessIndex>>>,
     limits: EngineLimits,
     params: Bm25Params,
+    model: RwLock<Option<Arc<ChatModel>>>,
+    answer_settings: AnswerSettings,
 }
 
 pub fn validate_business_id(id: &str) -> Result<(), EngineError> {
@@ -138,6 +161,8 @@ impl Engine {
             indexes: Mutex::new(HashMap::new()),
             limits,
             params: Bm25Params::default(),
+            model: RwLock::new(None),
+            answer_settings: AnswerSettings::default(),
         })
     }
 
@@ -145,6 +170,16 @@ impl Engine {
     pub fn with_params(mut self, params: Bm25Params) -> Engine {
         self.params = params;
         self
+    }
+
+    /// Answers with other pipeline settings (evaluations and configuration).
+    pub fn with_answer_settings(mut self, settings: AnswerSettings) -> Engine {
+        self.answer_settings = settings;
+        self
+    }
+
+    pub fn answer_settings(&self) -> &AnswerSettings {
+        &self.answer_settings
     }
 
     pub fn limits(&self) -> &EngineLimits {

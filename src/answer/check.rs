@@ -1,0 +1,424 @@
+//! The fact check: every figure, time, price, date, URL, e-mail address, phone number and name in
+//! a reply must be found in the sources it cites.
+//!
+//! A small model writes fluent text with invented details, so the check is deliberately literal:
+//! it lifts the checkable spans out of the reply and looks each up in the sources' own text.
+//! Numbers are compared by their digit groups ("9:00" finds "09:00", "649" finds "649.00");
+//! names are capitalized words that do not start a sentence, compared case-insensitively.
+
+use std::collections::HashSet;
+
+/// A span of a reply that the sources do not support.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    pub span: String,
+    pub kind: FactKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactKind {
+    Number,
+    Url,
+    Email,
+    Name,
+    /// A sentence most of whose words the sources never use: a claim made up around them.
+    Claim,
+}
+
+/// What the sources say, prepared for look-ups.
+pub struct Evidence {
+    numbers: HashSet<Vec<String>>,
+    lowered: String,
+    words: HashSet<String>,
+    /// First five characters of every longer word: "returned" supports "return".
+    stems: HashSet<String>,
+}
+
+impl Evidence {
+    pub fn new<'a>(texts: impl IntoIterator<Item = &'a str>) -> Evidence {
+        let mut evidence = Evidence {
+            numbers: HashSet::new(),
+            lowered: String::new(),
+            words: HashSet::new(),
+            stems: HashSet::new(),
+        };
+        for text in texts {
+            for number in numbers(text) {
+                evidence.numbers.insert(groups(&number));
+            }
+            let lowered = text.to_lowercase();
+            for word in lowered.split(|c: char| !c.is_alphanumeric()) {
+                if !word.is_empty() {
+                    evidence.words.insert(word.to_string());
+                    evidence
+                        .stems
+                        .insert(word.chars().take(STEM_CHARS).collect());
+                }
+            }
+            evidence.lowered.push_str(&lowered);
+            evidence.lowered.push('\n');
+        }
+        evidence
+    }
+
+    fn has_number(&self, number: &str) -> bool {
+        let wanted = groups(number);
+        if self.numbers.contains(&wanted) {
+            return true;
+        }
+        // "649" for "649.00" and "9:00" for "9": equal up to trailing zero groups.
+        self.numbers.iter().any(|have| {
+            let (short, long) = if have.len() < wanted.len() {
+                (have, &wanted)
+            } else {
+                (&wanted, have)
+            };
+            long.starts_with(short) && long[short.len()..].iter().all(|g| g == "0")
+        })
+    }
+}
+
+const STEM_CHARS: usize = 5;
+/// Share of a sentence's content words that must occur in the sources.
+const MIN_SUPPORTED_WORDS: f32 = 0.75;
+/// Words any reply may use without a source.
+const FREE_WORDS: &[&str] = &[
+    "this",
+    "that",
+    "these",
+    "those",
+    "with",
+    "from",
+    "your",
+    "have",
+    "will",
+    "which",
+    "there",
+    "their",
+    "about",
+    "would",
+    "could",
+    "should",
+    "also",
+    "more",
+    "when",
+    "what",
+    "into",
+    "only",
+    "they",
+    "them",
+    "then",
+    "than",
+    "been",
+    "were",
+    "does",
+    "just",
+    "very",
+    "some",
+    "such",
+    "each",
+    "here",
+    "over",
+    "after",
+    "before",
+    "while",
+    "where",
+    "because",
+    "sorry",
+    "please",
+    "thank",
+    "thanks",
+    "happy",
+    "help",
+    "know",
+    "sure",
+    "course",
+    "both",
+    "other",
+    "available",
+    "offer",
+    "offers",
+    "can't",
+    "don't",
+    "cannot",
+    "unfortunately",
+];
+
+/// The sentences of a reply whose content words (four letters or more) mostly do not occur in
+/// the sources: a small model's fluent invention around the facts it copied.
+pub fn unsupported_claims(reply: &str, evidence: &Evidence) -> Vec<Unsupported> {
+    let mut found = Vec::new();
+    for sentence in reply.split_inclusive(['.', '!', '?', '\n']) {
+        let words: Vec<String> = sentence
+            .split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .map(str::to_lowercase)
+            .filter(|w| w.chars().count() >= 4 && !FREE_WORDS.contains(&w.as_str()))
+            .collect();
+        if words.len() < 3 {
+            continue;
+        }
+        let supported = words
+            .iter()
+            .filter(|w| {
+                evidence.words.contains(w.as_str())
+                    || evidence
+                        .stems
+                        .contains(&w.chars().take(STEM_CHARS).collect::<String>())
+            })
+            .count();
+        if (supported as f32) < MIN_SUPPORTED_WORDS * words.len() as f32 {
+            found.push(Unsupported {
+                span: sentence.trim().to_string(),
+                kind: FactKind::Claim,
+            });
+        }
+    }
+    found
+}
+
+/// The spans of `reply` that `evidence` does not hold; empty when the reply is supported.
+/// `allowed` are words that may appear without a source (the business's own name).
+pub fn unsupported(reply: &str, evidence: &Evidence, allowed: &[&str]) -> Vec<Unsupported> {
+    let mut found = Vec::new();
+    let mut rest = reply.to_string();
+    for (kind, spans) in [
+        (FactKind::Url, urls(reply)),
+        (FactKind::Email, emails(reply)),
+    ] {
+        for span in spans {
+            let trimmed = span.trim_end_matches(['.', ',', ')', ';', ':', '!', '?']);
+            let bare = trimmed
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_lowercase();
+            if !evidence.lowered.contains(&bare) {
+                found.push(Unsupported {
+                    span: trimmed.to_string(),
+                    kind,
+                });
+            }
+            // Numbers and names inside a URL or address were judged with it.
+            rest = rest.replace(&span, " ");
+        }
+    }
+    for number in numbers(&rest) {
+        if !evidence.has_number(&number) {
+            found.push(Unsupported {
+                span: number,
+                kind: FactKind::Number,
+            });
+        }
+    }
+    let allowed: HashSet<String> = allowed
+        .iter()
+        .flat_map(|a| a.split(|c: char| !c.is_alphanumeric()))
+        .map(str::to_lowercase)
+        .collect();
+    for name in names(&rest) {
+        let lowered = name.to_lowercase();
+        if !evidence.words.contains(&lowered) && !allowed.contains(&lowered) {
+            found.push(Unsupported {
+                span: name,
+                kind: FactKind::Name,
+            });
+        }
+    }
+    found
+}
+
+/// Digit runs with their inner separators: "16,00", "9:30", "+44 1632 960123", "2024-05-01".
+fn numbers(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i;
+        while end < chars.len() {
+            let c = chars[end];
+            // Ranges and dates ("9-17", "01/05") are checked part by part.
+            let joins =
+                matches!(c, '.' | ',' | ':') || (c == ' ' && phone_like(&chars, start, end));
+            let joined = joins && chars.get(end + 1).is_some_and(|n| n.is_ascii_digit());
+            if c.is_ascii_digit() || joined {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        out.push(chars[start..end].iter().collect());
+        i = end;
+    }
+    out
+}
+
+/// Spaces join digit groups only inside what looks like a phone number (begun with + or 0 and
+/// already long), so "5 bikes 10 helmets" stays two numbers.
+fn phone_like(chars: &[char], start: usize, end: usize) -> bool {
+    let plus = start > 0 && chars[start - 1] == '+';
+    let digits = chars[start..end]
+        .iter()
+        .filter(|c| c.is_ascii_digit())
+        .count();
+    (plus || chars[start] == '0') && digits >= 2
+}
+
+/// A number's digit groups without leading zeros: "09:00" → ["9", "0"].
+fn groups(number: &str) -> Vec<String> {
+    number
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .map(|g| {
+            let trimmed = g.trim_start_matches('0');
+            if trimmed.is_empty() { "0" } else { trimmed }.to_string()
+        })
+        .collect()
+}
+
+fn urls(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| w.trim_start_matches(['(', '<', '"', '\'']))
+        .filter(|w| w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www."))
+        .map(|w| w.trim_end_matches(['>', '"', '\'']).to_string())
+        .collect()
+}
+
+fn emails(text: &str) -> Vec<String> {
+    text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '<' | '>' | ',' | ';'))
+        .filter(|w| {
+            let w = w.trim_end_matches('.');
+            w.split_once('@')
+                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'))
+        })
+        .map(|w| w.trim_end_matches('.').to_string())
+        .collect()
+}
+
+/// Capitalized words that do not begin a sentence, a line or a list item, and are not "I".
+/// An apostrophe ends a word ("Harbour's" → "Harbour"); what follows it is lower case.
+fn names(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut sentence_start = true;
+    let mut word = String::new();
+    for c in text.chars().chain([' ']) {
+        if c.is_alphanumeric() {
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            let capital = word.chars().next().is_some_and(char::is_uppercase);
+            if capital && !sentence_start && !matches!(word.as_str(), "I" | "OK") {
+                out.push(std::mem::take(&mut word));
+            }
+            word.clear();
+            sentence_start = false;
+        }
+        if matches!(
+            c,
+            '.' | '!' | '?' | ':' | '\n' | '-' | '•' | '*' | '(' | '"' | '[' | '–'
+        ) {
+            sentence_start = true;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(reply: &str, sources: &[&str]) -> Vec<String> {
+        unsupported(
+            reply,
+            &Evidence::new(sources.iter().copied()),
+            &["Harbour Bikes"],
+        )
+        .into_iter()
+        .map(|u| u.span)
+        .collect()
+    }
+
+    #[test]
+    fn invented_opening_hours_are_caught() {
+        let source = "Monday to Friday 8:30am–6:00pm, Saturday 9:00am–5:00pm.";
+        assert!(check("On Saturday we are open 9:00am to 5:00pm.", &[source]).is_empty());
+        assert_eq!(
+            check("On Saturday we are open 9:00am to 7:00pm.", &[source]),
+            vec!["7:00"]
+        );
+        assert_eq!(
+            check("We are also open on Sunday.", &[source]),
+            vec!["Sunday"]
+        );
+    }
+
+    #[test]
+    fn prices_match_by_their_digits() {
+        let source = "Tidewater 500 Hybrid. Price: 649.00 GBP";
+        assert!(check("The Tidewater 500 costs £649.", &[source]).is_empty());
+        assert!(check("It costs 649.00 GBP.", &[source]).is_empty());
+        assert_eq!(check("It costs £599.", &[source]), vec!["599"]);
+        assert_eq!(
+            check("Der Zauberberg kostet 16,00 €.", &["Preis: 16,00"]),
+            vec!["Zauberberg"]
+        );
+    }
+
+    #[test]
+    fn urls_emails_and_phones_must_be_quoted_exactly() {
+        let source = "Call 01632 960123 or write to hello@harbourbikes.example; see https://harbourbikes.example/hire.";
+        assert!(check(
+            "Call us on 01632 960123 or email hello@harbourbikes.example.",
+            &[source]
+        )
+        .is_empty());
+        assert!(check("Details: https://harbourbikes.example/hire", &[source]).is_empty());
+        assert_eq!(
+            check("Write to sales@harbourbikes.example.", &[source]),
+            vec!["sales@harbourbikes.example"]
+        );
+        assert_eq!(check("Call 01632 960999.", &[source]), vec!["01632 960999"]);
+        assert_eq!(
+            check("See https://harbourbikes.example/sale.", &[source]),
+            vec!["https://harbourbikes.example/sale"]
+        );
+    }
+
+    #[test]
+    fn names_need_a_source_but_sentence_starts_and_the_business_do_not() {
+        let source = "We stock Brompton folding bikes.";
+        assert!(check("Yes. We stock Brompton bikes at Harbour Bikes.", &[source]).is_empty());
+        assert_eq!(check("We also stock Trek bikes.", &[source]), vec!["Trek"]);
+        assert!(check("I'm sure. I think so.", &[source]).is_empty());
+    }
+
+    #[test]
+    fn sentences_made_up_around_the_sources_are_claims() {
+        let source = "Hire bikes must be returned by 5:30pm on the last day of hire.";
+        let evidence = Evidence::new([source]);
+        assert!(unsupported_claims(
+            "Please return hire bikes by 5:30pm on the last day.",
+            &evidence
+        )
+        .is_empty());
+        let made_up = "The source provides a detailed plan to ensure that every claim is assessed.";
+        assert_eq!(
+            unsupported_claims(made_up, &evidence)[0].kind,
+            FactKind::Claim
+        );
+    }
+
+    #[test]
+    fn digit_groups_ignore_leading_zeros_and_trailing_zero_groups() {
+        assert_eq!(groups("09:00"), vec!["9", "0"]);
+        let evidence = Evidence::new(["open 09:00-18:00"]);
+        assert!(evidence.has_number("9:00"));
+        assert!(evidence.has_number("18"));
+        assert!(!evidence.has_number("19"));
+    }
+}

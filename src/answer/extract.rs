@@ -1,0 +1,370 @@
+//! Replies made of the documents' own words: an FAQ entry's answer, a product's stored fields,
+//! or the sentences of a passage that best match the question.
+//!
+//! These are the fast, exact paths, and the fallback whenever a generated reply fails its check.
+//! Nothing here rewrites a price, a stock figure or a name: fields are quoted as uploaded.
+
+use crate::documents::{PassageKind, ProductFields};
+use crate::index::Hit;
+
+use super::expect::{holds, Expected};
+use super::language::catalog_labels;
+
+/// Longest extractive reply, in characters (a chat message, not a page).
+const MAX_EXTRACT_CHARS: usize = 450;
+
+/// What a catalog question asks about a product.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ProductIntent {
+    pub price: bool,
+    pub availability: bool,
+    pub author: bool,
+    /// Attribute columns the question names ("weight" → `weight_kg`).
+    pub attributes: Vec<String>,
+}
+
+impl ProductIntent {
+    pub fn any(&self) -> bool {
+        self.price || self.availability || self.author || !self.attributes.is_empty()
+    }
+}
+
+const PRICE_WORDS: &[&str] = &[
+    "price",
+    "prices",
+    "cost",
+    "costs",
+    "much",
+    "expensive",
+    "cheap",
+    "kostet",
+    "kosten",
+    "preis",
+    "teuer",
+    "viel",
+    "prix",
+    "coûte",
+    "combien",
+    "precio",
+    "cuesta",
+    "cuánto",
+    "cuanto",
+    "preço",
+    "preco",
+    "custa",
+    "quanto",
+    "prezzo",
+    "costa",
+    "prijs",
+    "kost",
+    "hoeveel",
+];
+const AVAILABILITY_WORDS: &[&str] = &[
+    "stock",
+    "available",
+    "availability",
+    "have",
+    "got",
+    "sell",
+    "carry",
+    "left",
+    "vorrätig",
+    "vorraetig",
+    "vorratig",
+    "lager",
+    "da",
+    "habt",
+    "haben",
+    "verfügbar",
+    "verfugbar",
+    "gibt",
+    "führt",
+    "fuehrt",
+    "dispo",
+    "disponible",
+    "avez",
+    "stock",
+    "tienen",
+    "hay",
+    "disponível",
+    "disponivel",
+    "estoque",
+    "tem",
+    "têm",
+    "vendem",
+    "disponibile",
+    "avete",
+    "voorraad",
+    "hebben",
+];
+const AUTHOR_WORDS: &[&str] = &[
+    "author",
+    "wrote",
+    "written",
+    "brand",
+    "make",
+    "maker",
+    "manufacturer",
+    "autor",
+    "autorin",
+    "geschrieben",
+    "marke",
+    "hersteller",
+    "auteur",
+    "marque",
+    "escribió",
+    "marca",
+    "escreveu",
+    "autore",
+    "scritto",
+    "schrijver",
+    "merk",
+];
+
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Two words are the same for matching when one is a prefix of the other and they share at
+/// least five characters (or are equal): "sizes"/"size", "Gewicht"/"gewichte".
+fn same_word(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.chars().count() >= 4 && long.starts_with(short)
+}
+
+/// What the question asks of `product`.
+pub fn product_intent(question: &str, product: &ProductFields) -> ProductIntent {
+    let asked = words(question);
+    let has = |list: &[&str]| asked.iter().any(|w| list.contains(&w.as_str()));
+    let attributes = product
+        .attributes
+        .iter()
+        .filter(|(header, _)| {
+            words(&header.replace('_', " "))
+                .iter()
+                .filter(|h| h.chars().count() >= 3 && !matches!(h.as_str(), "kg" | "cm" | "mm"))
+                .any(|h| asked.iter().any(|w| same_word(w, h)))
+        })
+        .map(|(header, _)| header.clone())
+        .collect();
+    ProductIntent {
+        price: has(PRICE_WORDS),
+        availability: has(AVAILABILITY_WORDS),
+        author: has(AUTHOR_WORDS),
+        attributes,
+    }
+}
+
+/// A product's answer from its stored fields, labelled in `language`: its name (and author or
+/// brand), its description when `describe`, its price and availability (what customers asking
+/// about a product want next), the attributes the question names, and its link.
+pub fn catalog_reply(
+    product: &ProductFields,
+    title: &str,
+    intent: &ProductIntent,
+    language: &str,
+    describe: bool,
+) -> String {
+    let labels = catalog_labels(language);
+    let name = product.name.as_deref().unwrap_or(title);
+    let mut lines = Vec::new();
+    match &product.author {
+        Some(author) if !author.is_empty() => {
+            lines.push(format!("{name} ({} {author})", labels.by))
+        }
+        _ => lines.push(name.to_string()),
+    }
+    if describe {
+        if let Some(description) = product.description.as_deref().filter(|d| !d.is_empty()) {
+            lines.push(description.to_string());
+        }
+    }
+    if let Some(price) = &product.price {
+        let currency = product.currency.as_deref().unwrap_or("");
+        lines.push(
+            format!("{}: {price} {currency}", labels.price)
+                .trim_end()
+                .to_string(),
+        );
+    }
+    if let Some(stock) = &product.stock {
+        let line = match stock.trim().parse::<f64>() {
+            Ok(n) if n > 0.0 => format!("{}: {stock}", labels.in_stock),
+            Ok(_) => labels.out_of_stock.to_string(),
+            Err(_) => format!("{}: {stock}", labels.availability),
+        };
+        lines.push(line);
+    }
+    for (header, value) in &product.attributes {
+        if intent.attributes.contains(header) {
+            lines.push(format!("{}: {value}", header.replace('_', " ")));
+        }
+    }
+    if let Some(url) = &product.url {
+        lines.push(format!("{}: {url}", labels.more));
+    }
+    lines.join("\n")
+}
+
+/// The reply for an FAQ hit: its answer as written.
+pub fn faq_reply(hit: &Hit) -> String {
+    let text = hit.text.trim();
+    // Some formats keep the question as the passage's first line; the customer asked it already.
+    match text.split_once('\n') {
+        Some((first, rest)) if first.trim() == hit.title.trim() => rest.trim().to_string(),
+        _ => text.to_string(),
+    }
+}
+
+/// The best reply made of the sources' own words: an FAQ answer or a product's fields as they
+/// are, else the passage sentences that share most words with the question.
+pub fn extractive_reply(
+    question: &str,
+    hits: &[Hit],
+    language: &str,
+    expected: Option<Expected>,
+) -> Option<String> {
+    let hit = hits.first()?;
+    match (&hit.kind, &hit.product) {
+        (PassageKind::Product, Some(product)) => {
+            let intent = product_intent(question, product);
+            return Some(catalog_reply(product, &hit.title, &intent, language, true));
+        }
+        (PassageKind::Faq, _) => return Some(clip(&faq_reply(hit))),
+        _ => {}
+    }
+    let asked: Vec<String> = words(question)
+        .into_iter()
+        .filter(|w| w.chars().count() >= 3)
+        .collect();
+    let sentences = sentences(&hit.text);
+    // A sentence holding the kind of fact asked for outweighs one that only repeats words.
+    let overlap = |s: &str| {
+        let shared = words(s)
+            .iter()
+            .filter(|w| asked.iter().any(|a| same_word(a, w)))
+            .count();
+        shared + 2 * usize::from(expected.is_some_and(|kind| holds(s, kind)))
+    };
+    let best = (0..sentences.len()).max_by_key(|&i| (overlap(sentences[i]), usize::MAX - i))?;
+    // The best sentence often leans on its neighbours ("… as follows:", "It costs …"): grow
+    // the window forward, then backward, while it stays a chat message.
+    let (mut first, mut last) = (best, best);
+    let mut length = sentences[best].len();
+    while let Some(next) = sentences.get(last + 1) {
+        if length + next.len() + 1 > MAX_EXTRACT_CHARS {
+            break;
+        }
+        length += next.len() + 1;
+        last += 1;
+    }
+    while first > 0 && length + sentences[first - 1].len() < MAX_EXTRACT_CHARS {
+        first -= 1;
+        length += sentences[first].len() + 1;
+    }
+    Some(clip(&sentences[first..=last].join(" ")))
+}
+
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    for (i, c) in text.char_indices() {
+        let end = i + c.len_utf8();
+        let boundary = c == '\n'
+            || (matches!(c, '.' | '!' | '?')
+                && bytes.get(end).is_none_or(|b| b.is_ascii_whitespace()));
+        if boundary {
+            let s = text[start..end].trim();
+            if !s.is_empty() {
+                out.push(s);
+            }
+            start = end;
+        }
+    }
+    let tail = text[start..].trim();
+    if !tail.is_empty() {
+        out.push(tail);
+    }
+    out
+}
+
+/// Shortens to a sentence or word boundary under the limit, marking the cut with "…".
+fn clip(text: &str) -> String {
+    if text.chars().count() <= MAX_EXTRACT_CHARS * 2 {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(MAX_EXTRACT_CHARS * 2).collect();
+    let end = cut
+        .rfind(['.', '!', '?', '\n'])
+        .map(|i| i + 1)
+        .or_else(|| cut.rfind(' '))
+        .unwrap_or(cut.len());
+    format!("{} …", cut[..end].trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bike() -> ProductFields {
+        ProductFields {
+            name: Some("Tidewater 500 Hybrid".into()),
+            price: Some("649.00".into()),
+            currency: Some("GBP".into()),
+            stock: Some("6".into()),
+            author: Some("Tidewater".into()),
+            attributes: vec![
+                ("frame_size".into(), "S, M, L, XL".into()),
+                ("weight_kg".into(), "12.4".into()),
+            ],
+            ..ProductFields::default()
+        }
+    }
+
+    #[test]
+    fn catalog_replies_quote_the_asked_fields_exactly() {
+        let price = product_intent("how much is the tidewater 500", &bike());
+        assert!(price.price && !price.availability);
+        let reply = catalog_reply(&bike(), "", &price, "en", false);
+        assert!(reply.contains("649.00 GBP"), "{reply}");
+        assert!(reply.contains("In stock: 6"), "{reply}");
+        assert!(!reply.contains("S, M, L, XL"), "{reply}");
+
+        let size = product_intent("what sizes does the tidewater 500 come in", &bike());
+        assert_eq!(size.attributes, vec!["frame_size".to_string()]);
+        assert!(catalog_reply(&bike(), "", &size, "en", false).contains("S, M, L, XL"));
+
+        let weight = product_intent("whats the weight of the tidewater", &bike());
+        assert!(catalog_reply(&bike(), "", &weight, "en", false).contains("12.4"));
+
+        let stock = product_intent("habt ihr das da?", &bike());
+        let reply = catalog_reply(&bike(), "", &stock, "de", false);
+        assert!(reply.contains("Vorrätig: 6"), "{reply}");
+    }
+
+    #[test]
+    fn extractive_replies_take_the_matching_sentences() {
+        let hit = Hit {
+            document: "about.md".into(),
+            ordinal: 0,
+            kind: PassageKind::Page,
+            title: "About".into(),
+            heading_path: vec![],
+            text: "We are a family shop. Parking is free behind the shop on Quay Street. \
+                   We love bikes."
+                .into(),
+            score: 1.0,
+            product: None,
+            coverage: None,
+        };
+        let reply = extractive_reply("where can I park?", &[hit], "en", None).unwrap();
+        assert!(reply.contains("Parking is free behind the shop"), "{reply}");
+    }
+}

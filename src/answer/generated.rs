@@ -1,0 +1,242 @@
+//! The generated path: a prompt of numbered sources rendered with the model's chat template
+//! within its token budget, decoded greedily, and released sentence by sentence only after each
+//! sentence passes the fact check.
+//!
+//! The budget is counted in the model's own tokens. When the sources do not fit, the
+//! lowest-ranked ones are dropped first; the one left is shortened at a sentence boundary and
+//! the reply records that it was (never a silent cut).
+
+use std::time::Instant;
+
+use crate::index::Hit;
+use crate::llm::engine::{Prompt, Request};
+use crate::llm::generate::{Event, FinishReason, GenerateParams, SamplingParams};
+use crate::llm::{ChatMessage, ChatModel, LlmError};
+
+use super::check::{unsupported, unsupported_claims, Evidence, Unsupported};
+use super::{passage_text, StreamEvent};
+
+/// How the generated reply went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    /// The reply as shown (whole sentences that passed the check), or empty.
+    pub text: String,
+    /// The first span that failed the check, if any (then `text` is not to be used).
+    pub rejected: Option<Unsupported>,
+    pub prompt_tokens: usize,
+    pub tokens: usize,
+    pub sources_used: usize,
+    /// Whether the last source kept had to be shortened to fit.
+    pub shortened: bool,
+    pub tokens_per_second: f64,
+    pub seconds: f64,
+}
+
+pub struct PromptSettings<'a> {
+    pub business: &'a str,
+    pub max_sources: usize,
+    pub prompt_budget: usize,
+    pub max_reply_tokens: usize,
+    /// The customer's language (ISO 639-1).
+    pub language: &'a str,
+}
+
+fn language_name(code: &str) -> &'static str {
+    match code {
+        "de" => "German",
+        "fr" => "French",
+        "es" => "Spanish",
+        "pt" => "Portuguese",
+        "it" => "Italian",
+        "nl" => "Dutch",
+        _ => "English",
+    }
+}
+
+fn system_prompt(business: &str, language: &str) -> String {
+    format!(
+        "You answer customers of {business} on WhatsApp, in {}. Use only the numbered \
+         sources. Reply in one or two short sentences. Copy prices, times and names exactly as \
+         the sources write them. If the sources do not answer the question, say you don't know.",
+        language_name(language)
+    )
+}
+
+fn user_prompt(question: &str, sources: &[(String, String)]) -> String {
+    let mut text = String::from("Sources:\n");
+    for (i, (title, body)) in sources.iter().enumerate() {
+        text.push_str(&format!("[{}] {}: {}\n", i + 1, title, body));
+    }
+    text.push_str(&format!("\nQuestion: {question}"));
+    text
+}
+
+/// Prompt token ids for `question` over as many of `hits` as fit the budget.
+pub fn build_prompt(
+    model: &ChatModel,
+    settings: &PromptSettings,
+    question: &str,
+    hits: &[Hit],
+) -> Result<(Vec<u32>, usize, bool), LlmError> {
+    let budget = settings
+        .prompt_budget
+        .min(model.context.saturating_sub(settings.max_reply_tokens + 1));
+    let mut sources: Vec<(String, String)> = hits
+        .iter()
+        .take(settings.max_sources)
+        .map(|h| (h.title.clone(), passage_text(h)))
+        .collect();
+    let mut shortened = false;
+    loop {
+        let messages = [
+            ChatMessage::system(system_prompt(settings.business, settings.language)),
+            ChatMessage::user(user_prompt(question, &sources)),
+        ];
+        let rendered = model.template.render(&messages, true)?;
+        let mut ids: Vec<u32> = model.bos.into_iter().collect();
+        ids.extend(model.codec.encode(&rendered)?);
+        if ids.len() <= budget {
+            return Ok((ids, sources.len(), shortened));
+        }
+        if sources.len() > 1 {
+            sources.pop();
+            continue;
+        }
+        // One source left and still too long: drop its last sentence (or word), visibly.
+        let Some(last) = sources.first_mut() else {
+            return Err(LlmError::ContextFull {
+                needed: ids.len() + settings.max_reply_tokens,
+                capacity: model.context,
+            });
+        };
+        let body = &last.1;
+        let cut = body[..body.len().saturating_sub(1)]
+            .rfind(['.', '!', '?', '\n', ' '])
+            .filter(|&i| i > 0);
+        match cut {
+            Some(i) => {
+                last.1 = format!("{} …", body[..i].trim_end());
+                shortened = true;
+            }
+            None => {
+                return Err(LlmError::ContextFull {
+                    needed: ids.len() + settings.max_reply_tokens,
+                    capacity: model.context,
+                })
+            }
+        }
+    }
+}
+
+/// Where a finished sentence ends in `text`, if one does.
+fn last_sentence_end(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    text.char_indices()
+        .rev()
+        .filter(|&(i, c)| {
+            c == '\n'
+                || (matches!(c, '.' | '!' | '?')
+                    && bytes.get(i + 1).is_some_and(|b| b.is_ascii_whitespace()))
+        })
+        .map(|(i, c)| i + c.len_utf8())
+        .next()
+}
+
+/// Generates a reply from `prompt`, streaming each checked sentence to `on_event`.
+pub fn generate_checked(
+    model: &ChatModel,
+    prompt: Vec<u32>,
+    max_reply_tokens: usize,
+    evidence: &Evidence,
+    allowed: &[&str],
+    on_event: &mut dyn FnMut(StreamEvent),
+) -> Result<Generation, LlmError> {
+    let started = Instant::now();
+    let prompt_tokens = prompt.len();
+    let request = Request {
+        prompt: Prompt::Tokens(prompt),
+        params: GenerateParams {
+            max_tokens: max_reply_tokens,
+            sampling: SamplingParams {
+                temperature: 0.0,
+                repeat_penalty: 1.1,
+                repeat_last_n: 64,
+                ..SamplingParams::default()
+            },
+            stop_tokens: model.stop_tokens.clone(),
+            stop_strings: vec!["\nQuestion:".into(), "\nSources:".into()],
+        },
+    };
+    let events = model.generator.submit(request)?;
+    let mut text = String::new();
+    let mut released = 0;
+    let mut tokens = 0;
+    let mut rejected = None;
+    let mut finish = FinishReason::StopToken;
+    let mut decode_seconds = 0.0;
+    let mut release = |upto: usize, text: &str, released: &mut usize| -> Option<Unsupported> {
+        let part = &text[*released..upto];
+        let checked = &text[..upto];
+        if let Some(bad) = unsupported(checked, evidence, allowed)
+            .into_iter()
+            .chain(unsupported_claims(checked, evidence))
+            .next()
+        {
+            return Some(bad);
+        }
+        if !part.trim().is_empty() {
+            on_event(StreamEvent::Text(part.to_string()));
+        }
+        *released = upto;
+        None
+    };
+    for event in events {
+        match event? {
+            Event::Token { text: piece, .. } => {
+                tokens += 1;
+                text.push_str(&piece);
+            }
+            Event::Text(piece) => text.push_str(&piece),
+            Event::Done(summary) => {
+                finish = summary.finish;
+                decode_seconds = summary.decode_time.as_secs_f64();
+                if summary.text.starts_with(&text[..released]) {
+                    text = summary.text;
+                }
+                tokens = summary.generated_tokens;
+                break;
+            }
+        }
+        if let Some(end) = last_sentence_end(&text).filter(|&e| e > released) {
+            if let Some(bad) = release(end, &text, &mut released) {
+                rejected = Some(bad);
+                // Dropping the stream stops the generation.
+                break;
+            }
+        }
+    }
+    if rejected.is_none() {
+        // A reply cut off by the token limit ends at its last whole sentence.
+        let end = if finish == FinishReason::MaxTokens {
+            last_sentence_end(&text).unwrap_or(released).max(released)
+        } else {
+            text.len()
+        };
+        rejected = release(end, &text, &mut released);
+    }
+    let shown = text[..released].trim().to_string();
+    Ok(Generation {
+        text: shown,
+        rejected,
+        prompt_tokens,
+        tokens,
+        sources_used: 0,
+        shortened: false,
+        tokens_per_second: if decode_seconds > 0.0 {
+            tokens.saturating_sub(1) as f64 / decode_seconds
+        } else {
+            0.0
+        },
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

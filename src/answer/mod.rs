@@ -1,0 +1,449 @@
+//! The answer pipeline: from a customer's question (and the conversation so far) to a reply that
+//! cites the business's documents and states nothing they do not hold.
+//!
+//! 1. **Retrieve** the best passages; a short follow-up ("and how much is it?") is searched
+//!    together with the customer's previous question.
+//! 2. **Decide**: abstain when the best passage covers too little of the question (the
+//!    thresholds are calibrated on the demo eval sets, see ARCHITECTURE.md); answer a product
+//!    question from the product's stored fields (`catalog`); answer a question that closely
+//!    matches an FAQ entry with its answer (`faq`); otherwise let the model write the reply from
+//!    numbered sources (`generated`) when it writes the customer's language, else quote the
+//!    best sentences (`extractive`).
+//! 3. **Check** every generated sentence against the sources before it is shown; one
+//!    unsupported figure, address or name and the reply falls back to the extractive answer.
+//!
+//! The pipeline is synchronous and CPU-bound; callers run it off the async runtime.
+
+mod check;
+mod expect;
+mod extract;
+mod generated;
+pub mod language;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+pub use check::{unsupported, unsupported_claims, Evidence, FactKind, Unsupported};
+
+use crate::documents::PassageKind;
+use crate::index::{Hit, IndexError};
+use crate::llm::{ChatModel, LlmError};
+use generated::{build_prompt, generate_checked, PromptSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+}
+
+/// Which path produced a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Faq,
+    Catalog,
+    Generated,
+    Extractive,
+    Abstained,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 5] = [
+        Mode::Faq,
+        Mode::Catalog,
+        Mode::Generated,
+        Mode::Extractive,
+        Mode::Abstained,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Faq => "faq",
+            Mode::Catalog => "catalog",
+            Mode::Generated => "generated",
+            Mode::Extractive => "extractive",
+            Mode::Abstained => "abstained",
+        }
+    }
+}
+
+/// A passage a reply rests on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    pub document: String,
+    /// The passage's ordinal within its document (`document#passage` names it).
+    pub passage: u32,
+    pub title: String,
+    pub snippet: String,
+    pub score: f32,
+}
+
+/// Milliseconds spent per stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    pub retrieve_ms: f64,
+    pub generate_ms: f64,
+    pub total_ms: f64,
+}
+
+/// How the model did on a generated reply (also when it was rejected).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationStats {
+    pub prompt_tokens: usize,
+    pub tokens: usize,
+    pub tokens_per_second: f64,
+    pub sources_used: usize,
+    /// Whether the last source in the prompt was shortened to fit the budget.
+    pub source_shortened: bool,
+    /// The span that failed the fact check, when the reply was replaced by an extractive one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    pub text: String,
+    pub sources: Vec<Source>,
+    pub mode: Mode,
+    /// The customer's language (ISO 639-1).
+    pub language: String,
+    pub timings: Timings,
+    /// The model that was asked, when one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The conversation should go to a person (the documents did not hold the answer).
+    pub needs_person: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<GenerationStats>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Customer,
+    Assistant,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    pub role: Role,
+    pub text: String,
+}
+
+/// What a streaming caller sees while a reply is made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// More reply text that has passed the check.
+    Text(String),
+    /// The text streamed so far is withdrawn; the final answer replaces it.
+    Reset,
+}
+
+/// The knobs of the pipeline; the defaults are the calibrated ones.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AnswerSettings {
+    /// Abstain when the best passage covers less than this share of the question.
+    pub abstain_below: f32,
+    /// Answer with an FAQ entry's text when it covers at least this share.
+    pub faq_above: f32,
+    /// Most passages put in a prompt.
+    pub max_sources: usize,
+    /// Most prompt tokens (sources are dropped, lowest-ranked first, to fit).
+    pub prompt_budget: usize,
+    pub max_reply_tokens: usize,
+    /// Passages retrieved for deciding.
+    pub retrieve: usize,
+}
+
+impl Default for AnswerSettings {
+    fn default() -> Self {
+        AnswerSettings {
+            abstain_below: 0.46,
+            faq_above: 0.6,
+            max_sources: 3,
+            prompt_budget: 512,
+            max_reply_tokens: 64,
+            retrieve: 5,
+        }
+    }
+}
+
+/// Retrieval with evidence for a query: `(query, limit)` → hits, best first.
+pub type Search<'a> = dyn FnMut(&str, usize) -> Result<Vec<Hit>, IndexError> + 'a;
+
+/// The business an answer is for.
+pub struct BusinessContext<'a> {
+    pub name: &'a str,
+    /// The documents' language (ISO 639-1, or "plain").
+    pub language: &'a str,
+}
+
+pub struct Answerer {
+    model: Option<Arc<ChatModel>>,
+    settings: AnswerSettings,
+}
+
+/// A passage's full text as the model and the checker see it.
+pub(crate) fn passage_text(hit: &Hit) -> String {
+    hit.text.clone()
+}
+
+fn source(hit: &Hit) -> Source {
+    let snippet: String = hit.text.chars().take(240).collect();
+    Source {
+        document: hit.document.clone(),
+        passage: hit.ordinal,
+        title: hit.title.clone(),
+        snippet,
+        score: hit.score,
+    }
+}
+
+/// Share of the abstention threshold a passage needs to be preferred for holding the kind of
+/// fact the question asks for.
+const PROMOTE_COVERAGE: f32 = 0.6;
+
+/// Words that make a question lean on the one before it ("is *it* in stock?").
+const REFERRING_WORDS: &[&str] = &[
+    "it", "its", "that", "this", "those", "they", "them", "ihn", "dafür", "davon", "isso", "esse",
+    "essa", "eso", "ça",
+];
+/// Words that continue the previous question when they open one ("and on Saturday?").
+const CONTINUING_WORDS: &[&str] = &["and", "also", "und", "auch", "e", "y", "et", "en", "ook"];
+
+/// Verbs of "do you sell …?" questions.
+const SELLING_WORDS: &[&str] = &[
+    "sell",
+    "carry",
+    "verkauft",
+    "verkaufen",
+    "führt",
+    "fuehrt",
+    "vendem",
+    "vende",
+    "venden",
+    "vendez",
+    "vendete",
+    "verkopen",
+];
+
+/// Whether `question` asks what the business sells.
+fn asks_what_is_sold(question: &str) -> bool {
+    question
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| SELLING_WORDS.contains(&w.to_lowercase().as_str()))
+}
+
+/// Whether `question` leans on the conversation before it: very short, opened by "and", or
+/// referring back to something named before.
+fn is_follow_up(question: &str) -> bool {
+    let words: Vec<String> = question
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    words.len() <= 3
+        || words
+            .first()
+            .is_some_and(|w| CONTINUING_WORDS.contains(&w.as_str()))
+        || words.iter().any(|w| REFERRING_WORDS.contains(&w.as_str()))
+}
+
+impl Answerer {
+    pub fn new(model: Option<Arc<ChatModel>>, settings: AnswerSettings) -> Answerer {
+        Answerer { model, settings }
+    }
+
+    pub fn settings(&self) -> &AnswerSettings {
+        &self.settings
+    }
+
+    pub fn model(&self) -> Option<&Arc<ChatModel>> {
+        self.model.as_ref()
+    }
+
+    /// Answers `question` for `business`; `search` retrieves passages with evidence from the
+    /// business's index, `on_event` receives checked reply text as it is made.
+    pub fn answer(
+        &self,
+        question: &str,
+        history: &[Turn],
+        business: &BusinessContext,
+        search: &mut Search<'_>,
+        on_event: &mut dyn FnMut(StreamEvent),
+    ) -> Result<Answer, AnswerError> {
+        let started = Instant::now();
+        let previous = history
+            .iter()
+            .rev()
+            .find(|t| t.role == Role::Customer)
+            .map(|t| t.text.as_str());
+        let query = match previous {
+            Some(previous) if is_follow_up(question) => format!("{previous} {question}"),
+            _ => question.to_string(),
+        };
+        let mut hits = search(&query, self.settings.retrieve)?;
+        // The decision rests on the passage that covers most of the question; among passages
+        // that cover about as much, the scorer's order stands.
+        hits.sort_by_key(|h| std::cmp::Reverse((h.coverage.unwrap_or(0.0) * 20.0).round() as u32));
+        // A question that wants a phone number, a price or a time is answered by a passage
+        // that holds one, among those that cover the question well enough to answer at all.
+        let coverage = hits.first().and_then(|h| h.coverage).unwrap_or(0.0);
+        let expected = expect::expected(question);
+        if let Some(kind) = expected {
+            // The passage holding the fact may name less of the question ("Find us: … Email:
+            // hello@…" for "email address?"), so it needs only part of the usual coverage.
+            let answers = |h: &Hit| {
+                h.coverage.unwrap_or(0.0) >= self.settings.abstain_below * PROMOTE_COVERAGE
+                    && expect::holds(&format!("{} {}", h.title, h.text), kind)
+            };
+            if let Some(i) = hits.iter().position(answers) {
+                let hit = hits.remove(i);
+                hits.insert(0, hit);
+            }
+        }
+        let retrieve_ms = ms(started);
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            for hit in hits.iter().take(3) {
+                tracing::debug!(
+                    question,
+                    query,
+                    title = hit.title,
+                    kind = ?hit.kind,
+                    score = hit.score,
+                    coverage = hit.coverage.unwrap_or(0.0),
+                    "retrieved"
+                );
+            }
+        }
+        let language = language::detect(question, business.language);
+        let mut answer = Answer {
+            text: String::new(),
+            sources: Vec::new(),
+            mode: Mode::Abstained,
+            language: language.clone(),
+            timings: Timings {
+                retrieve_ms,
+                ..Timings::default()
+            },
+            model: None,
+            needs_person: false,
+            conversation_id: None,
+            generation: None,
+        };
+        // "Do you sell X?" is answered by the catalog or the FAQ, not by a page that happens to
+        // mention X ("Anfahrt: mit dem Fahrrad …" is no answer to "verkauft ihr Fahrräder?").
+        let mut coverage = coverage;
+        if asks_what_is_sold(question) {
+            match hits.iter().position(|h| {
+                h.kind != PassageKind::Page
+                    && h.coverage.unwrap_or(0.0) >= self.settings.abstain_below
+            }) {
+                Some(i) => {
+                    let hit = hits.remove(i);
+                    hits.insert(0, hit);
+                }
+                None => coverage = 0.0,
+            }
+        }
+        let top_coverage = hits.first().and_then(|h| h.coverage).unwrap_or(0.0);
+        let Some(top) = hits
+            .first()
+            .filter(|_| coverage >= self.settings.abstain_below)
+        else {
+            answer.text = language::abstention(&language).to_string();
+            answer.needs_person = true;
+            answer.timings.total_ms = ms(started);
+            return Ok(answer);
+        };
+        if let (PassageKind::Product, Some(product)) = (top.kind, &top.product) {
+            let intent = extract::product_intent(&query, product);
+            if intent.any() {
+                // A question only about the author or brand also wants to know what it is.
+                let describe =
+                    !intent.price && !intent.availability && intent.attributes.is_empty();
+                answer.text =
+                    extract::catalog_reply(product, &top.title, &intent, &language, describe);
+                answer.mode = Mode::Catalog;
+                answer.sources = vec![source(top)];
+                answer.timings.total_ms = ms(started);
+                return Ok(answer);
+            }
+        }
+        if top.kind == PassageKind::Faq && top_coverage >= self.settings.faq_above {
+            answer.text = extract::faq_reply(top);
+            answer.mode = Mode::Faq;
+            answer.sources = vec![source(top)];
+            answer.timings.total_ms = ms(started);
+            return Ok(answer);
+        }
+        let model = self.model.as_ref().filter(|m| m.writes(&language));
+        if let Some(model) = model {
+            let generate_started = Instant::now();
+            let settings = PromptSettings {
+                business: business.name,
+                max_sources: self.settings.max_sources,
+                prompt_budget: self.settings.prompt_budget,
+                max_reply_tokens: self.settings.max_reply_tokens,
+                language: &language,
+            };
+            let (prompt, used, shortened) = build_prompt(model, &settings, question, &hits)?;
+            let used_hits = &hits[..used];
+            let evidence = Evidence::new(used_hits.iter().flat_map(|h| {
+                [h.title.as_str(), h.text.as_str()]
+                    .into_iter()
+                    .chain(h.heading_path.iter().map(String::as_str))
+            }));
+            let mut streamed = false;
+            let mut forward = |e: StreamEvent| {
+                streamed = true;
+                on_event(e)
+            };
+            let generation = generate_checked(
+                model,
+                prompt,
+                self.settings.max_reply_tokens,
+                &evidence,
+                &[business.name],
+                &mut forward,
+            )?;
+            answer.model = Some(model.name.clone());
+            answer.timings.generate_ms = ms(generate_started);
+            answer.generation = Some(GenerationStats {
+                prompt_tokens: generation.prompt_tokens,
+                tokens: generation.tokens,
+                tokens_per_second: generation.tokens_per_second,
+                sources_used: used,
+                source_shortened: shortened,
+                rejected: generation.rejected.as_ref().map(|r| r.span.clone()),
+            });
+            if generation.rejected.is_none() && !generation.text.is_empty() {
+                answer.text = generation.text;
+                answer.mode = Mode::Generated;
+                answer.sources = used_hits.iter().map(source).collect();
+                answer.timings.total_ms = ms(started);
+                return Ok(answer);
+            }
+            if streamed {
+                on_event(StreamEvent::Reset);
+            }
+        }
+        answer.text =
+            extract::extractive_reply(&query, &hits[..1], &language, expected).unwrap_or_default();
+        answer.mode = Mode::Extractive;
+        answer.sources = vec![source(top)];
+        answer.timings.total_ms = ms(started);
+        Ok(answer)
+    }
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}

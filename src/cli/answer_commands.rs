@@ -1,0 +1,211 @@
+//! `clerk ask` (one question through the answer pipeline, as the API would answer it) and
+//! `clerk eval answers` (the demo eval files through the pipeline, with the figures the answer
+//! targets are stated in).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::generate_commands::ModelArgs;
+use super::CommonArgs;
+use crate::answer::{AnswerSettings, StreamEvent};
+use crate::config::{default_corpus_dir, Overrides};
+use crate::engine::History;
+use crate::eval;
+
+/// Pipeline settings a command may change (defaults: the calibrated ones).
+#[derive(Debug, Args, Clone)]
+pub struct AnswerTuning {
+    /// Abstain when the best passage covers less than this share of the question (0–1).
+    #[arg(long, env = "CLERK_ABSTAIN_BELOW")]
+    pub abstain_below: Option<f32>,
+    /// Answer with an FAQ entry's text when it covers at least this share (0–1).
+    #[arg(long, env = "CLERK_FAQ_ABOVE")]
+    pub faq_above: Option<f32>,
+    /// Most prompt tokens for a generated reply.
+    #[arg(long, env = "CLERK_PROMPT_BUDGET")]
+    pub prompt_budget: Option<usize>,
+    /// Most tokens in a generated reply.
+    #[arg(long, env = "CLERK_MAX_REPLY_TOKENS")]
+    pub max_reply_tokens: Option<usize>,
+    /// Languages the model may write, comma-separated (default: what the model declares).
+    #[arg(long, env = "CLERK_MODEL_LANGUAGES", value_delimiter = ',')]
+    pub model_languages: Option<Vec<String>>,
+}
+
+impl AnswerTuning {
+    pub fn settings(&self) -> anyhow::Result<AnswerSettings> {
+        let defaults = AnswerSettings::default();
+        let settings = AnswerSettings {
+            abstain_below: self.abstain_below.unwrap_or(defaults.abstain_below),
+            faq_above: self.faq_above.unwrap_or(defaults.faq_above),
+            prompt_budget: self.prompt_budget.unwrap_or(defaults.prompt_budget),
+            max_reply_tokens: self.max_reply_tokens.unwrap_or(defaults.max_reply_tokens),
+            ..defaults
+        };
+        for (name, value) in [
+            ("--abstain-below", settings.abstain_below),
+            ("--faq-above", settings.faq_above),
+        ] {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&value),
+                "{name} must be between 0 and 1, got {value}"
+            );
+        }
+        anyhow::ensure!(
+            settings.max_reply_tokens >= 8 && settings.prompt_budget >= 64,
+            "--max-reply-tokens must be at least 8 and --prompt-budget at least 64"
+        );
+        Ok(settings)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub tuning: AnswerTuning,
+    #[arg(long, short, env = "CLERK_BUSINESS")]
+    pub business: String,
+    /// Continue this conversation (its earlier questions resolve follow-ups).
+    #[arg(long, env = "CLERK_CONVERSATION")]
+    pub conversation: Option<String>,
+    /// Print the answer as JSON.
+    #[arg(long, env = "CLERK_JSON")]
+    pub json: bool,
+    /// The customer's question.
+    pub question: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalAnswersArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub tuning: AnswerTuning,
+    /// A corpus folder of demo businesses with eval.json files [default: ./corpus].
+    #[arg(long, env = "CLERK_CORPUS_DIR")]
+    pub corpus: Option<PathBuf>,
+    /// Only this demo business.
+    #[arg(long, env = "CLERK_BUSINESS")]
+    pub business: Option<String>,
+    /// Print a JSON array, one object per business.
+    #[arg(long, env = "CLERK_JSON")]
+    pub json: bool,
+}
+
+pub fn ask(args: AskArgs) -> anyhow::Result<()> {
+    let config = args.common.config(Overrides::default())?;
+    let engine =
+        super::commands::open_engine(&config)?.with_answer_settings(args.tuning.settings()?);
+    if engine.businesses()?.is_empty() {
+        super::commands::seed_demo(&engine, &config.corpus_dir)?;
+    }
+    engine.set_model(
+        args.model
+            .load_chat(1, args.tuning.model_languages.clone())?,
+    );
+    let json = args.json;
+    let mut streamed = false;
+    let answer = engine.answer(
+        &args.business,
+        &args.question,
+        History::Stored(args.conversation.as_deref()),
+        &mut |event| {
+            if json {
+                return;
+            }
+            match event {
+                StreamEvent::Text(text) => {
+                    streamed = true;
+                    eprint!("{text}");
+                }
+                StreamEvent::Reset => eprintln!("  [withdrawn: failed the fact check]"),
+            }
+        },
+    )?;
+    if streamed {
+        eprintln!();
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
+    println!("{}\n", answer.text);
+    println!(
+        "mode: {} · language: {} · conversation: {}{}",
+        answer.mode.as_str(),
+        answer.language,
+        answer.conversation_id.as_deref().unwrap_or("-"),
+        if answer.needs_person {
+            " · handed to a person"
+        } else {
+            ""
+        }
+    );
+    for (i, s) in answer.sources.iter().enumerate() {
+        println!(
+            "[{}] {}#{} {} (score {:.2})",
+            i + 1,
+            s.document,
+            s.passage,
+            s.title,
+            s.score
+        );
+    }
+    let t = answer.timings;
+    println!(
+        "timings: retrieve {:.1} ms · generate {:.1} ms · total {:.1} ms",
+        t.retrieve_ms, t.generate_ms, t.total_ms
+    );
+    if let Some(g) = &answer.generation {
+        println!(
+            "model {}: {} prompt tokens, {} generated at {:.0} tokens/s{}",
+            answer.model.as_deref().unwrap_or("?"),
+            g.prompt_tokens,
+            g.tokens,
+            g.tokens_per_second,
+            g.rejected
+                .as_ref()
+                .map(|r| format!("; rejected for {r:?}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+pub fn eval_answers(args: EvalAnswersArgs) -> anyhow::Result<()> {
+    let corpus = args.corpus.clone().unwrap_or_else(default_corpus_dir);
+    let settings = args.tuning.settings()?;
+    let model = args
+        .model
+        .load_chat(1, args.tuning.model_languages.clone())?;
+    let reports = eval::answers::evaluate(&corpus, args.business.as_deref(), model, settings)
+        .with_context(|| format!("evaluating answers on {}", corpus.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(());
+    }
+    for r in &reports {
+        println!("{} ({} questions)", r.business, r.questions);
+        println!(
+            "  hit@5 {:.3} · fact recall {:.3} · unsupported {} · abstain precision {:.3} recall {:.3}",
+            r.hit_at_5, r.fact_recall, r.unsupported, r.abstain_precision, r.abstain_recall
+        );
+        println!("  latency p50 {:.1} ms · p95 {:.1} ms", r.p50_ms, r.p95_ms);
+        for (mode, m) in &r.modes {
+            println!(
+                "  {mode:<10} {:>3} answers · p50 {:.1} ms · p95 {:.1} ms",
+                m.count, m.p50_ms, m.p95_ms
+            );
+        }
+        for p in &r.problems {
+            println!("  - {p}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! The engine's answering side: a question, within its business and conversation, through the
+//! answer pipeline, with the exchange recorded so the next question can lean on it.
+
+use std::sync::Arc;
+
+use rand::RngCore;
+
+use crate::answer::language::QUESTION_WORDS;
+use crate::answer::{Answer, Answerer, BusinessContext, Role, StreamEvent, Turn};
+use crate::llm::ChatModel;
+use crate::store::{Conversation, Exchange};
+
+use super::{Engine, EngineError};
+
+/// Where the turns before a question come from.
+#[derive(Debug, Clone, Copy)]
+pub enum History<'a> {
+    /// The stored conversation of this id (a new one when None); the exchange is recorded.
+    Stored(Option<&'a str>),
+    /// Turns the caller sends along; nothing is stored.
+    Given(&'a [Turn]),
+}
+
+/// Turns of the conversation the pipeline sees (two exchanges).
+const HISTORY_TURNS: usize = 4;
+
+/// A conversation id from a client: 1–128 characters of letters, digits and `-_.:+@`.
+pub fn validate_conversation_id(id: &str) -> Result<(), EngineError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:+@".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidConversationId(id.to_string()))
+    }
+}
+
+fn new_conversation_id() -> String {
+    let mut bytes = [0u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("c_{}", hex::encode(bytes))
+}
+
+impl Engine {
+    /// Installs (or removes) the model that writes generated replies.
+    pub fn set_model(&self, model: Option<Arc<ChatModel>>) {
+        *self.model.write() = model;
+    }
+
+    pub fn model(&self) -> Option<Arc<ChatModel>> {
+        self.model.read().clone()
+    }
+
+    /// Answers `question` for `business`; checked reply text is passed to `on_event` as it is
+    /// made. With `History::Stored`, the conversation's earlier turns come from the store and
+    /// the exchange is recorded there before the answer is returned; with `History::Given`
+    /// the caller supplies the turns (OpenAI-style clients resend them) and nothing is stored.
+    pub fn answer(
+        &self,
+        business: &str,
+        question: &str,
+        history: History<'_>,
+        on_event: &mut dyn FnMut(StreamEvent),
+    ) -> Result<Answer, EngineError> {
+        let question = self.check_question(question)?;
+        let record = self.business(business)?;
+        let (conversation, turns) = match history {
+            History::Stored(id) => {
+                let id = match id.map(str::trim).filter(|c| !c.is_empty()) {
+                    Some(id) => {
+                        validate_conversation_id(id)?;
+                        id.to_string()
+                    }
+                    None => new_conversation_id(),
+                };
+                let turns = self
+                    .store
+                    .recent_turns(business, &id, HISTORY_TURNS)?
+                    .into_iter()
+                    .map(|t| Turn {
+                        role: if t.role == "customer" {
+                            Role::Customer
+                        } else {
+                            Role::Assistant
+                        },
+                        text: t.text,
+                    })
+                    .collect();
+                (Some(id), turns)
+            }
+            History::Given(turns) => {
+                let skip = turns.len().saturating_sub(HISTORY_TURNS);
+                (None, turns[skip..].to_vec())
+            }
+        };
+        let index = self.index(business)?;
+        let language = index
+            .as_ref()
+            .map(|i| i.language().code().to_string())
+            .unwrap_or_else(|| record.language.clone());
+        let answerer = Answerer::new(self.model(), self.answer_settings);
+        let mut search = |query: &str, limit: usize| match &index {
+            Some(index) => index.search_with_evidence(query, limit, QUESTION_WORDS),
+            None => Ok(Vec::new()),
+        };
+        let context = BusinessContext {
+            name: &record.name,
+            language: &language,
+        };
+        let mut answer = answerer.answer(question, &turns, &context, &mut search, on_event)?;
+        if let Some(conversation) = conversation {
+            self.store.record_exchange(
+                business,
+                &conversation,
+                &Exchange {
+                    question,
+                    reply: &answer.text,
+                    mode: answer.mode.as_str(),
+                    needs_person: answer.needs_person,
+                },
+            )?;
+            answer.conversation_id = Some(conversation);
+        }
+        Ok(answer)
+    }
+
+    /// A conversation of `business` with every turn.
+    pub fn conversation(&self, business: &str, id: &str) -> Result<Conversation, EngineError> {
+        self.business(business)?;
+        validate_conversation_id(id)?;
+        self.store
+            .conversation(business, id)?
+            .ok_or_else(|| EngineError::UnknownConversation {
+                business: business.to_string(),
+                id: id.to_string(),
+            })
+    }
+}

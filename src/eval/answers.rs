@@ -1,0 +1,189 @@
+//! The answer pipeline against the demo businesses' eval files: does the reply hold the
+//! expected facts, does it state anything its sources do not, and does it abstain exactly when
+//! the documents cannot answer.
+//!
+//! Every question goes through `Engine::answer` as the API would send it (a fresh conversation
+//! each), so latencies include retrieval, the decision, generation, the check and the store.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::demo::{index_demo, EvalQuestion};
+use super::metrics::percentile;
+use super::EvalError;
+use crate::answer::{unsupported, AnswerSettings, Evidence, Mode};
+use crate::engine::{Engine, EngineLimits, History};
+use crate::llm::ChatModel;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModeReport {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AnswerReport {
+    pub business: String,
+    pub questions: usize,
+    /// Answerable questions whose judged passage is in the top 5.
+    pub hit_at_5: f64,
+    /// Expected facts found in the replies, over all answerable questions' facts.
+    pub fact_recall: f64,
+    /// Replies holding a figure, address or name that their cited sources do not.
+    pub unsupported: usize,
+    pub abstain_precision: f64,
+    pub abstain_recall: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub modes: BTreeMap<String, ModeReport>,
+    /// Questions that went wrong, for reading: missing facts, wrong abstentions, unsupported
+    /// spans.
+    pub problems: Vec<String>,
+}
+
+/// Indexes every (or one) demo business into a scratch data dir and runs its eval file
+/// through the answer pipeline with `model` (None: no generated path).
+pub fn evaluate(
+    corpus_dir: &Path,
+    only: Option<&str>,
+    model: Option<Arc<ChatModel>>,
+    settings: AnswerSettings,
+) -> Result<Vec<AnswerReport>, EvalError> {
+    let scratch = tempfile::tempdir()?;
+    let engine =
+        Engine::open(scratch.path(), EngineLimits::default())?.with_answer_settings(settings);
+    engine.set_model(model);
+    index_demo(&engine, corpus_dir, only)?
+        .iter()
+        .map(|(id, eval)| score(&engine, id, &eval.questions))
+        .collect()
+}
+
+fn share(numerator: usize, denominator: usize) -> f64 {
+    if denominator == 0 {
+        1.0
+    } else {
+        numerator as f64 / denominator as f64
+    }
+}
+
+/// Scores one business's questions (the engine already holds its documents).
+pub fn score(
+    engine: &Engine,
+    id: &str,
+    questions: &[EvalQuestion],
+) -> Result<AnswerReport, EvalError> {
+    let mut latencies = Vec::new();
+    let mut by_mode: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let (mut judged, mut hits_at_5) = (0, 0);
+    let (mut facts, mut facts_found) = (0, 0);
+    let mut unsupported_replies = 0;
+    let (mut abstained, mut abstained_right, mut unanswerable) = (0, 0, 0);
+    let mut problems = Vec::new();
+    for q in questions {
+        let hits = engine.search(id, &q.question, 5)?;
+        if q.answerable && !q.passages.is_empty() {
+            judged += 1;
+            if hits.iter().any(|h| q.passages.iter().any(|p| p.matches(h))) {
+                hits_at_5 += 1;
+            }
+        }
+        let started = Instant::now();
+        let answer = engine.answer(id, &q.question, History::Stored(None), &mut |_| {})?;
+        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        latencies.push(elapsed);
+        by_mode
+            .entry(answer.mode.as_str().to_string())
+            .or_default()
+            .push(elapsed);
+        let is_abstained = answer.mode == Mode::Abstained;
+        if !q.answerable {
+            unanswerable += 1;
+        }
+        if is_abstained {
+            abstained += 1;
+            if !q.answerable {
+                abstained_right += 1;
+            } else {
+                problems.push(format!("abstained on answerable {:?}", q.question));
+            }
+        } else if !q.answerable {
+            problems.push(format!(
+                "answered unanswerable {:?} ({}): {:?}",
+                q.question,
+                answer.mode.as_str(),
+                answer.text
+            ));
+        }
+        if q.answerable {
+            let text = answer.text.to_lowercase();
+            for fact in &q.facts {
+                facts += 1;
+                if text.contains(&fact.to_lowercase()) {
+                    facts_found += 1;
+                } else if !is_abstained {
+                    problems.push(format!(
+                        "fact {fact:?} missing for {:?} ({}): {:?}",
+                        q.question,
+                        answer.mode.as_str(),
+                        answer.text
+                    ));
+                }
+            }
+        }
+        if !is_abstained {
+            // The cited passages' full text: the engine retrieved them for this same question.
+            let cited = hits.iter().filter(|h| {
+                answer
+                    .sources
+                    .iter()
+                    .any(|s| s.document == h.document && s.passage == h.ordinal)
+            });
+            let evidence = Evidence::new(cited.flat_map(|h| {
+                [h.title.as_str(), h.text.as_str()]
+                    .into_iter()
+                    .chain(h.heading_path.iter().map(String::as_str))
+            }));
+            let bad = unsupported(&answer.text, &evidence, &[id]);
+            if !bad.is_empty() {
+                unsupported_replies += 1;
+                problems.push(format!(
+                    "unsupported {:?} in reply to {:?} ({}): {:?}",
+                    bad.iter().map(|b| b.span.as_str()).collect::<Vec<_>>(),
+                    q.question,
+                    answer.mode.as_str(),
+                    answer.text
+                ));
+            }
+        }
+    }
+    let modes = by_mode
+        .into_iter()
+        .map(|(mode, times)| {
+            let report = ModeReport {
+                count: times.len(),
+                p50_ms: percentile(&times, 50.0),
+                p95_ms: percentile(&times, 95.0),
+            };
+            (mode, report)
+        })
+        .collect();
+    Ok(AnswerReport {
+        business: id.to_string(),
+        questions: questions.len(),
+        hit_at_5: share(hits_at_5, judged),
+        fact_recall: share(facts_found, facts),
+        unsupported: unsupported_replies,
+        abstain_precision: share(abstained_right, abstained),
+        abstain_recall: share(abstained_right, unanswerable),
+        p50_ms: percentile(&latencies, 50.0),
+        p95_ms: percentile(&latencies, 95.0),
+        modes,
+        problems,
+    })
+}
