@@ -138,6 +138,52 @@ fn same_word(a: &str, b: &str) -> bool {
     short.chars().count() >= 4 && long.starts_with(short)
 }
 
+/// Whether the question names what the hit is about: one of its words (four letters or more,
+/// or any with a digit) in the FAQ entry's question, or in the product's name or category.
+pub fn names_it(question: &str, hit: &Hit) -> bool {
+    let product = hit.product.as_ref();
+    let mut naming = words(&hit.title);
+    for field in [
+        product.and_then(|p| p.name.as_deref()),
+        product.and_then(|p| p.category.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        naming.extend(words(field));
+    }
+    // "ebooks" names "E-Books": compare against the words run together too.
+    let joined: String = naming.concat();
+    words(question)
+        .iter()
+        .filter(|w| w.chars().count() >= 4 || w.chars().any(|c| c.is_ascii_digit()))
+        .filter(|w| !SELLING_VERBS.contains(&w.as_str()))
+        .any(|w| naming.iter().any(|n| same_word(w, n)) || joined.contains(w.as_str()))
+}
+
+/// Verbs of "do you sell …?" questions.
+const SELLING_VERBS: &[&str] = &[
+    "sell",
+    "carry",
+    "verkauft",
+    "verkaufen",
+    "führt",
+    "fuehrt",
+    "vendem",
+    "vende",
+    "venden",
+    "vendez",
+    "vendete",
+    "verkopen",
+];
+
+/// Whether `question` asks what the business sells.
+pub fn asks_what_is_sold(question: &str) -> bool {
+    words(question)
+        .iter()
+        .any(|w| SELLING_VERBS.contains(&w.as_str()))
+}
+
 /// What the question asks of `product`.
 pub fn product_intent(question: &str, product: &ProductFields) -> ProductIntent {
     let asked = words(question);

@@ -109,8 +109,10 @@ pub fn build_prompt(
                 capacity: model.context,
             });
         };
-        let body = &last.1;
-        let cut = body[..body.len().saturating_sub(1)]
+        let body = last.1.trim_end_matches(" …");
+        let without_last_char = body.char_indices().last().map_or("", |(i, _)| &body[..i]);
+        // An ASCII boundary, so the cut is always on a character boundary.
+        let cut = without_last_char
             .rfind(['.', '!', '?', '\n', ' '])
             .filter(|&i| i > 0);
         match cut {
@@ -190,16 +192,19 @@ pub fn generate_checked(
         *released = upto;
         None
     };
+    // Decode speed from the first token on, so a reply stopped by the check is measured too.
+    let mut first_token: Option<Instant> = None;
     for event in events {
         match event? {
             Event::Token { text: piece, .. } => {
                 tokens += 1;
+                first_token.get_or_insert_with(Instant::now);
+                decode_seconds = first_token.map_or(0.0, |t| t.elapsed().as_secs_f64());
                 text.push_str(&piece);
             }
             Event::Text(piece) => text.push_str(&piece),
             Event::Done(summary) => {
                 finish = summary.finish;
-                decode_seconds = summary.decode_time.as_secs_f64();
                 if summary.text.starts_with(&text[..released]) {
                     text = summary.text;
                 }

@@ -19,6 +19,8 @@ mod expect;
 mod extract;
 mod generated;
 pub mod language;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -167,7 +169,7 @@ impl Default for AnswerSettings {
         AnswerSettings {
             abstain_below: 0.46,
             faq_above: 0.6,
-            max_sources: 3,
+            max_sources: 2,
             prompt_budget: 512,
             max_reply_tokens: 64,
             retrieve: 5,
@@ -217,29 +219,6 @@ const REFERRING_WORDS: &[&str] = &[
 ];
 /// Words that continue the previous question when they open one ("and on Saturday?").
 const CONTINUING_WORDS: &[&str] = &["and", "also", "und", "auch", "e", "y", "et", "en", "ook"];
-
-/// Verbs of "do you sell …?" questions.
-const SELLING_WORDS: &[&str] = &[
-    "sell",
-    "carry",
-    "verkauft",
-    "verkaufen",
-    "führt",
-    "fuehrt",
-    "vendem",
-    "vende",
-    "venden",
-    "vendez",
-    "vendete",
-    "verkopen",
-];
-
-/// Whether `question` asks what the business sells.
-fn asks_what_is_sold(question: &str) -> bool {
-    question
-        .split(|c: char| !c.is_alphanumeric())
-        .any(|w| SELLING_WORDS.contains(&w.to_lowercase().as_str()))
-}
 
 /// Whether `question` leans on the conversation before it: very short, opened by "and", or
 /// referring back to something named before.
@@ -338,14 +317,19 @@ impl Answerer {
             conversation_id: None,
             generation: None,
         };
-        // "Do you sell X?" is answered by the catalog or the FAQ, not by a page that happens to
-        // mention X ("Anfahrt: mit dem Fahrrad …" is no answer to "verkauft ihr Fahrräder?").
+        // "Do you sell X?" is answered by an FAQ entry that asks about X or a product that is
+        // an X (its name or category says so), not by a page or an answer that happens to
+        // mention X ("Kopenhagen mit dem Fahrrad" is no answer to "verkauft ihr Fahrräder?").
         let mut coverage = coverage;
-        if asks_what_is_sold(question) {
-            match hits.iter().position(|h| {
-                h.kind != PassageKind::Page
-                    && h.coverage.unwrap_or(0.0) >= self.settings.abstain_below
-            }) {
+        if extract::asks_what_is_sold(question) {
+            let sells = |h: &Hit| match h.kind {
+                PassageKind::Faq | PassageKind::Product => extract::names_it(question, h),
+                PassageKind::Page => false,
+            };
+            match hits
+                .iter()
+                .position(|h| sells(h) && h.coverage.unwrap_or(0.0) >= self.settings.abstain_below)
+            {
                 Some(i) => {
                     let hit = hits.remove(i);
                     hits.insert(0, hit);
@@ -394,45 +378,60 @@ impl Answerer {
                 max_reply_tokens: self.settings.max_reply_tokens,
                 language: &language,
             };
-            let (prompt, used, shortened) = build_prompt(model, &settings, question, &hits)?;
-            let used_hits = &hits[..used];
-            let evidence = Evidence::new(used_hits.iter().flat_map(|h| {
-                [h.title.as_str(), h.text.as_str()]
-                    .into_iter()
-                    .chain(h.heading_path.iter().map(String::as_str))
-            }));
-            let mut streamed = false;
-            let mut forward = |e: StreamEvent| {
-                streamed = true;
-                on_event(e)
+            // A prompt that cannot fit even with one shortened source is no reason to fail the
+            // customer: the documents' own words still answer.
+            let built = match build_prompt(model, &settings, question, &hits) {
+                Ok(built) => Some(built),
+                Err(LlmError::ContextFull { needed, capacity }) => {
+                    tracing::warn!(
+                        needed,
+                        capacity,
+                        "the prompt does not fit; answering extractively"
+                    );
+                    None
+                }
+                Err(e) => return Err(e.into()),
             };
-            let generation = generate_checked(
-                model,
-                prompt,
-                self.settings.max_reply_tokens,
-                &evidence,
-                &[business.name],
-                &mut forward,
-            )?;
-            answer.model = Some(model.name.clone());
-            answer.timings.generate_ms = ms(generate_started);
-            answer.generation = Some(GenerationStats {
-                prompt_tokens: generation.prompt_tokens,
-                tokens: generation.tokens,
-                tokens_per_second: generation.tokens_per_second,
-                sources_used: used,
-                source_shortened: shortened,
-                rejected: generation.rejected.as_ref().map(|r| r.span.clone()),
-            });
-            if generation.rejected.is_none() && !generation.text.is_empty() {
-                answer.text = generation.text;
-                answer.mode = Mode::Generated;
-                answer.sources = used_hits.iter().map(source).collect();
-                answer.timings.total_ms = ms(started);
-                return Ok(answer);
-            }
-            if streamed {
-                on_event(StreamEvent::Reset);
+            if let Some((prompt, used, shortened)) = built {
+                let used_hits = &hits[..used];
+                let evidence = Evidence::new(used_hits.iter().flat_map(|h| {
+                    [h.title.as_str(), h.text.as_str()]
+                        .into_iter()
+                        .chain(h.heading_path.iter().map(String::as_str))
+                }));
+                let mut streamed = false;
+                let mut forward = |e: StreamEvent| {
+                    streamed = true;
+                    on_event(e)
+                };
+                let generation = generate_checked(
+                    model,
+                    prompt,
+                    self.settings.max_reply_tokens,
+                    &evidence,
+                    &[business.name],
+                    &mut forward,
+                )?;
+                answer.model = Some(model.name.clone());
+                answer.timings.generate_ms = ms(generate_started);
+                answer.generation = Some(GenerationStats {
+                    prompt_tokens: generation.prompt_tokens,
+                    tokens: generation.tokens,
+                    tokens_per_second: generation.tokens_per_second,
+                    sources_used: used,
+                    source_shortened: shortened,
+                    rejected: generation.rejected.as_ref().map(|r| r.span.clone()),
+                });
+                if generation.rejected.is_none() && !generation.text.is_empty() {
+                    answer.text = generation.text;
+                    answer.mode = Mode::Generated;
+                    answer.sources = used_hits.iter().map(source).collect();
+                    answer.timings.total_ms = ms(started);
+                    return Ok(answer);
+                }
+                if streamed {
+                    on_event(StreamEvent::Reset);
+                }
             }
         }
         answer.text =

@@ -390,13 +390,19 @@ fn coverage(analyzer: &mut TextAnalyzer, hit: &Hit, words: &[WordEvidence]) -> f
     let covered: f32 = words
         .iter()
         .map(|w| {
-            let share = w
+            let best = w
                 .terms
                 .iter()
                 .filter(|(t, _)| present.contains(t))
-                .map(|(_, weight)| *weight)
+                .map(|(_, evidence)| *evidence)
                 .fold(0.0f32, f32::max);
-            w.idf * share.min(1.0)
+            let parts: f32 = w
+                .parts
+                .iter()
+                .filter(|(t, _)| present.contains(t))
+                .map(|(_, evidence)| *evidence)
+                .sum();
+            w.idf * best.max(parts).min(1.0)
         })
         .sum();
     covered / total

@@ -25,9 +25,13 @@ const GLOSSARY_WEIGHT: f32 = 0.5;
 /// A glossary word in a passage is good evidence the passage is about the question's word,
 /// even though it ranks below the word itself.
 const GLOSSARY_EVIDENCE: f32 = 0.9;
-/// A guessed correction shows less: one edit is usually the customer's word ("Zauberbeg"),
-/// two are often another word altogether ("insurance" → "instance").
-const FUZZY_EVIDENCE: [f32; 3] = [1.0, 0.7, 0.3];
+/// How much a guessed correction shows the passage is about the customer's word: one edit in
+/// a long word is usually the word itself ("Zauberbeg" → "zauberberg", 0.8), two edits in a
+/// short stem are another word altogether ("insur" → "inner", 0.2).
+fn fuzzy_evidence(term: &str, distance: u8) -> f32 {
+    let length = term.chars().count().max(1) as f32;
+    (1.0 - 2.0 * f32::from(distance) / length).max(0.0)
+}
 /// Stems shorter than this do not expand to the compounds they begin.
 const MIN_PREFIX: usize = 5;
 /// At most this many index terms stand in for one misspelt word.
@@ -106,6 +110,8 @@ impl tantivy_fst::Automaton for Dfa<'_> {
 pub struct WordEvidence {
     pub idf: f32,
     pub terms: Vec<(String, f32)>,
+    /// The halves of a split compound, with what each shows alone (they add up).
+    pub parts: Vec<(String, f32)>,
 }
 
 impl Scorer<'_> {
@@ -130,13 +136,19 @@ impl Scorer<'_> {
             let mut evidence = WordEvidence {
                 idf: 0.0,
                 terms: Vec::new(),
+                parts: Vec::new(),
             };
             for term in terms.iter().filter(|t| t.position == word.position) {
                 let idf = self.idf(self.doc_freq(&term.text)?);
                 evidence.idf = evidence.idf.max(idf);
-                evidence.terms.push((term.text.clone(), term.evidence));
+                let entry = (term.text.clone(), term.evidence);
+                if term.part {
+                    evidence.parts.push(entry);
+                } else {
+                    evidence.terms.push(entry);
+                }
             }
-            if evidence.terms.is_empty() {
+            if evidence.terms.is_empty() && evidence.parts.is_empty() {
                 evidence.idf = rarest;
             }
             out.push(evidence);
@@ -176,6 +188,7 @@ impl Scorer<'_> {
                 position: word.position,
                 exact: false,
                 evidence,
+                part: false,
             };
             if known {
                 push(
@@ -186,6 +199,7 @@ impl Scorer<'_> {
                         position: word.position,
                         exact: true,
                         evidence: 1.0,
+                        part: false,
                     },
                 );
             }
@@ -200,8 +214,15 @@ impl Scorer<'_> {
                     } else {
                         SPLIT_WEIGHT
                     };
-                    push(&mut terms, related(head, weight, weight));
-                    push(&mut terms, related(tail, weight, weight));
+                    for half in [head, tail] {
+                        push(
+                            &mut terms,
+                            WeightedTerm {
+                                part: true,
+                                ..related(half, weight, weight / 2.0)
+                            },
+                        );
+                    }
                     found = true;
                 }
             }
@@ -213,13 +234,10 @@ impl Scorer<'_> {
             }
             if !found {
                 for (text, distance) in self.corrections(&word)? {
+                    let evidence = fuzzy_evidence(&text, distance);
                     push(
                         &mut terms,
-                        related(
-                            text,
-                            FUZZY_WEIGHT[usize::from(distance)],
-                            FUZZY_EVIDENCE[usize::from(distance)],
-                        ),
+                        related(text, FUZZY_WEIGHT[usize::from(distance)], evidence),
                     );
                 }
             }

@@ -54,6 +54,8 @@ pub struct WeightedTerm {
     /// How strongly a passage holding this term shows it is about the question word (0–1):
     /// the word itself fully, a synonym nearly so, a guessed correction much less.
     pub evidence: f32,
+    /// One half of a split compound: it shows the question word only together with the other.
+    pub part: bool,
 }
 
 /// A scored passage before its stored fields are read.

@@ -1,0 +1,231 @@
+//! The pipeline's decisions with a real index over a small shop and a scripted generator in
+//! place of the model: which path answers, and that a draft with an invented figure never
+//! reaches the customer.
+
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use super::*;
+use crate::documents::{self, Limits};
+use crate::index::{BusinessIndex, Language};
+use crate::llm::engine::{EventStream, Generator, Request, TokenCodec};
+use crate::llm::generate::{Event, FinishReason, Summary, TokenDecoder};
+use crate::llm::ChatTemplate;
+
+const FAQ: &str = "# FAQ\n\n## What are your opening hours?\nMonday to Friday 9:00–18:00, Saturday 10:00–14:00.\n\n## Do you repair bikes?\nYes, our workshop repairs every make of bike. A basic service costs £45.\n";
+const PAGE: &str = "# About us\n\nWe are a family shop on the harbour. Our mechanics have fixed bikes since 2009, \
+and we hire out bikes to visitors in the summer. Hire bikes come with a helmet and a lock.\n";
+
+/// Replies with a fixed text, token by token, and counts the requests it got.
+struct Scripted {
+    reply: String,
+    calls: Mutex<usize>,
+}
+
+impl Generator for Scripted {
+    fn submit(&self, _request: Request) -> Result<EventStream, LlmError> {
+        *self.calls.lock().unwrap() += 1;
+        let (tx, rx) = mpsc::channel();
+        for word in self.reply.split_inclusive(' ') {
+            let _ = tx.send(Ok(Event::Token {
+                id: 0,
+                text: word.to_string(),
+            }));
+        }
+        let _ = tx.send(Ok(Event::Done(Summary {
+            finish: FinishReason::StopToken,
+            prompt_tokens: 1,
+            generated_tokens: self.reply.split_inclusive(' ').count(),
+            text: self.reply.clone(),
+            time_to_first_token: Duration::ZERO,
+            decode_time: Duration::from_millis(10),
+        })));
+        Ok(EventStream::from_receiver(rx))
+    }
+}
+
+/// One token per byte: enough to count a prompt against the budget.
+struct Bytes;
+
+impl TokenDecoder for Bytes {
+    fn decode(&self, ids: &[u32]) -> Result<String, LlmError> {
+        Ok(ids.iter().map(|&b| char::from(b as u8)).collect())
+    }
+}
+
+impl TokenCodec for Bytes {
+    fn encode(&self, text: &str) -> Result<Vec<u32>, LlmError> {
+        Ok(text.bytes().map(u32::from).collect())
+    }
+}
+
+fn model(reply: &str) -> (Arc<ChatModel>, Arc<Scripted>) {
+    let scripted = Arc::new(Scripted {
+        reply: reply.to_string(),
+        calls: Mutex::new(0),
+    });
+    let model = ChatModel {
+        name: "scripted".into(),
+        languages: vec!["en".into()],
+        generator: scripted.clone(),
+        codec: Arc::new(Bytes),
+        template: ChatTemplate::chatml("", "<|im_end|>"),
+        bos: None,
+        stop_tokens: Vec::new(),
+        context: 8192,
+    };
+    (Arc::new(model), scripted)
+}
+
+fn shop() -> BusinessIndex {
+    let index = BusinessIndex::in_memory(Language::English).unwrap();
+    let docs: Vec<_> = [("faq.md", FAQ), ("about.md", PAGE)]
+        .into_iter()
+        .map(|(name, text)| {
+            let doc = documents::parse(name, text.as_bytes(), &Limits::default()).unwrap();
+            (doc, text.len() as u64)
+        })
+        .collect();
+    index.replace_documents(&docs).unwrap();
+    index
+}
+
+fn ask(answerer: &Answerer, question: &str, events: &mut Vec<StreamEvent>) -> Answer {
+    let index = shop();
+    let mut search =
+        |q: &str, limit: usize| index.search_with_evidence(q, limit, language::QUESTION_WORDS);
+    let business = BusinessContext {
+        name: "Harbour Bikes",
+        language: "en",
+    };
+    answerer
+        .answer(question, &[], &business, &mut search, &mut |e| {
+            events.push(e)
+        })
+        .unwrap()
+}
+
+/// Room for the whole prompt at one token per byte.
+fn roomy() -> AnswerSettings {
+    AnswerSettings {
+        prompt_budget: 4096,
+        ..AnswerSettings::default()
+    }
+}
+
+#[test]
+fn a_long_source_is_shortened_visibly_to_fit_the_budget() {
+    let (model, _) = model("Hire bikes come with a helmet and a lock. ");
+    let tight = AnswerSettings {
+        prompt_budget: 560,
+        ..AnswerSettings::default()
+    };
+    let answer = ask(
+        &Answerer::new(Some(model), tight),
+        "do hire bikes come with a helmet?",
+        &mut Vec::new(),
+    );
+    let generation = answer.generation.expect("the model was asked");
+    assert!(
+        generation.source_shortened && generation.prompt_tokens <= 560,
+        "{generation:?}"
+    );
+}
+
+#[test]
+fn a_prompt_that_cannot_fit_falls_back_to_the_documents_words() {
+    let (model, scripted) = model("unused");
+    let tiny = AnswerSettings {
+        prompt_budget: 64,
+        ..AnswerSettings::default()
+    };
+    let answer = ask(
+        &Answerer::new(Some(model), tiny),
+        "do hire bikes come with a helmet?",
+        &mut Vec::new(),
+    );
+    assert_eq!(answer.mode, Mode::Extractive);
+    assert_eq!(*scripted.calls.lock().unwrap(), 0);
+}
+
+#[test]
+fn a_close_faq_match_is_answered_with_its_text_and_no_model() {
+    let (model, scripted) = model("unused");
+    let answerer = Answerer::new(Some(model), AnswerSettings::default());
+    let answer = ask(&answerer, "what are your opening hours?", &mut Vec::new());
+    assert_eq!(answer.mode, Mode::Faq);
+    assert!(
+        answer.text.contains("Saturday 10:00–14:00"),
+        "{}",
+        answer.text
+    );
+    assert_eq!(*scripted.calls.lock().unwrap(), 0);
+}
+
+#[test]
+fn a_draft_with_an_invented_figure_is_withdrawn_for_the_documents_words() {
+    let (model, _) = model("Hire bikes come with a helmet. Hire costs £12 per day. ");
+    let answerer = Answerer::new(Some(model), roomy());
+    let mut events = Vec::new();
+    let answer = ask(&answerer, "do hire bikes come with a helmet?", &mut events);
+    assert_eq!(answer.mode, Mode::Extractive, "{answer:?}");
+    assert!(!answer.text.contains("£12"));
+    assert_eq!(
+        answer
+            .generation
+            .as_ref()
+            .and_then(|g| g.rejected.as_deref()),
+        Some("12")
+    );
+    // The first sentence was checked and streamed; then the whole draft was withdrawn.
+    assert_eq!(
+        events,
+        vec![
+            StreamEvent::Text("Hire bikes come with a helmet.".into()),
+            StreamEvent::Reset
+        ]
+    );
+}
+
+#[test]
+fn a_supported_draft_is_the_reply() {
+    let (model, _) = model("Yes, hire bikes come with a helmet and a lock. ");
+    let answerer = Answerer::new(Some(model), roomy());
+    let answer = ask(
+        &answerer,
+        "do hire bikes come with a helmet?",
+        &mut Vec::new(),
+    );
+    assert_eq!(answer.mode, Mode::Generated, "{answer:?}");
+    assert_eq!(
+        answer.text,
+        "Yes, hire bikes come with a helmet and a lock."
+    );
+    assert_eq!(answer.model.as_deref(), Some("scripted"));
+    assert!(!answer.sources.is_empty());
+}
+
+#[test]
+fn questions_the_documents_cannot_answer_are_handed_over_in_their_language() {
+    let answerer = Answerer::new(None, AnswerSettings::default());
+    let answer = ask(&answerer, "can I rent a kayak?", &mut Vec::new());
+    assert_eq!(answer.mode, Mode::Abstained);
+    assert!(answer.needs_person && answer.sources.is_empty());
+    let answer = ask(&answerer, "Verkauft ihr Kajaks?", &mut Vec::new());
+    assert_eq!(answer.mode, Mode::Abstained);
+    assert_eq!(answer.language, "de");
+    assert!(answer.text.contains("Kollegin"), "{}", answer.text);
+}
+
+#[test]
+fn without_a_model_for_the_language_the_documents_words_answer() {
+    let (model, scripted) = model("unused");
+    let answerer = Answerer::new(Some(model), AnswerSettings::default());
+    let answer = ask(
+        &answerer,
+        "Wann verleiht ihr Fahrräder mit Helm?",
+        &mut Vec::new(),
+    );
+    assert_ne!(answer.mode, Mode::Generated, "{answer:?}");
+    assert_eq!(*scripted.calls.lock().unwrap(), 0);
+}
