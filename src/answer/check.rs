@@ -79,6 +79,21 @@ impl Evidence {
 }
 
 const STEM_CHARS: usize = 5;
+/// Phrases in which a model talks about its prompt instead of answering.
+const PROMPT_TALK: &[&str] = &[
+    "the source",
+    "the sources",
+    "source [",
+    "sources:",
+    "source:",
+    "this question",
+    "the question",
+    "the passage",
+    "the text says",
+    "as an ai",
+    "language model",
+    "the answer to this",
+];
 /// Share of a sentence's content words that must occur in the sources.
 const MIN_SUPPORTED_WORDS: f32 = 0.75;
 /// Words any reply may use without a source.
@@ -149,6 +164,16 @@ const FREE_WORDS: &[&str] = &[
 pub fn unsupported_claims(reply: &str, evidence: &Evidence) -> Vec<Unsupported> {
     let mut found = Vec::new();
     for sentence in reply.split_inclusive(['.', '!', '?', '\n']) {
+        // Talk about the prompt ("The source says …") is the model describing its input, not a
+        // reply to a customer; it is how the small model's confabulations usually begin.
+        let lowered = sentence.to_lowercase();
+        if PROMPT_TALK.iter().any(|p| lowered.contains(p)) {
+            found.push(Unsupported {
+                span: sentence.trim().to_string(),
+                kind: FactKind::Claim,
+            });
+            continue;
+        }
         let words: Vec<String> = sentence
             .split(|c: char| !c.is_alphanumeric() && c != '\'')
             .map(str::to_lowercase)
@@ -406,7 +431,7 @@ mod tests {
             &evidence
         )
         .is_empty());
-        let made_up = "The source provides a detailed plan to ensure that every claim is assessed.";
+        let made_up = "A detailed plan ensures that every claim is carefully assessed.";
         assert_eq!(
             unsupported_claims(made_up, &evidence)[0].kind,
             FactKind::Claim

@@ -67,7 +67,9 @@ fn user_prompt(question: &str, sources: &[(String, String)]) -> String {
     for (i, (title, body)) in sources.iter().enumerate() {
         text.push_str(&format!("[{}] {}: {}\n", i + 1, title, body));
     }
-    text.push_str(&format!("\nQuestion: {question}"));
+    text.push_str(&format!(
+        "\nQuestion: {question}\nAnswer the question in one sentence, using the words of the sources."
+    ));
     text
 }
 

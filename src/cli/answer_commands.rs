@@ -197,6 +197,10 @@ pub fn eval_answers(args: EvalAnswersArgs) -> anyhow::Result<()> {
             r.hit_at_5, r.fact_recall, r.unsupported, r.abstain_precision, r.abstain_recall
         );
         println!("  latency p50 {:.1} ms · p95 {:.1} ms", r.p50_ms, r.p95_ms);
+        println!(
+            "  model drafts {} · rejected by the fact check {}",
+            r.drafts, r.drafts_rejected
+        );
         for (mode, m) in &r.modes {
             println!(
                 "  {mode:<10} {:>3} answers · p50 {:.1} ms · p95 {:.1} ms",

@@ -41,6 +41,10 @@ pub struct AnswerReport {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub modes: BTreeMap<String, ModeReport>,
+    /// Replies the model drafted, and how many of those failed the fact check (and were
+    /// replaced by extractive ones).
+    pub drafts: usize,
+    pub drafts_rejected: usize,
     /// Questions that went wrong, for reading: missing facts, wrong abstentions, unsupported
     /// spans.
     pub problems: Vec<String>,
@@ -85,6 +89,7 @@ pub fn score(
     let mut unsupported_replies = 0;
     let (mut abstained, mut abstained_right, mut unanswerable) = (0, 0, 0);
     let mut problems = Vec::new();
+    let (mut drafts, mut drafts_rejected) = (0, 0);
     for q in questions {
         let hits = engine.search(id, &q.question, 5)?;
         if q.answerable && !q.passages.is_empty() {
@@ -101,6 +106,10 @@ pub fn score(
             .entry(answer.mode.as_str().to_string())
             .or_default()
             .push(elapsed);
+        if let Some(generation) = &answer.generation {
+            drafts += 1;
+            drafts_rejected += usize::from(generation.rejected.is_some());
+        }
         let is_abstained = answer.mode == Mode::Abstained;
         if !q.answerable {
             unanswerable += 1;
@@ -184,6 +193,8 @@ pub fn score(
         p50_ms: percentile(&latencies, 50.0),
         p95_ms: percentile(&latencies, 95.0),
         modes,
+        drafts,
+        drafts_rejected,
         problems,
     })
 }
