@@ -8,7 +8,7 @@ use crate::documents::{PassageKind, ProductFields};
 use crate::index::Hit;
 
 use super::expect::{holds, Expected};
-use super::language::catalog_labels;
+use super::language::{catalog_labels, QUESTION_WORDS};
 
 /// Longest extractive reply, in characters (a chat message, not a page).
 const MAX_EXTRACT_CHARS: usize = 450;
@@ -285,16 +285,34 @@ pub fn extractive_reply(
         (PassageKind::Faq, _) => return Some(clip(&faq_reply(hit))),
         _ => {}
     }
+    // The words that say what the question is about, not how it is phrased.
     let asked: Vec<String> = words(question)
         .into_iter()
-        .filter(|w| w.chars().count() >= 3)
+        .filter(|w| w.chars().count() >= 3 && !QUESTION_WORDS.contains(&w.as_str()))
         .collect();
-    let sentences = sentences(&hit.text);
+    // A section split into overlapping chunks is read whole: the sentence that answers may sit
+    // in the chunk beside the one that ranked first.
+    let mut section: Vec<&Hit> = hits
+        .iter()
+        .filter(|h| {
+            h.document == hit.document && h.title == hit.title && h.heading_path == hit.heading_path
+        })
+        .collect();
+    section.sort_by_key(|h| h.ordinal);
+    let mut sentences: Vec<&str> = Vec::new();
+    for chunk in section {
+        for sentence in split_sentences(&chunk.text) {
+            if !sentences.contains(&sentence) {
+                sentences.push(sentence);
+            }
+        }
+    }
     // A sentence holding the kind of fact asked for outweighs one that only repeats words.
     let overlap = |s: &str| {
-        let shared = words(s)
+        let in_sentence = words(s);
+        let shared = asked
             .iter()
-            .filter(|w| asked.iter().any(|a| same_word(a, w)))
+            .filter(|a| in_sentence.iter().any(|w| same_word(a, w)))
             .count();
         shared + 2 * usize::from(expected.is_some_and(|kind| holds(s, kind)))
     };
@@ -317,7 +335,7 @@ pub fn extractive_reply(
     Some(clip(&sentences[first..=last].join(" ")))
 }
 
-fn sentences(text: &str) -> Vec<&str> {
+fn split_sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let bytes = text.as_bytes();

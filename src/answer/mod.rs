@@ -435,7 +435,7 @@ impl Answerer {
             }
         }
         answer.text =
-            extract::extractive_reply(&query, &hits[..1], &language, expected).unwrap_or_default();
+            extract::extractive_reply(&query, &hits, &language, expected).unwrap_or_default();
         answer.mode = Mode::Extractive;
         answer.sources = vec![source(top)];
         answer.timings.total_ms = ms(started);
