@@ -2,6 +2,8 @@
 //! passage that holds one wins over a passage that only talks about it ("you'll find our phone
 //! number on our About page").
 
+use super::extract::same_word;
+
 /// A kind of fact a reply must carry to answer the question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expected {
@@ -105,6 +107,47 @@ pub fn holds(text: &str, kind: Expected) -> bool {
     }
 }
 
+/// How many of the question's content words `asked` stand, in one sentence of `text`, beside
+/// a fact of `kind` (the best sentence counts): "We take a deposit of £100 for bikes" scores 2
+/// for "hire bike deposit?", a list of day rates beside "A deposit is taken" scores less.
+pub fn nearness(text: &str, kind: Expected, asked: &[String]) -> usize {
+    text.split_inclusive(['.', '!', '?', '\n'])
+        .filter(|sentence| holds(sentence, kind))
+        .map(|sentence| mentioned(sentence, asked))
+        .max()
+        .unwrap_or(0)
+}
+
+/// How many of `asked` `text` uses (a longer form counts: "opened" for "open").
+pub fn mentioned(text: &str, asked: &[String]) -> usize {
+    let lowered = text.to_lowercase();
+    let mut used: Vec<String> = Vec::new();
+    for token in lowered
+        .split(|c: char| !c.is_alphanumeric() && c != '-')
+        .filter(|w| !w.is_empty())
+    {
+        // "e-bikes" is also "ebikes", as customers write it.
+        used.extend(
+            token
+                .split('-')
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
+        );
+        if token.contains('-') {
+            used.push(token.replace('-', ""));
+        }
+    }
+    asked
+        .iter()
+        .filter(|a| used.iter().any(|w| same_word(a, w)))
+        .count()
+}
+
+/// Whether `text` uses one of `asked`.
+pub fn mentions(text: &str, asked: &[String]) -> bool {
+    mentioned(text, asked) > 0
+}
+
 /// The longest run of digits joined only by `joins`.
 fn digit_run(text: &str, joins: &[char]) -> usize {
     let (mut best, mut current) = (0, 0);
@@ -188,5 +231,18 @@ mod tests {
             Expected::Address
         ));
         assert!(holds("Preis: 16,00 EUR", Expected::Price));
+        let deposit = ["deposit".to_string()];
+        assert_eq!(
+            nearness("We take a deposit of £100.", Expected::Price, &deposit),
+            1
+        );
+        assert_eq!(
+            nearness(
+                "Hire: £25 per day. A deposit is taken.",
+                Expected::Price,
+                &deposit
+            ),
+            0
+        );
     }
 }

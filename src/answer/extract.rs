@@ -130,12 +130,26 @@ fn words(text: &str) -> Vec<String> {
 
 /// Two words are the same for matching when one is a prefix of the other and they share at
 /// least five characters (or are equal): "sizes"/"size", "Gewicht"/"gewichte".
-fn same_word(a: &str, b: &str) -> bool {
+pub(super) fn same_word(a: &str, b: &str) -> bool {
+    let (a, b) = (singular(a), singular(b));
     if a == b {
         return true;
     }
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    short.chars().count() >= 4 && long.starts_with(short)
+    short.chars().count() >= 4 && long.starts_with(short.as_ref())
+}
+
+/// An English plural's singular ("copies" → "copy", "bikes" → "bike"); other words as they are.
+fn singular(word: &str) -> std::borrow::Cow<'_, str> {
+    if word.chars().count() > 4 {
+        if let Some(stem) = word.strip_suffix("ies") {
+            return format!("{stem}y").into();
+        }
+        if let Some(stem) = word.strip_suffix('s').filter(|s| !s.ends_with('s')) {
+            return stem.into();
+        }
+    }
+    word.into()
 }
 
 /// Whether the question names what the hit is about: one of its words (four letters or more,

@@ -13,7 +13,8 @@ use crate::llm::engine::{Prompt, Request};
 use crate::llm::generate::{Event, FinishReason, GenerateParams, SamplingParams};
 use crate::llm::{ChatMessage, ChatModel, LlmError};
 
-use super::check::{unsupported, unsupported_claims, Evidence, Unsupported};
+use super::check::{unsupported, unsupported_claims, Evidence, FactKind, Unsupported};
+use super::expect::mentions;
 use super::{passage_text, StreamEvent};
 
 /// How the generated reply went.
@@ -153,6 +154,7 @@ pub fn generate_checked(
     max_reply_tokens: usize,
     evidence: &Evidence,
     allowed: &[&str],
+    asked: &[String],
     on_event: &mut dyn FnMut(StreamEvent),
 ) -> Result<Generation, LlmError> {
     let started = Instant::now();
@@ -230,6 +232,14 @@ pub fn generate_checked(
             text.len()
         };
         rejected = release(end, &text, &mut released);
+    }
+    // A reply that never mentions what the customer asked about does not answer them, however
+    // well its sentences are supported ("Tom runs the workshop" to "who fixes e-bikes?").
+    if rejected.is_none() && !asked.is_empty() && !mentions(&text[..released], asked) {
+        rejected = Some(Unsupported {
+            span: text[..released].trim().to_string(),
+            kind: FactKind::Claim,
+        });
     }
     let shown = text[..released].trim().to_string();
     Ok(Generation {

@@ -192,6 +192,16 @@ pub struct Answerer {
     settings: AnswerSettings,
 }
 
+/// The words of a question that say what it is about (its phrasing left out).
+fn content_words(question: &str) -> Vec<String> {
+    question
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        // Short words are mostly function words of some language ("auf", "und", "les").
+        .filter(|w| w.chars().count() >= 4 && !language::QUESTION_WORDS.contains(&w.as_str()))
+        .collect()
+}
+
 /// A passage's full text as the model and the checker see it.
 pub(crate) fn passage_text(hit: &Hit) -> String {
     hit.text.clone()
@@ -276,14 +286,33 @@ impl Answerer {
         // that holds one, among those that cover the question well enough to answer at all.
         let coverage = hits.first().and_then(|h| h.coverage).unwrap_or(0.0);
         let expected = expect::expected(question);
+        let asked = content_words(question);
         if let Some(kind) = expected {
             // The passage holding the fact may name less of the question ("Find us: … Email:
             // hello@…" for "email address?"), so it needs only part of the usual coverage.
-            let answers = |h: &Hit| {
+            let candidate = |h: &Hit| {
                 h.coverage.unwrap_or(0.0) >= self.settings.abstain_below * PROMOTE_COVERAGE
-                    && expect::holds(&format!("{} {}", h.title, h.text), kind)
             };
-            if let Some(i) = hits.iter().position(answers) {
+            // Best the passage with the fact beside most of what was asked about (a product:
+            // its name says what it is, its fields are the facts), else any holding one.
+            let nearness = |h: &Hit| match h.kind {
+                PassageKind::Product if expect::holds(&h.text, kind) => {
+                    expect::mentioned(&h.title, &asked)
+                }
+                PassageKind::Product => 0,
+                _ => expect::nearness(&h.text, kind, &asked),
+            };
+            let nearest = hits
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| candidate(h))
+                .map(|(i, h)| (nearness(h), i))
+                .filter(|&(score, _)| score > 0)
+                .max_by_key(|&(score, i)| (score, std::cmp::Reverse(i)))
+                .map(|(_, i)| i);
+            let anywhere = |h: &Hit| expect::holds(&format!("{} {}", h.title, h.text), kind);
+            let chosen = nearest.or_else(|| hits.iter().position(|h| candidate(h) && anywhere(h)));
+            if let Some(i) = chosen {
                 let hit = hits.remove(i);
                 hits.insert(0, hit);
             }
@@ -410,6 +439,7 @@ impl Answerer {
                     self.settings.max_reply_tokens,
                     &evidence,
                     &[business.name],
+                    &asked,
                     &mut forward,
                 )?;
                 answer.model = Some(model.name.clone());

@@ -198,8 +198,8 @@ pub fn eval_answers(args: EvalAnswersArgs) -> anyhow::Result<()> {
         );
         println!("  latency p50 {:.1} ms · p95 {:.1} ms", r.p50_ms, r.p95_ms);
         println!(
-            "  model drafts {} · rejected by the fact check {}",
-            r.drafts, r.drafts_rejected
+            "  model drafts {} · rejected by the check {} · draft time p50 {:.0} ms · p95 {:.0} ms",
+            r.drafts, r.drafts_rejected, r.draft_p50_ms, r.draft_p95_ms
         );
         for (mode, m) in &r.modes {
             println!(

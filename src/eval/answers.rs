@@ -45,6 +45,9 @@ pub struct AnswerReport {
     /// replaced by extractive ones).
     pub drafts: usize,
     pub drafts_rejected: usize,
+    /// Time the model took per draft (prompt, generation and check), accepted or not.
+    pub draft_p50_ms: f64,
+    pub draft_p95_ms: f64,
     /// Questions that went wrong, for reading: missing facts, wrong abstentions, unsupported
     /// spans.
     pub problems: Vec<String>,
@@ -90,6 +93,7 @@ pub fn score(
     let (mut abstained, mut abstained_right, mut unanswerable) = (0, 0, 0);
     let mut problems = Vec::new();
     let (mut drafts, mut drafts_rejected) = (0, 0);
+    let mut draft_times = Vec::new();
     for q in questions {
         let hits = engine.search(id, &q.question, 5)?;
         if q.answerable && !q.passages.is_empty() {
@@ -108,6 +112,7 @@ pub fn score(
             .push(elapsed);
         if let Some(generation) = &answer.generation {
             drafts += 1;
+            draft_times.push(answer.timings.generate_ms);
             drafts_rejected += usize::from(generation.rejected.is_some());
         }
         let is_abstained = answer.mode == Mode::Abstained;
@@ -195,6 +200,8 @@ pub fn score(
         modes,
         drafts,
         drafts_rejected,
+        draft_p50_ms: percentile(&draft_times, 50.0),
+        draft_p95_ms: percentile(&draft_times, 95.0),
         problems,
     })
 }
