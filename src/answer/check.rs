@@ -32,6 +32,8 @@ pub struct Evidence {
     words: HashSet<String>,
     /// First five characters of every longer word: "returned" supports "return".
     stems: HashSet<String>,
+    /// Every URL and e-mail address in the sources, normalized.
+    addresses: HashSet<String>,
 }
 
 impl Evidence {
@@ -41,10 +43,14 @@ impl Evidence {
             lowered: String::new(),
             words: HashSet::new(),
             stems: HashSet::new(),
+            addresses: HashSet::new(),
         };
         for text in texts {
             for number in numbers(text) {
                 evidence.numbers.insert(groups(&number));
+            }
+            for address in urls(text).into_iter().chain(emails(text)) {
+                evidence.addresses.insert(bare_address(&address));
             }
             let lowered = text.to_lowercase();
             for word in lowered.split(|c: char| !c.is_alphanumeric()) {
@@ -62,20 +68,39 @@ impl Evidence {
     }
 
     fn has_number(&self, number: &str) -> bool {
-        let wanted = groups(number);
-        if self.numbers.contains(&wanted) {
-            return true;
-        }
-        // "649" for "649.00" and "9:00" for "9": equal up to trailing zero groups.
-        self.numbers.iter().any(|have| {
-            let (short, long) = if have.len() < wanted.len() {
-                (have, &wanted)
-            } else {
-                (&wanted, have)
-            };
-            long.starts_with(short) && long[short.len()..].iter().all(|g| g == "0")
-        })
+        let wanted = without_zero_tail(groups(number));
+        self.numbers
+            .iter()
+            .any(|have| without_zero_tail(have.clone()) == wanted)
     }
+
+    /// A URL or address, as normalized by [`bare_address`], that the sources hold exactly.
+    fn has_address(&self, address: &str) -> bool {
+        self.addresses.contains(&bare_address(address))
+    }
+}
+
+/// "649.00" is "649" and "9:00" is "9": trailing groups of one or two zeros after a decimal or
+/// time separator say nothing more. Thousands ("50,000") keep their three-digit group.
+fn without_zero_tail(mut groups: Vec<String>) -> Vec<String> {
+    while groups.len() > 1
+        && groups
+            .last()
+            .is_some_and(|g| g.len() <= 2 && g.chars().all(|c| c == '0'))
+    {
+        groups.pop();
+    }
+    groups
+}
+
+/// A URL or e-mail address without scheme, trailing slash or punctuation, lower case.
+fn bare_address(span: &str) -> String {
+    span.trim_end_matches(['.', ',', ')', ';', ':', '!', '?', '>', '"', '\''])
+        .trim_start_matches(['(', '<', '"', '\''])
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_lowercase()
 }
 
 const STEM_CHARS: usize = 5;
@@ -212,12 +237,7 @@ pub fn unsupported(reply: &str, evidence: &Evidence, allowed: &[&str]) -> Vec<Un
     ] {
         for span in spans {
             let trimmed = span.trim_end_matches(['.', ',', ')', ';', ':', '!', '?']);
-            let bare = trimmed
-                .trim_start_matches("https://")
-                .trim_start_matches("http://")
-                .trim_end_matches('/')
-                .to_lowercase();
-            if !evidence.lowered.contains(&bare) {
+            if !evidence.has_address(trimmed) {
                 found.push(Unsupported {
                     span: trimmed.to_string(),
                     kind,
@@ -294,11 +314,17 @@ fn phone_like(chars: &[char], start: usize, end: usize) -> bool {
 }
 
 /// A number's digit groups without leading zeros: "09:00" → ["9", "0"].
+/// A number's digit groups, the first without leading zeros: "09:00" → ["9", "00"],
+/// "2.05" → ["2", "05"] (so it is not "2.5").
 fn groups(number: &str) -> Vec<String> {
     number
         .split(|c: char| !c.is_ascii_digit())
         .filter(|g| !g.is_empty())
-        .map(|g| {
+        .enumerate()
+        .map(|(i, g)| {
+            if i > 0 {
+                return g.to_string();
+            }
             let trimmed = g.trim_start_matches('0');
             if trimmed.is_empty() { "0" } else { trimmed }.to_string()
         })
@@ -324,6 +350,129 @@ fn emails(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Words sentences open with that name nothing (several languages).
+const OPENERS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "yes",
+    "no",
+    "we",
+    "our",
+    "you",
+    "your",
+    "it",
+    "its",
+    "this",
+    "that",
+    "these",
+    "those",
+    "there",
+    "they",
+    "he",
+    "she",
+    "his",
+    "her",
+    "please",
+    "sorry",
+    "thanks",
+    "thank",
+    "hi",
+    "hello",
+    "sure",
+    "unfortunately",
+    "in",
+    "on",
+    "at",
+    "for",
+    "from",
+    "with",
+    "and",
+    "but",
+    "or",
+    "if",
+    "when",
+    "all",
+    "every",
+    "each",
+    "some",
+    "most",
+    "any",
+    "to",
+    "as",
+    "by",
+    "of",
+    "after",
+    "before",
+    "during",
+    "until",
+    "only",
+    "also",
+    "just",
+    "ja",
+    "nein",
+    "wir",
+    "unser",
+    "unsere",
+    "sie",
+    "ihr",
+    "ihre",
+    "der",
+    "die",
+    "das",
+    "ein",
+    "eine",
+    "es",
+    "leider",
+    "bitte",
+    "danke",
+    "im",
+    "am",
+    "an",
+    "bei",
+    "mit",
+    "von",
+    "für",
+    "und",
+    "aber",
+    "wenn",
+    "sim",
+    "não",
+    "nós",
+    "nosso",
+    "nossa",
+    "o",
+    "os",
+    "as",
+    "um",
+    "uma",
+    "sí",
+    "el",
+    "la",
+    "los",
+    "las",
+    "nosotros",
+    "le",
+    "les",
+    "nous",
+    "oui",
+    "non",
+    "see",
+    "more",
+    "details",
+    "note",
+    "here",
+    "great",
+    "good",
+    "call",
+    "write",
+    "visit",
+    "book",
+    "bring",
+    "just",
+    "mehr",
+];
+
 /// Capitalized words that do not begin a sentence, a line or a list item, and are not "I".
 /// An apostrophe ends a word ("Harbour's" → "Harbour"); what follows it is lower case.
 fn names(text: &str) -> Vec<String> {
@@ -337,16 +486,18 @@ fn names(text: &str) -> Vec<String> {
         }
         if !word.is_empty() {
             let capital = word.chars().next().is_some_and(char::is_uppercase);
-            if capital && !sentence_start && !matches!(word.as_str(), "I" | "OK") {
+            // A sentence's first word is capitalized anyway; it is a name to check unless it is
+            // one of the words sentences commonly open with.
+            let opener = sentence_start && OPENERS.contains(&word.to_lowercase().as_str());
+            if capital && !opener && !matches!(word.as_str(), "I" | "OK") {
                 out.push(std::mem::take(&mut word));
             }
             word.clear();
             sentence_start = false;
         }
-        if matches!(
-            c,
-            '.' | '!' | '?' | ':' | '\n' | '-' | '•' | '*' | '(' | '"' | '[' | '–'
-        ) {
+        // Only a new sentence or line starts one: after ":", "–" or "(" a capital is a name
+        // ("Mon–Sun" must be in the sources). Bullets at a line's start keep it a start.
+        if matches!(c, '.' | '!' | '?' | '\n') {
             sentence_start = true;
         }
     }
@@ -412,6 +563,15 @@ mod tests {
             check("See https://harbourbikes.example/sale.", &[source]),
             vec!["https://harbourbikes.example/sale"]
         );
+        // Part of a source's address is another address.
+        assert_eq!(
+            check("See https://harbourbikes.example/hi.", &[source]),
+            vec!["https://harbourbikes.example/hi"]
+        );
+        assert_eq!(
+            check("Write to o@harbourbikes.example", &[source]),
+            vec!["o@harbourbikes.example"]
+        );
     }
 
     #[test]
@@ -420,6 +580,13 @@ mod tests {
         assert!(check("Yes. We stock Brompton bikes at Harbour Bikes.", &[source]).is_empty());
         assert_eq!(check("We also stock Trek bikes.", &[source]), vec!["Trek"]);
         assert!(check("I'm sure. I think so.", &[source]).is_empty());
+        assert_eq!(check("Trek is in stock.", &[source]), vec!["Trek"]);
+        let hours = "Mon–Sat 9:00–17:00";
+        assert!(check("We are open Mon–Sat 9:00–17:00.", &[hours]).is_empty());
+        assert_eq!(
+            check("We are open Mon–Sun 9:00–17:00.", &[hours]),
+            vec!["Sun"]
+        );
     }
 
     #[test]
@@ -440,7 +607,10 @@ mod tests {
 
     #[test]
     fn digit_groups_ignore_leading_zeros_and_trailing_zero_groups() {
-        assert_eq!(groups("09:00"), vec!["9", "0"]);
+        assert_eq!(groups("09:00"), vec!["9", "00"]);
+        assert!(!Evidence::new(["Deposit: 50 GBP"]).has_number("50,000"));
+        assert!(!Evidence::new(["It weighs 1.5 kg"]).has_number("1.05"));
+        assert!(Evidence::new(["Price: 649.00 GBP"]).has_number("649"));
         let evidence = Evidence::new(["open 09:00-18:00"]);
         assert!(evidence.has_number("9:00"));
         assert!(evidence.has_number("18"));

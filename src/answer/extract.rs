@@ -282,6 +282,27 @@ pub fn faq_reply(hit: &Hit) -> String {
     }
 }
 
+/// The retrieved chunks of the first hit's section (same document, title and headings), in
+/// document order: what an extractive reply may quote, and so what it cites.
+pub fn section_of(hits: &[Hit]) -> Vec<&Hit> {
+    let Some(first) = hits.first() else {
+        return Vec::new();
+    };
+    if first.kind != PassageKind::Page {
+        return vec![first];
+    }
+    let mut section: Vec<&Hit> = hits
+        .iter()
+        .filter(|h| {
+            h.document == first.document
+                && h.title == first.title
+                && h.heading_path == first.heading_path
+        })
+        .collect();
+    section.sort_by_key(|h| h.ordinal);
+    section
+}
+
 /// The best reply made of the sources' own words: an FAQ answer or a product's fields as they
 /// are, else the passage sentences that share most words with the question.
 pub fn extractive_reply(
@@ -306,14 +327,8 @@ pub fn extractive_reply(
         .collect();
     // A section split into overlapping chunks is read whole: the sentence that answers may sit
     // in the chunk beside the one that ranked first.
-    let mut section: Vec<&Hit> = hits
-        .iter()
-        .filter(|h| {
-            h.document == hit.document && h.title == hit.title && h.heading_path == hit.heading_path
-        })
-        .collect();
-    section.sort_by_key(|h| h.ordinal);
     let mut sentences: Vec<&str> = Vec::new();
+    let section = section_of(hits);
     for chunk in section {
         for sentence in split_sentences(&chunk.text) {
             if !sentences.contains(&sentence) {

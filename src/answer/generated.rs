@@ -178,7 +178,9 @@ pub fn generate_checked(
     let mut released = 0;
     let mut tokens = 0;
     let mut rejected = None;
-    let mut finish = FinishReason::StopToken;
+    // None until the engine says the reply is finished; a stream that ends without saying so
+    // (the engine stopped) is not a reply.
+    let mut finish = None;
     let mut decode_seconds = 0.0;
     let mut release = |upto: usize, text: &str, released: &mut usize| -> Option<Unsupported> {
         let part = &text[*released..upto];
@@ -208,7 +210,7 @@ pub fn generate_checked(
             }
             Event::Text(piece) => text.push_str(&piece),
             Event::Done(summary) => {
-                finish = summary.finish;
+                finish = Some(summary.finish);
                 if summary.text.starts_with(&text[..released]) {
                     text = summary.text;
                 }
@@ -226,12 +228,16 @@ pub fn generate_checked(
     }
     if rejected.is_none() {
         // A reply cut off by the token limit ends at its last whole sentence.
-        let end = if finish == FinishReason::MaxTokens {
-            last_sentence_end(&text).unwrap_or(released).max(released)
-        } else {
-            text.len()
+        // Only a reply that ended by itself keeps its last words; one cut off by a limit ends
+        // at its last whole sentence.
+        let end = match finish {
+            Some(FinishReason::StopToken | FinishReason::StopString) => text.len(),
+            _ => last_sentence_end(&text).unwrap_or(released).max(released),
         };
         rejected = release(end, &text, &mut released);
+    }
+    if rejected.is_none() && finish.is_none() {
+        return Err(LlmError::EngineStopped);
     }
     // A reply that never mentions what the customer asked about does not answer them, however
     // well its sentences are supported ("Tom runs the workshop" to "who fixes e-bikes?").

@@ -322,6 +322,24 @@ pub struct CatalogLabels {
     pub more: &'static str,
 }
 
+/// Every word clerk itself writes into catalog replies, in any language: these need no source.
+pub fn own_words() -> Vec<&'static str> {
+    LANGUAGES
+        .iter()
+        .flat_map(|l| {
+            let labels = catalog_labels(l);
+            [
+                labels.price,
+                labels.in_stock,
+                labels.out_of_stock,
+                labels.availability,
+                labels.by,
+                labels.more,
+            ]
+        })
+        .collect()
+}
+
 pub fn catalog_labels(language: &str) -> CatalogLabels {
     let (price, in_stock, out_of_stock, availability, by, more) = match language {
         "de" => (

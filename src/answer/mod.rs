@@ -467,7 +467,7 @@ impl Answerer {
         answer.text =
             extract::extractive_reply(&query, &hits, &language, expected).unwrap_or_default();
         answer.mode = Mode::Extractive;
-        answer.sources = vec![source(top)];
+        answer.sources = extract::section_of(&hits).into_iter().map(source).collect();
         answer.timings.total_ms = ms(started);
         Ok(answer)
     }

@@ -69,13 +69,21 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         std::thread::Builder::new()
             .name("clerk-model-loader".into())
             .spawn(move || {
-                match model_args.load_chat(queue, languages) {
-                    Ok(model) => engine.set_model(model),
-                    Err(e) => tracing::error!(
+                let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    model_args.load_chat(queue, languages)
+                }));
+                match loaded {
+                    Ok(Ok(model)) => engine.set_model(model),
+                    Ok(Err(e)) => tracing::error!(
                         error = format!("{e:#}"),
                         "no model: answers use FAQ, catalog and extractive replies only"
                     ),
+                    Err(_) => tracing::error!(
+                        "loading the model panicked: answers use FAQ, catalog and extractive \
+                         replies only"
+                    ),
                 }
+                // Ready either way: a service without a model still answers from documents.
                 loading.set_ready();
             })?;
         state

@@ -67,7 +67,7 @@ impl Engine {
     ) -> Result<Answer, EngineError> {
         let question = self.check_question(question)?;
         let record = self.business(business)?;
-        let (conversation, turns) = match history {
+        let (conversation, turns): (Option<String>, Vec<Turn>) = match history {
             History::Stored(id) => {
                 let id = match id.map(str::trim).filter(|c| !c.is_empty()) {
                     Some(id) => {
@@ -92,8 +92,17 @@ impl Engine {
                 (Some(id), turns)
             }
             History::Given(turns) => {
+                // Turns a client sends are held to the question limit too: they join the query.
+                let limit = self.limits.max_question_chars;
                 let skip = turns.len().saturating_sub(HISTORY_TURNS);
-                (None, turns[skip..].to_vec())
+                let turns = turns[skip..]
+                    .iter()
+                    .map(|t| Turn {
+                        role: t.role,
+                        text: t.text.chars().take(limit).collect(),
+                    })
+                    .collect();
+                (None, turns)
             }
         };
         let index = self.index(business)?;

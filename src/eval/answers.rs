@@ -163,7 +163,10 @@ pub fn score(
                     .into_iter()
                     .chain(h.heading_path.iter().map(String::as_str))
             }));
-            let bad = unsupported(&answer.text, &evidence, &[id]);
+            // clerk's own catalog labels ("Preis", "Vorrätig") need no source; all else does.
+            let mut own = crate::answer::language::own_words();
+            own.push(id);
+            let bad = unsupported(&answer.text, &evidence, &own);
             if !bad.is_empty() {
                 unsupported_replies += 1;
                 problems.push(format!(

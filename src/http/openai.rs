@@ -37,8 +37,9 @@ pub struct ChatRequest {
 #[derive(Debug, Deserialize)]
 pub struct ChatMessage {
     role: String,
+    /// Null for assistant turns that only called tools.
     #[serde(default)]
-    content: Content,
+    content: Option<Content>,
 }
 
 /// A message's content: a string, or OpenAI's list of typed parts (text parts are read).
@@ -47,12 +48,6 @@ pub struct ChatMessage {
 pub enum Content {
     Text(String),
     Parts(Vec<Value>),
-}
-
-impl Default for Content {
-    fn default() -> Self {
-        Content::Text(String::new())
-    }
 }
 
 impl Content {
@@ -110,11 +105,14 @@ fn split_messages(messages: &[ChatMessage]) -> Result<(String, Vec<Turn>), ApiEr
             };
             Some(Turn {
                 role,
-                text: m.content.text(),
+                text: m.content.as_ref().map(Content::text).unwrap_or_default(),
             })
         })
         .collect();
-    Ok((last.content.text(), turns))
+    Ok((
+        last.content.as_ref().map(Content::text).unwrap_or_default(),
+        turns,
+    ))
 }
 
 fn usage(answer: &Answer) -> Usage {
@@ -232,7 +230,7 @@ mod tests {
     fn message(role: &str, content: &str) -> ChatMessage {
         ChatMessage {
             role: role.into(),
-            content: Content::Text(content.into()),
+            content: Some(Content::Text(content.into())),
         }
     }
 
@@ -259,6 +257,9 @@ mod tests {
             "content": [{"type": "text", "text": "opening hours?"}]
         }))
         .unwrap();
-        assert_eq!(parsed.content.text(), "opening hours?");
+        assert_eq!(parsed.content.unwrap().text(), "opening hours?");
+        let tool_call: ChatMessage =
+            serde_json::from_value(json!({"role": "assistant", "content": null})).unwrap();
+        assert!(tool_call.content.is_none());
     }
 }

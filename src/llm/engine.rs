@@ -69,6 +69,15 @@ pub trait Generator: Send + Sync {
     }
 }
 
+/// Counts a job as finished when dropped.
+struct Finished<'a>(&'a AtomicUsize);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 struct Job {
     request: Request,
     events: mpsc::Sender<Result<Event, LlmError>>,
@@ -95,8 +104,16 @@ impl Engine {
             .name("clerk-llm-engine".into())
             .spawn(move || {
                 for job in rx {
-                    serve(&mut *model, &*codec, job);
-                    finished.fetch_sub(1, Ordering::Relaxed);
+                    // Counted down even if the job panics, and a panic fails only that job.
+                    let _done = Finished(&finished);
+                    let events = job.events.clone();
+                    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        serve(&mut *model, &*codec, job)
+                    }));
+                    if served.is_err() {
+                        model.reset();
+                        let _ = events.send(Err(LlmError::EngineStopped));
+                    }
                 }
             })?;
         Ok(Engine {

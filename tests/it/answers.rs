@@ -173,10 +173,7 @@ async fn a_follow_up_is_resolved_from_the_conversation() {
     assert!(text(&follow_up).contains("In stock: 6"), "{follow_up}");
     // Without the conversation the same words are about nothing in particular.
     let (_, alone) = ask_admin(s, BIKES, "and is it in stock?").await;
-    assert_ne!(
-        alone["sources"][0]["title"], "Tidewater 500 Hybrid",
-        "{alone}"
-    );
+    assert!(!text(&alone).contains("Tidewater 500"), "{alone}");
 }
 
 #[tokio::test]
@@ -269,9 +266,14 @@ async fn a_streamed_answer_ends_with_the_whole_answer() {
         .filter(|(name, _)| *name == "token")
         .map(|(_, data)| data["text"].as_str().unwrap())
         .collect();
-    // Streamed text is the final reply, unless it was withdrawn by a reset.
-    if !events.iter().any(|(name, _)| *name == "reset") && answer["mode"] == "generated" {
+    // Streamed text is the final reply when the model's reply stood; when it did not, the
+    // streamed part was withdrawn with a reset before the answer.
+    let reset = events.iter().any(|(name, _)| *name == "reset");
+    if answer["mode"] == "generated" {
+        assert!(!reset, "{body}");
         assert_eq!(streamed.trim(), text(answer).trim(), "{body}");
+    } else if !streamed.is_empty() {
+        assert!(reset, "streamed text was not withdrawn: {body}");
     }
     assert!(!text(answer).is_empty());
 }
@@ -381,11 +383,10 @@ async fn overload_is_refused_at_once_with_retry_after() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("status=\"429\""), "{metrics}");
-    assert!(
-        metrics.contains("clerk_generation_queue_depth"),
-        "{metrics}"
+    let refused_series = format!(
+        "clerk_http_requests_total{{route=\"/v1/businesses/{{business}}/answer\",method=\"POST\",status=\"429\"}} {refused}"
     );
+    assert!(metrics.contains(&refused_series), "{metrics}");
 }
 
 #[tokio::test]
