@@ -128,6 +128,15 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The words of `text` (lower case, at least `min_chars` long) that say what a question is
+/// about, its phrasing ("how much", "habt ihr") left out.
+pub(super) fn content_words(text: &str, min_chars: usize) -> Vec<String> {
+    words(text)
+        .into_iter()
+        .filter(|w| w.chars().count() >= min_chars && !QUESTION_WORDS.contains(&w.as_str()))
+        .collect()
+}
+
 /// Two words are the same for matching when one is a prefix of the other and they share at
 /// least five characters (or are equal): "sizes"/"size", "Gewicht"/"gewichte".
 pub(super) fn same_word(a: &str, b: &str) -> bool {
@@ -320,11 +329,7 @@ pub fn extractive_reply(
         (PassageKind::Faq, _) => return Some(clip(&faq_reply(hit))),
         _ => {}
     }
-    // The words that say what the question is about, not how it is phrased.
-    let asked: Vec<String> = words(question)
-        .into_iter()
-        .filter(|w| w.chars().count() >= 3 && !QUESTION_WORDS.contains(&w.as_str()))
-        .collect();
+    let asked = content_words(question, 3);
     // A section split into overlapping chunks is read whole: the sentence that answers may sit
     // in the chunk beside the one that ranked first.
     let mut sentences: Vec<&str> = Vec::new();

@@ -15,7 +15,7 @@ use crate::llm::{ChatMessage, ChatModel, LlmError};
 
 use super::check::{unsupported, unsupported_claims, Evidence, FactKind, Unsupported};
 use super::expect::mentions;
-use super::{passage_text, StreamEvent};
+use super::StreamEvent;
 
 /// How the generated reply went.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,11 +26,7 @@ pub struct Generation {
     pub rejected: Option<Unsupported>,
     pub prompt_tokens: usize,
     pub tokens: usize,
-    pub sources_used: usize,
-    /// Whether the last source kept had to be shortened to fit.
-    pub shortened: bool,
     pub tokens_per_second: f64,
-    pub seconds: f64,
 }
 
 pub struct PromptSettings<'a> {
@@ -87,7 +83,7 @@ pub fn build_prompt(
     let mut sources: Vec<(String, String)> = hits
         .iter()
         .take(settings.max_sources)
-        .map(|h| (h.title.clone(), passage_text(h)))
+        .map(|h| (h.title.clone(), h.text.clone()))
         .collect();
     let mut shortened = false;
     loop {
@@ -157,7 +153,6 @@ pub fn generate_checked(
     asked: &[String],
     on_event: &mut dyn FnMut(StreamEvent),
 ) -> Result<Generation, LlmError> {
-    let started = Instant::now();
     let prompt_tokens = prompt.len();
     let request = Request {
         prompt: Prompt::Tokens(prompt),
@@ -253,13 +248,10 @@ pub fn generate_checked(
         rejected,
         prompt_tokens,
         tokens,
-        sources_used: 0,
-        shortened: false,
         tokens_per_second: if decode_seconds > 0.0 {
             tokens.saturating_sub(1) as f64 / decode_seconds
         } else {
             0.0
         },
-        seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -194,17 +194,8 @@ pub struct Answerer {
 
 /// The words of a question that say what it is about (its phrasing left out).
 fn content_words(question: &str) -> Vec<String> {
-    question
-        .split(|c: char| !c.is_alphanumeric())
-        .map(str::to_lowercase)
-        // Short words are mostly function words of some language ("auf", "und", "les").
-        .filter(|w| w.chars().count() >= 4 && !language::QUESTION_WORDS.contains(&w.as_str()))
-        .collect()
-}
-
-/// A passage's full text as the model and the checker see it.
-pub(crate) fn passage_text(hit: &Hit) -> String {
-    hit.text.clone()
+    // Short words are mostly function words of some language ("auf", "und", "les").
+    extract::content_words(question, 4)
 }
 
 fn source(hit: &Hit) -> Source {
@@ -423,11 +414,7 @@ impl Answerer {
             };
             if let Some((prompt, used, shortened)) = built {
                 let used_hits = &hits[..used];
-                let evidence = Evidence::new(used_hits.iter().flat_map(|h| {
-                    [h.title.as_str(), h.text.as_str()]
-                        .into_iter()
-                        .chain(h.heading_path.iter().map(String::as_str))
-                }));
+                let evidence = Evidence::of_hits(used_hits);
                 let mut streamed = false;
                 let mut forward = |e: StreamEvent| {
                     streamed = true;

@@ -158,11 +158,7 @@ pub fn score(
                     .iter()
                     .any(|s| s.document == h.document && s.passage == h.ordinal)
             });
-            let evidence = Evidence::new(cited.flat_map(|h| {
-                [h.title.as_str(), h.text.as_str()]
-                    .into_iter()
-                    .chain(h.heading_path.iter().map(String::as_str))
-            }));
+            let evidence = Evidence::of_hits(cited);
             // clerk's own catalog labels ("Preis", "Vorrätig") need no source; all else does.
             let mut own = crate::answer::language::own_words();
             own.push(id);

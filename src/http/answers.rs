@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::handlers::blocking;
 use super::AppState;
 use crate::answer::{Answer, StreamEvent, Turn};
 use crate::engine::History;
@@ -173,11 +174,9 @@ pub async fn conversation(
     Path((business, id)): Path<(String, String)>,
 ) -> Result<Json<Conversation>, ApiError> {
     caller.check(&business)?;
-    let engine = state.engine.clone();
-    let conversation = tokio::task::spawn_blocking(move || engine.conversation(&business, &id))
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
-    Ok(Json(conversation))
+    Ok(Json(
+        blocking(&state, move |e| e.conversation(&business, &id)).await?,
+    ))
 }
 
 #[derive(Serialize)]
@@ -188,11 +187,7 @@ pub struct Readiness {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let engine = state.engine.clone();
-    let businesses = tokio::task::spawn_blocking(move || engine.businesses())
-        .await
-        .map_err(|e| ApiError::internal(&e))??
-        .len();
+    let businesses = blocking(&state, |e| e.businesses()).await?.len();
     let ready = state.is_ready();
     let body = Json(Readiness {
         ready,

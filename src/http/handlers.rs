@@ -16,7 +16,7 @@ use crate::index::{DocumentInfo, Hit};
 use crate::store::Business;
 
 /// Runs an engine call on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     state: &AppState,
     call: impl FnOnce(&Engine) -> Result<T, crate::engine::EngineError> + Send + 'static,
 ) -> Result<T, ApiError> {

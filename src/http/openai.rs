@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use super::answers::{finish, require_ready, start, Turns};
 use super::auth::Caller;
 use super::error::ApiError;
+use super::handlers::blocking;
 use super::AppState;
 use crate::answer::{Answer, Role, Source, Turn};
 
@@ -204,10 +205,7 @@ pub async fn chat_completions(
 }
 
 pub async fn models(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let engine = state.engine.clone();
-    let businesses = tokio::task::spawn_blocking(move || engine.businesses())
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
+    let businesses = blocking(&state, |e| e.businesses()).await?;
     let data: Vec<Value> = businesses
         .into_iter()
         .filter(|b| caller.check(&b.id).is_ok())

@@ -185,18 +185,11 @@ async fn an_unanswerable_question_is_handed_to_a_person() {
     assert_eq!(answer["needs_person"], true);
     assert!(answer["sources"].as_array().unwrap().is_empty());
     let id = answer["conversation_id"].as_str().unwrap();
-    let stored: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/v1/businesses/{BIKES}/conversations/{id}",
-            s.base
-        ))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stored = get_json(format!(
+        "{}/v1/businesses/{BIKES}/conversations/{id}",
+        s.base
+    ))
+    .await;
     assert_eq!(stored["needs_person"], true, "{stored}");
     assert_eq!(stored["turns"].as_array().unwrap().len(), 2, "{stored}");
 }

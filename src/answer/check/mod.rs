@@ -8,6 +8,8 @@
 
 use std::collections::HashSet;
 
+use crate::index::Hit;
+
 /// A span of a reply that the sources do not support.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsupported {
@@ -37,6 +39,15 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// What `hits` say: each one's title, headings and text.
+    pub fn of_hits<'a>(hits: impl IntoIterator<Item = &'a Hit>) -> Evidence {
+        Evidence::new(hits.into_iter().flat_map(|h| {
+            [h.title.as_str(), h.text.as_str()]
+                .into_iter()
+                .chain(h.heading_path.iter().map(String::as_str))
+        }))
+    }
+
     pub fn new<'a>(texts: impl IntoIterator<Item = &'a str>) -> Evidence {
         let mut evidence = Evidence {
             numbers: HashSet::new(),
