@@ -4,7 +4,7 @@
 //! is written in one transaction once its reply exists; a conversation whose reply abstained
 //! is marked for a person until someone clears it.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::{now, Store, StoreError};
@@ -93,39 +93,22 @@ impl Store {
         conversation: &str,
         exchange: &Exchange,
     ) -> Result<(), StoreError> {
-        let at = now() as i64;
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO conversations (business_id, id, created_at, updated_at, needs_person) \
-             VALUES (?1, ?2, ?3, ?3, ?4) ON CONFLICT (business_id, id) DO UPDATE SET \
-             updated_at = excluded.updated_at, needs_person = needs_person OR excluded.needs_person",
-            params![business, conversation, at, exchange.needs_person],
-        )?;
-        let next: i64 = tx.query_row(
-            "SELECT COALESCE(MAX(seq), -1) + 1 FROM turns WHERE business_id = ?1 AND conversation = ?2",
-            params![business, conversation],
-            |row| row.get(0),
-        )?;
-        tx.execute(
-            "INSERT INTO turns (business_id, conversation, seq, role, text, mode, at) \
-             VALUES (?1, ?2, ?3, 'customer', ?4, NULL, ?5)",
-            params![business, conversation, next, exchange.question, at],
-        )?;
-        tx.execute(
-            "INSERT INTO turns (business_id, conversation, seq, role, text, mode, at) \
-             VALUES (?1, ?2, ?3, 'assistant', ?4, ?5, ?6)",
-            params![
-                business,
-                conversation,
-                next + 1,
-                exchange.reply,
-                exchange.mode,
-                at
-            ],
-        )?;
+        write_exchange(&tx, business, conversation, exchange)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Hands a conversation back to clerk after a person has taken it: it answers again.
+    /// False when the business has no conversation of that id.
+    pub fn release_conversation(&self, business: &str, id: &str) -> Result<bool, StoreError> {
+        let conn = self.conn.lock();
+        Ok(conn.execute(
+            "UPDATE conversations SET needs_person = 0, updated_at = ?3 \
+             WHERE business_id = ?1 AND id = ?2",
+            params![business, id, now() as i64],
+        )? > 0)
     }
 
     /// A whole conversation, or None when the business has none of that id.
@@ -161,6 +144,83 @@ impl Store {
             turns: self.recent_turns(business, id, usize::MAX >> 1)?,
         }))
     }
+}
+
+/// Opens (or touches) a conversation, marking it for a person when `needs_person`.
+fn touch(
+    tx: &Transaction<'_>,
+    business: &str,
+    conversation: &str,
+    needs_person: bool,
+) -> Result<i64, StoreError> {
+    let at = now() as i64;
+    tx.execute(
+        "INSERT INTO conversations (business_id, id, created_at, updated_at, needs_person) \
+         VALUES (?1, ?2, ?3, ?3, ?4) ON CONFLICT (business_id, id) DO UPDATE SET \
+         updated_at = excluded.updated_at, needs_person = needs_person OR excluded.needs_person",
+        params![business, conversation, at, needs_person],
+    )?;
+    Ok(tx.query_row(
+        "SELECT COALESCE(MAX(seq), -1) + 1 FROM turns WHERE business_id = ?1 AND conversation = ?2",
+        params![business, conversation],
+        |row| row.get(0),
+    )?)
+}
+
+fn write_turn(
+    tx: &Transaction<'_>,
+    business: &str,
+    conversation: &str,
+    seq: i64,
+    role: &str,
+    text: &str,
+    mode: Option<&str>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO turns (business_id, conversation, seq, role, text, mode, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![business, conversation, seq, role, text, mode, now() as i64],
+    )?;
+    Ok(())
+}
+
+/// Writes a question and its reply inside the caller's transaction.
+pub(super) fn write_exchange(
+    tx: &Transaction<'_>,
+    business: &str,
+    conversation: &str,
+    exchange: &Exchange,
+) -> Result<(), StoreError> {
+    let next = touch(tx, business, conversation, exchange.needs_person)?;
+    write_turn(
+        tx,
+        business,
+        conversation,
+        next,
+        "customer",
+        exchange.question,
+        None,
+    )?;
+    write_turn(
+        tx,
+        business,
+        conversation,
+        next + 1,
+        "assistant",
+        exchange.reply,
+        Some(exchange.mode),
+    )
+}
+
+/// Writes a customer message that gets no reply (a person has the conversation).
+pub(super) fn write_customer_turn(
+    tx: &Transaction<'_>,
+    business: &str,
+    conversation: &str,
+    text: &str,
+) -> Result<(), StoreError> {
+    let next = touch(tx, business, conversation, false)?;
+    write_turn(tx, business, conversation, next, "customer", text, None)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Durable state outside the indexes: businesses, their hashed API keys and conversations, in
-//! SQLite.
+//! Durable state outside the indexes: businesses, their hashed API keys, conversations and the
+//! WhatsApp inbox and outbox, in SQLite.
 //!
 //! The store is one SQLite file in the data dir, opened in WAL mode; every change is one
 //! transaction. API keys are kept only as SHA-256 hashes: a key is shown once, when it is made,
@@ -7,6 +7,7 @@
 //! business's index, not here (see `index`), so an upload commits in one place.
 
 mod conversations;
+mod whatsapp;
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,6 +19,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use conversations::{Conversation, Exchange, StoredTurn};
+pub use whatsapp::{
+    conversation_of, Accepted, DeadLetter, DueOutbound, InboundRecord, Outgoing, PendingInbound,
+    Processed, StatusRecord, WhatsAppAccount, WhatsAppCounts, WhatsAppCustomer,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -27,6 +32,8 @@ pub enum StoreError {
     UnknownBusiness(String),
     #[error("the store at {path} could not be opened: {message}")]
     Open { path: String, message: String },
+    #[error("phone number {0} is already connected to another business")]
+    PhoneNumberTaken(String),
     #[error("store query failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -99,6 +106,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(conversations::SCHEMA)?;
+        conn.execute_batch(whatsapp::SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })

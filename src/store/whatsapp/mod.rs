@@ -1,0 +1,387 @@
+//! WhatsApp's durable state: each business's connected number and secrets, the customers with
+//! their opt-out and 24-hour window, the inbox of customer messages keyed by `wamid`, the outbox
+//! of replies and read receipts, and the delivery statuses Meta reports.
+//!
+//! Exactly-once rests on three transactions: a webhook's messages enter the inbox (duplicates
+//! of a `wamid` are ignored) before it is acknowledged; a message's reply, its exchange in the
+//! conversation and the inbox row's `done` are written together; an outbox row is `sending`
+//! before its request leaves and `sent` once Meta answers. What crashes between the last two is
+//! settled by the status webhook that carries the row's tracker (see `channels::whatsapp`).
+
+mod inbox;
+mod outbox;
+#[cfg(test)]
+mod tests;
+
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::{now, Exchange, Store, StoreError};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS wa_accounts (
+    business_id     TEXT PRIMARY KEY REFERENCES businesses(id) ON DELETE CASCADE,
+    phone_number_id TEXT NOT NULL UNIQUE,
+    access_token    TEXT NOT NULL,
+    app_secret      TEXT NOT NULL,
+    verify_token    TEXT NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS wa_customers (
+    business_id     TEXT NOT NULL,
+    wa_id           TEXT NOT NULL,
+    name            TEXT,
+    last_inbound_at INTEGER NOT NULL DEFAULT 0,
+    opted_out       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (business_id, wa_id)
+);
+CREATE TABLE IF NOT EXISTS wa_inbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    wamid           TEXT NOT NULL UNIQUE,
+    business_id     TEXT NOT NULL,
+    phone_number_id TEXT NOT NULL,
+    wa_id           TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    text            TEXT,
+    sent_at         INTEGER NOT NULL,
+    received_at     INTEGER NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending',
+    outcome         TEXT
+);
+CREATE INDEX IF NOT EXISTS wa_inbox_pending ON wa_inbox(state, business_id, wa_id, sent_at, seq);
+CREATE TABLE IF NOT EXISTS wa_outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    business_id     TEXT NOT NULL,
+    phone_number_id TEXT NOT NULL,
+    wa_id           TEXT NOT NULL,
+    reply_to        TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    part            INTEGER NOT NULL,
+    body            TEXT,
+    state           TEXT NOT NULL DEFAULT 'pending',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL,
+    message_id      TEXT,
+    delivery        TEXT,
+    error           TEXT,
+    created_at      INTEGER NOT NULL,
+    done_at         INTEGER,
+    UNIQUE (reply_to, kind, part)
+);
+CREATE INDEX IF NOT EXISTS wa_outbox_open ON wa_outbox(state, business_id, wa_id, id);
+CREATE INDEX IF NOT EXISTS wa_outbox_message ON wa_outbox(message_id);
+CREATE TABLE IF NOT EXISTS wa_statuses (
+    message_id  TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    error       TEXT,
+    PRIMARY KEY (message_id, status)
+);
+";
+
+/// A business's connected number. The secrets leave the store only towards Meta (the token)
+/// and the signature check (the app secret); no API response carries them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WhatsAppAccount {
+    pub business_id: String,
+    pub phone_number_id: String,
+    pub access_token: String,
+    pub app_secret: String,
+    pub verify_token: String,
+}
+
+impl std::fmt::Debug for WhatsAppAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhatsAppAccount")
+            .field("business_id", &self.business_id)
+            .field("phone_number_id", &self.phone_number_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A customer message as the webhook delivered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundRecord {
+    pub wamid: String,
+    pub business_id: String,
+    pub phone_number_id: String,
+    pub wa_id: String,
+    pub name: Option<String>,
+    /// "text" (text, caption or button title in `text`) or the message type to decline.
+    pub kind: String,
+    pub text: Option<String>,
+    /// When the customer sent it (the payload's timestamp, seconds).
+    pub sent_at: u64,
+}
+
+/// A delivery status Meta reported for one of our messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRecord {
+    pub message_id: String,
+    pub status: String,
+    pub at: u64,
+    /// Our outbox row, when the status carries the tracker we sent.
+    pub outbox_id: Option<i64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Accepted {
+    pub new_messages: usize,
+    pub duplicates: usize,
+    pub statuses: usize,
+}
+
+/// A pending inbox message, with what the worker needs to know of its customer.
+#[derive(Debug, Clone)]
+pub struct PendingInbound {
+    pub record: InboundRecord,
+    pub opted_out: bool,
+    pub handed_off: bool,
+    pub last_inbound_at: u64,
+}
+
+/// One message to send: a read receipt for `reply_to`, or a text part quoting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    Read,
+    Text(String),
+}
+
+/// What processing an inbox message decided, written in one transaction.
+#[derive(Default)]
+pub struct Processed<'a> {
+    /// Why, in a word or two, for the operator ("answered", "opted out", "held for a person").
+    pub outcome: &'a str,
+    /// The exchange to add to the customer's conversation.
+    pub exchange: Option<Exchange<'a>>,
+    /// A customer message recorded without a reply (while a person has the conversation).
+    pub customer_turn: Option<&'a str>,
+    pub set_opted_out: Option<bool>,
+    pub outgoing: Vec<Outgoing>,
+}
+
+/// An outbox row the sender may send now.
+#[derive(Debug, Clone)]
+pub struct DueOutbound {
+    pub id: i64,
+    pub business_id: String,
+    pub phone_number_id: String,
+    pub wa_id: String,
+    pub reply_to: String,
+    pub kind: String,
+    pub body: Option<String>,
+    pub attempts: u32,
+    pub last_inbound_at: u64,
+}
+
+/// An outbound message that will not be sent, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub wa_id: String,
+    pub reply_to: String,
+    pub kind: String,
+    pub body: Option<String>,
+    /// "dead" (Meta refused it) or "undeliverable" (outside the 24-hour window).
+    pub state: String,
+    pub reason: String,
+    pub attempts: u32,
+    pub at: u64,
+}
+
+/// Counts for a business's WhatsApp status page and the metrics.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct WhatsAppCounts {
+    pub inbox_pending: u64,
+    pub inbox_done: u64,
+    pub outbox_pending: u64,
+    pub sent: u64,
+    pub dead: u64,
+    pub undeliverable: u64,
+}
+
+/// A customer as the business sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct WhatsAppCustomer {
+    pub wa_id: String,
+    pub name: Option<String>,
+    pub last_inbound_at: u64,
+    pub opted_out: bool,
+    pub handed_off: bool,
+}
+
+/// The conversation a WhatsApp customer's messages are kept in.
+pub fn conversation_of(wa_id: &str) -> String {
+    format!("wa:{wa_id}")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Connects (or re-connects) a business's number; a number another business holds is
+    /// refused.
+    pub fn set_whatsapp_account(&self, account: &WhatsAppAccount) -> Result<(), StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let owner: Option<String> = tx
+            .query_row(
+                "SELECT business_id FROM wa_accounts WHERE phone_number_id = ?1",
+                params![account.phone_number_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if owner.as_deref().is_some_and(|o| o != account.business_id) {
+            return Err(StoreError::PhoneNumberTaken(
+                account.phone_number_id.clone(),
+            ));
+        }
+        tx.execute(
+            "INSERT INTO wa_accounts (business_id, phone_number_id, access_token, app_secret, \
+             verify_token, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (business_id) DO UPDATE SET phone_number_id = excluded.phone_number_id, \
+             access_token = excluded.access_token, app_secret = excluded.app_secret, \
+             verify_token = excluded.verify_token, updated_at = excluded.updated_at",
+            params![
+                account.business_id,
+                account.phone_number_id,
+                account.access_token,
+                account.app_secret,
+                account.verify_token,
+                now() as i64
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn whatsapp_accounts(&self) -> Result<Vec<WhatsAppAccount>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT business_id, phone_number_id, access_token, app_secret, verify_token \
+             FROM wa_accounts ORDER BY business_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(WhatsAppAccount {
+                business_id: r.get(0)?,
+                phone_number_id: r.get(1)?,
+                access_token: r.get(2)?,
+                app_secret: r.get(3)?,
+                verify_token: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn whatsapp_dead_letters(&self, business: &str) -> Result<Vec<DeadLetter>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, wa_id, reply_to, kind, body, state, COALESCE(error, ''), attempts, \
+             COALESCE(done_at, created_at) FROM wa_outbox \
+             WHERE business_id = ?1 AND state IN ('dead', 'undeliverable') ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![business], |r| {
+            Ok(DeadLetter {
+                id: r.get(0)?,
+                wa_id: r.get(1)?,
+                reply_to: r.get(2)?,
+                kind: r.get(3)?,
+                body: r.get(4)?,
+                state: r.get(5)?,
+                reason: r.get(6)?,
+                attempts: r.get::<_, i64>(7)? as u32,
+                at: r.get::<_, i64>(8)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Inbox and outbox counts, for one business or (None) all.
+    pub fn whatsapp_counts(&self, business: Option<&str>) -> Result<WhatsAppCounts, StoreError> {
+        let conn = self.conn.lock();
+        let mut counts = WhatsAppCounts::default();
+        let mut stmt = conn.prepare(
+            "SELECT state, COUNT(*) FROM wa_inbox WHERE ?1 IS NULL OR business_id = ?1 \
+             GROUP BY state",
+        )?;
+        for row in stmt.query_map(params![business], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })? {
+            let (state, n) = row?;
+            match state.as_str() {
+                "pending" => counts.inbox_pending = n,
+                _ => counts.inbox_done += n,
+            }
+        }
+        let mut stmt = conn.prepare(
+            "SELECT state, COUNT(*) FROM wa_outbox WHERE kind = 'text' \
+             AND (?1 IS NULL OR business_id = ?1) GROUP BY state",
+        )?;
+        for row in stmt.query_map(params![business], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })? {
+            let (state, n) = row?;
+            match state.as_str() {
+                "pending" | "sending" => counts.outbox_pending += n,
+                "sent" => counts.sent = n,
+                "dead" => counts.dead = n,
+                _ => counts.undeliverable += n,
+            }
+        }
+        Ok(counts)
+    }
+
+    pub fn whatsapp_customer(
+        &self,
+        business: &str,
+        wa_id: &str,
+    ) -> Result<Option<WhatsAppCustomer>, StoreError> {
+        let conn = self.conn.lock();
+        Ok(conn
+            .query_row(
+                "SELECT c.wa_id, c.name, c.last_inbound_at, c.opted_out, \
+                 COALESCE(v.needs_person, 0) FROM wa_customers c \
+                 LEFT JOIN conversations v ON v.business_id = c.business_id AND v.id = 'wa:' || c.wa_id \
+                 WHERE c.business_id = ?1 AND c.wa_id = ?2",
+                params![business, wa_id],
+                |r| {
+                    Ok(WhatsAppCustomer {
+                        wa_id: r.get(0)?,
+                        name: r.get(1)?,
+                        last_inbound_at: r.get::<_, i64>(2)? as u64,
+                        opted_out: r.get(3)?,
+                        handed_off: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The texts sent in reply to an inbound message, in order (for the simulator and tests).
+    pub fn whatsapp_replies_to(&self, wamid: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT state, COALESCE(body, '') FROM wa_outbox WHERE reply_to = ?1 AND kind = 'text' \
+             ORDER BY part",
+        )?;
+        let rows = stmt.query_map(params![wamid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How an inbox message was settled, if it was ("pending" while waiting).
+    pub fn whatsapp_inbound_outcome(&self, wamid: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.conn.lock();
+        Ok(conn
+            .query_row(
+                "SELECT COALESCE(outcome, state) FROM wa_inbox WHERE wamid = ?1",
+                params![wamid],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
