@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::channels::whatsapp::WhatsAppSettings;
 use crate::documents::Limits;
 use crate::engine::EngineLimits;
 
@@ -27,6 +28,8 @@ pub enum ConfigError {
     WeakAdminToken,
     #[error("invalid device {0:?} (CLERK_DEVICE): use cpu, cuda, cuda:N or metal")]
     Device(String),
+    #[error("{0}")]
+    WhatsApp(String),
 }
 
 /// The settings a config file may hold; every one optional.
@@ -48,6 +51,20 @@ pub struct FileConfig {
     pub device: Option<String>,
     /// Generation requests that may wait while one runs.
     pub queue: Option<usize>,
+    /// The Cloud API's base URL (a fake one in tests and the simulator).
+    pub whatsapp_graph_url: Option<String>,
+    /// The Graph API version in each request's path, e.g. v23.0.
+    pub whatsapp_api_version: Option<String>,
+    /// WhatsApp customers answered at the same time.
+    pub whatsapp_workers: Option<usize>,
+    /// Messages sent per second per number (below Meta's 80).
+    pub whatsapp_max_per_second: Option<u32>,
+    /// First retry delay of a failed send, doubled per attempt.
+    pub whatsapp_retry_base_ms: Option<u64>,
+    /// How long a send cut off by a crash waits for Meta's status before going again.
+    pub whatsapp_resend_grace_s: Option<u64>,
+    /// Words that, in a short message, ask for a person.
+    pub whatsapp_handoff_words: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -78,6 +95,7 @@ pub struct Config {
     pub models_dir: Option<PathBuf>,
     pub device: String,
     pub queue: usize,
+    pub whatsapp: WhatsAppSettings,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "clerk-data";
@@ -96,6 +114,7 @@ pub fn default_corpus_dir() -> PathBuf {
 
 impl Config {
     pub fn resolve(file: FileConfig, over: Overrides) -> Result<Config, ConfigError> {
+        let whatsapp = whatsapp_settings(&file, &over)?;
         let listen = over
             .listen
             .or(file.listen)
@@ -160,6 +179,7 @@ impl Config {
             return Err(ConfigError::Device(device));
         }
         Ok(Config {
+            whatsapp,
             model: over
                 .model
                 .or(file.model)
@@ -184,6 +204,79 @@ impl Config {
             limits,
         })
     }
+}
+
+fn whatsapp_settings(file: &FileConfig, over: &Overrides) -> Result<WhatsAppSettings, ConfigError> {
+    let defaults = WhatsAppSettings::default();
+    let bad = |message: &str| Err(ConfigError::WhatsApp(message.to_string()));
+    let graph_url = over
+        .whatsapp_graph_url
+        .clone()
+        .or_else(|| file.whatsapp_graph_url.clone())
+        .unwrap_or(defaults.graph_url);
+    if !(graph_url.starts_with("https://") || graph_url.starts_with("http://")) {
+        return bad(
+            "the WhatsApp Graph URL (CLERK_WHATSAPP_GRAPH_URL) must start with https:// or http://",
+        );
+    }
+    let api_version = over
+        .whatsapp_api_version
+        .clone()
+        .or_else(|| file.whatsapp_api_version.clone())
+        .unwrap_or(defaults.api_version);
+    let version_ok = api_version
+        .strip_prefix('v')
+        .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'));
+    if !version_ok {
+        return bad("the WhatsApp API version (CLERK_WHATSAPP_API_VERSION) looks like v23.0");
+    }
+    let max_per_second = over
+        .whatsapp_max_per_second
+        .or(file.whatsapp_max_per_second)
+        .unwrap_or(defaults.max_per_second);
+    if !(1..80).contains(&max_per_second) {
+        return bad("whatsapp_max_per_second (CLERK_WHATSAPP_MAX_PER_SECOND) must be 1-79: Meta allows 80 per number");
+    }
+    let workers = at_least(
+        "whatsapp_workers (CLERK_WHATSAPP_WORKERS)",
+        1,
+        over.whatsapp_workers
+            .or(file.whatsapp_workers)
+            .unwrap_or(defaults.workers),
+    )?;
+    let retry_base = over
+        .whatsapp_retry_base_ms
+        .or(file.whatsapp_retry_base_ms)
+        .map(std::time::Duration::from_millis)
+        .unwrap_or(defaults.retry_base)
+        .max(std::time::Duration::from_millis(1));
+    let resend_grace = over
+        .whatsapp_resend_grace_s
+        .or(file.whatsapp_resend_grace_s)
+        .map(std::time::Duration::from_secs)
+        .unwrap_or(defaults.resend_grace);
+    let handoff_words: Vec<String> = over
+        .whatsapp_handoff_words
+        .clone()
+        .or_else(|| file.whatsapp_handoff_words.clone())
+        .map(|words| {
+            words
+                .iter()
+                .map(|w| w.trim().to_lowercase())
+                .filter(|w| !w.is_empty())
+                .collect()
+        })
+        .unwrap_or(defaults.handoff_words);
+    Ok(WhatsAppSettings {
+        graph_url,
+        api_version,
+        workers,
+        max_per_second,
+        retry_base,
+        resend_grace,
+        handoff_words,
+        ..defaults
+    })
 }
 
 fn at_least(name: &'static str, min: usize, value: usize) -> Result<usize, ConfigError> {

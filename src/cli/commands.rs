@@ -10,6 +10,7 @@ use super::generate_commands::ModelArgs;
 use super::{
     BusinessCommand, DocumentsCommand, EvalRetrievalArgs, IngestArgs, SearchArgs, ServeArgs,
 };
+use crate::channels::whatsapp::WhatsApp;
 use crate::config::{default_corpus_dir, Config, Overrides};
 use crate::engine::{Engine, EngineError, Upload};
 use crate::eval;
@@ -41,7 +42,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         models_dir: args.models_dir,
         device: args.device,
         queue: args.queue,
-        ..Overrides::default()
+        ..args.whatsapp.clone().overrides(Overrides::default())
     })?;
     let settings = args.tuning.settings()?;
     let engine = Arc::new(open_engine(&config)?.with_answer_settings(settings));
@@ -57,6 +58,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         models_dir: config.models_dir.clone(),
         device: config.device.clone(),
     };
+    let engine_for_channel = engine.clone();
     let state = AppState::new(engine.clone(), Some(&admin_token));
     let state = if model_args.is_none() {
         state
@@ -88,8 +90,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             })?;
         state
     };
+    let channel = WhatsApp::new(
+        engine_for_channel,
+        config.whatsapp.clone(),
+        state.readiness(),
+    )
+    .context("opening the WhatsApp channel")?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
+        // Customer messages a previous run acknowledged but did not answer are answered now.
+        channel.start();
+        let state = state.with_whatsapp(channel);
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (CLERK_LISTEN)", config.listen))?;

@@ -115,6 +115,9 @@ pub enum BenchCommand {
     /// Model speed: load time, pp128/512/1024, tg128 (at depth 0 and 512), time to first
     /// token, peak RSS.
     Generate(BenchGenerateArgs),
+    /// WhatsApp webhook load: signed deliveries at a steady rate through a real server, a
+    /// fake Cloud API and the real index and model; acknowledgement latency and memory.
+    Whatsapp(Box<super::whatsapp_commands::BenchWhatsAppArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -300,7 +303,10 @@ fn peak_rss_mb() -> f64 {
 }
 
 pub fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Generate(args) = cmd;
+    let args = match cmd {
+        BenchCommand::Generate(args) => args,
+        BenchCommand::Whatsapp(args) => return super::whatsapp_commands::bench(*args),
+    };
     let reps = args.reps.max(1);
     let path = args.model.path()?;
     let t = Instant::now();

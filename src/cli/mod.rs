@@ -5,6 +5,7 @@ mod answer_commands;
 mod commands;
 mod generate_commands;
 mod llm_commands;
+mod whatsapp_commands;
 
 use std::path::PathBuf;
 
@@ -55,6 +56,9 @@ pub enum Command {
     /// Measure speed.
     #[command(subcommand)]
     Bench(generate_commands::BenchCommand),
+    /// Try the WhatsApp channel without a number.
+    #[command(subcommand)]
+    Whatsapp(whatsapp_commands::WhatsAppCommand),
 }
 
 /// Settings every command that opens the data dir shares.
@@ -110,6 +114,8 @@ pub struct ServeArgs {
     pub queue: Option<usize>,
     #[command(flatten)]
     pub tuning: answer_commands::AnswerTuning,
+    #[command(flatten)]
+    pub whatsapp: whatsapp_commands::WhatsAppArgs,
 }
 
 #[derive(Debug, Args)]
@@ -272,5 +278,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokenize(args) => llm_commands::tokenize(args),
         Command::Generate(args) => generate_commands::generate(args),
         Command::Bench(cmd) => generate_commands::bench(cmd),
+        Command::Whatsapp(cmd) => whatsapp_commands::run(cmd),
     }
 }

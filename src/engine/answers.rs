@@ -136,6 +136,29 @@ impl Engine {
         Ok(answer)
     }
 
+    /// The language a business's documents are in ("auto" until its first upload decides).
+    pub fn language_of(&self, business: &str) -> Result<String, EngineError> {
+        let record = self.business(business)?;
+        Ok(self
+            .index(business)?
+            .map(|i| i.language().code().to_string())
+            .unwrap_or(record.language))
+    }
+
+    /// Gives a conversation a person took over back to clerk, which answers in it again.
+    pub fn release_conversation(&self, business: &str, id: &str) -> Result<(), EngineError> {
+        self.business(business)?;
+        validate_conversation_id(id)?;
+        if self.store.release_conversation(business, id)? {
+            Ok(())
+        } else {
+            Err(EngineError::UnknownConversation {
+                business: business.to_string(),
+                id: id.to_string(),
+            })
+        }
+    }
+
     /// A conversation of `business` with every turn.
     pub fn conversation(&self, business: &str, id: &str) -> Result<Conversation, EngineError> {
         self.business(business)?;

@@ -186,6 +186,11 @@ impl Engine {
         &self.limits
     }
 
+    /// The durable state, for the channels that keep their own delivery records there.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }

@@ -179,6 +179,25 @@ pub async fn conversation(
     ))
 }
 
+/// `POST …/conversations/{conversation}/release`: a person is done; clerk answers there again
+/// (on WhatsApp, the conversation `wa:<wa_id>`).
+pub async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((business, id)): Path<(String, String)>,
+) -> Result<Json<Conversation>, ApiError> {
+    caller.check(&business)?;
+    let conversation = blocking(&state, move |e| {
+        e.release_conversation(&business, &id)?;
+        e.conversation(&business, &id)
+    })
+    .await?;
+    if let Some(whatsapp) = &state.whatsapp {
+        whatsapp.wake();
+    }
+    Ok(Json(conversation))
+}
+
 #[derive(Serialize)]
 pub struct Readiness {
     ready: bool,

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use crate::channels::whatsapp::WhatsAppError;
 use crate::documents::DocumentError;
 use crate::engine::EngineError;
 use crate::llm::LlmError;
@@ -144,6 +145,27 @@ impl From<EngineError> for ApiError {
                 )
             }
             E::Llm(_) | E::Index(_) | E::Store(_) => return ApiError::internal(&e),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<WhatsAppError> for ApiError {
+    fn from(e: WhatsAppError) -> Self {
+        use WhatsAppError as W;
+        let e = match e {
+            W::Engine(inner) => return ApiError::from(inner),
+            other => other,
+        };
+        let (status, code) = match &e {
+            W::MissingSignature => (StatusCode::UNAUTHORIZED, "missing_signature"),
+            W::BadSignature => (StatusCode::FORBIDDEN, "bad_signature"),
+            W::VerificationFailed => (StatusCode::FORBIDDEN, "verification_failed"),
+            W::Payload(_) => (StatusCode::BAD_REQUEST, "bad_payload"),
+            W::InvalidAccount(_) => (StatusCode::BAD_REQUEST, "bad_whatsapp_settings"),
+            W::NotConnected(_) => (StatusCode::NOT_FOUND, "whatsapp_not_connected"),
+            W::PhoneNumberTaken(_) => (StatusCode::CONFLICT, "phone_number_taken"),
+            W::Engine(_) => unreachable!("returned above"),
         };
         ApiError::new(status, code, e.to_string())
     }

@@ -1,5 +1,6 @@
 //! Prometheus metrics: requests by route and status with their latency, answers by mode with
-//! the time each stage took, generated tokens and their rate, and the generation queue's depth.
+//! the time each stage took, generated tokens and their rate, the generation queue's depth, and
+//! the WhatsApp channel's traffic, retries and dead letters.
 //!
 //! Counters live in memory (they restart with the process, as Prometheus expects) and are
 //! rendered in the text exposition format at `GET /metrics`.
@@ -15,6 +16,8 @@ use parking_lot::Mutex;
 
 use super::AppState;
 use crate::answer::{Answer, Mode};
+use crate::channels::whatsapp::ChannelMetrics;
+use crate::store::WhatsAppCounts;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -239,13 +242,73 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         .model()
         .map(|m| m.generator.queue_depth())
         .unwrap_or(0);
+    let mut text = state.metrics.render(depth, state.is_ready());
+    if let Some(channel) = state.whatsapp.clone() {
+        let counts = tokio::task::spawn_blocking({
+            let channel = channel.clone();
+            move || channel.counts(None)
+        })
+        .await;
+        match counts {
+            Ok(Ok(counts)) => render_whatsapp(&mut text, &channel.metrics, &counts),
+            Ok(Err(e)) => tracing::error!(error = %e, "reading WhatsApp counts failed"),
+            Err(e) => tracing::error!(error = %e, "reading WhatsApp counts panicked"),
+        }
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(depth, state.is_ready()),
+        text,
     )
+}
+
+/// The WhatsApp channel's counters (this process) and its inbox and outbox (the store).
+fn render_whatsapp(out: &mut String, m: &ChannelMetrics, counts: &WhatsAppCounts) {
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    out.push_str("# HELP clerk_whatsapp_webhooks_total Webhook deliveries by outcome.\n");
+    out.push_str("# TYPE clerk_whatsapp_webhooks_total counter\n");
+    let refused = load(&m.refused);
+    let _ = writeln!(
+        out,
+        "clerk_whatsapp_webhooks_total{{outcome=\"accepted\"}} {}",
+        load(&m.webhooks).saturating_sub(refused)
+    );
+    let _ = writeln!(
+        out,
+        "clerk_whatsapp_webhooks_total{{outcome=\"refused\"}} {refused}"
+    );
+    out.push_str("# HELP clerk_whatsapp_events_total Messages, duplicates and statuses received; replies answered, sent, retried and given up.\n");
+    out.push_str("# TYPE clerk_whatsapp_events_total counter\n");
+    for (event, counter) in [
+        ("new_message", &m.new_messages),
+        ("duplicate", &m.duplicates),
+        ("status", &m.statuses),
+        ("answered", &m.answered),
+        ("sent", &m.sent),
+        ("retry", &m.retries),
+        ("dead_letter", &m.dead),
+        ("undeliverable", &m.undeliverable),
+    ] {
+        let _ = writeln!(
+            out,
+            "clerk_whatsapp_events_total{{event=\"{event}\"}} {}",
+            load(counter)
+        );
+    }
+    out.push_str("# HELP clerk_whatsapp_messages Inbox and outbox rows by state, as stored.\n");
+    out.push_str("# TYPE clerk_whatsapp_messages gauge\n");
+    for (state, n) in [
+        ("inbox_pending", counts.inbox_pending),
+        ("inbox_done", counts.inbox_done),
+        ("outbox_pending", counts.outbox_pending),
+        ("sent", counts.sent),
+        ("dead_letter", counts.dead),
+        ("undeliverable", counts.undeliverable),
+    ] {
+        let _ = writeln!(out, "clerk_whatsapp_messages{{state=\"{state}\"}} {n}");
+    }
 }
 
 #[cfg(test)]

@@ -11,13 +11,14 @@ mod handlers;
 mod metrics;
 mod openai;
 mod openapi;
+mod whatsapp;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
@@ -26,7 +27,11 @@ use tower_http::trace::TraceLayer;
 pub use auth::Caller;
 pub use error::ApiError;
 
+use crate::channels::whatsapp::WhatsApp;
 use crate::engine::Engine;
+
+/// Meta's notifications are at most a few MB; a larger body is not one of them.
+const WEBHOOK_MAX_BYTES: usize = 4 << 20;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -37,6 +42,8 @@ pub struct AppState {
     metrics: Arc<metrics::Metrics>,
     /// Set once the model (if any) and the indexes are loaded; answers wait for it.
     ready: Arc<AtomicBool>,
+    /// The WhatsApp channel, when this server takes Meta's webhooks.
+    whatsapp: Option<Arc<WhatsApp>>,
 }
 
 impl AppState {
@@ -49,7 +56,19 @@ impl AppState {
                 .map(|t| Sha256::digest(t.as_bytes()).into()),
             metrics: Arc::default(),
             ready: Arc::new(AtomicBool::new(true)),
+            whatsapp: None,
         }
+    }
+
+    /// The same state taking WhatsApp's webhooks through `channel`.
+    pub fn with_whatsapp(mut self, channel: Arc<WhatsApp>) -> AppState {
+        self.whatsapp = Some(channel);
+        self
+    }
+
+    /// The flag answers wait for; the WhatsApp workers wait for it too.
+    pub fn readiness(&self) -> Arc<AtomicBool> {
+        self.ready.clone()
     }
 
     /// The same state, not ready until [`AppState::set_ready`] (a model is still loading).
@@ -101,6 +120,28 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/businesses/{business}/conversations/{conversation}",
             get(answers::conversation),
+        )
+        .route(
+            "/v1/businesses/{business}/conversations/{conversation}/release",
+            post(answers::release),
+        )
+        .route(
+            "/v1/businesses/{business}/whatsapp",
+            put(whatsapp::connect).get(whatsapp::connection),
+        )
+        .route(
+            "/v1/businesses/{business}/whatsapp/dead-letters",
+            get(whatsapp::dead_letters),
+        )
+        .route(
+            "/v1/businesses/{business}/whatsapp/customers/{wa_id}",
+            get(whatsapp::customer),
+        )
+        .route(
+            "/webhooks/whatsapp",
+            get(whatsapp::verify)
+                .post(whatsapp::receive)
+                .layer(DefaultBodyLimit::max(WEBHOOK_MAX_BYTES)),
         )
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::models))

@@ -37,6 +37,11 @@ mod tests {
         "/v1/businesses/{business}/search",
         "/v1/businesses/{business}/answer",
         "/v1/businesses/{business}/conversations/{conversation}",
+        "/v1/businesses/{business}/conversations/{conversation}/release",
+        "/v1/businesses/{business}/whatsapp",
+        "/v1/businesses/{business}/whatsapp/dead-letters",
+        "/v1/businesses/{business}/whatsapp/customers/{wa_id}",
+        "/webhooks/whatsapp",
         "/v1/chat/completions",
         "/v1/models",
     ];

@@ -9,3 +9,4 @@ mod index;
 mod retrieval;
 mod support;
 mod tokenizer;
+mod whatsapp;

@@ -1,0 +1,283 @@
+//! A stand-in for Meta's Cloud API on loopback, for the simulator, the tests and the load
+//! benchmark: it takes sends and read receipts as Meta does, answers with Meta's shapes, fails
+//! on demand (throttling, outages, timeouts, refusals, a connection that never answers), and
+//! reports each accepted message back to clerk's webhook as a signed status, retrying that
+//! delivery until clerk takes it, as Meta does.
+//!
+//! Also here: the webhook payloads Meta would send for a customer's text and for a status, so
+//! every caller builds them the same way.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+
+use super::signature;
+
+/// How the fake answers the next send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// An HTTP status with a Graph error of this code.
+    Error { http: u16, code: i64 },
+    /// No answer for this long, then a 503; the message is lost.
+    Slow(Duration),
+    /// Never answers; with `deliver` the message reaches the customer anyway (Meta took it
+    /// and the answer was lost), without it the request is swallowed.
+    Hang { deliver: bool },
+}
+
+/// A text message the fake accepted, as the customer would see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeMessage {
+    pub id: String,
+    pub phone_number_id: String,
+    pub to: String,
+    pub body: String,
+    pub reply_to: Option<String>,
+    pub tracker: Option<String>,
+}
+
+#[derive(Default)]
+struct FakeState {
+    messages: Vec<FakeMessage>,
+    reads: Vec<String>,
+    faults: VecDeque<Fault>,
+    requests: u64,
+    /// Where and how to report statuses: clerk's webhook URL and the app secret.
+    webhook: Option<(String, String)>,
+}
+
+/// A running fake Cloud API.
+#[derive(Clone)]
+pub struct FakeCloud {
+    pub base_url: String,
+    state: Arc<Mutex<FakeState>>,
+    client: reqwest::Client,
+}
+
+impl FakeCloud {
+    /// Starts on a free loopback port of the current runtime.
+    pub async fn start() -> std::io::Result<FakeCloud> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let fake = FakeCloud {
+            base_url,
+            state: Arc::default(),
+            client: reqwest::Client::new(),
+        };
+        let app = Router::new()
+            .route("/{version}/{number}/messages", post(messages))
+            .with_state(fake.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(fake)
+    }
+
+    /// Reports each accepted message to `webhook_url`, signed with `app_secret`.
+    pub fn report_statuses_to(&self, webhook_url: &str, app_secret: &str) {
+        self.state.lock().webhook = Some((webhook_url.to_string(), app_secret.to_string()));
+    }
+
+    /// Answers the next sends with these faults, in order.
+    pub fn fail_next(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.state.lock().faults.extend(faults);
+    }
+
+    pub fn clear_faults(&self) {
+        self.state.lock().faults.clear();
+    }
+
+    pub fn messages(&self) -> Vec<FakeMessage> {
+        self.state.lock().messages.clone()
+    }
+
+    /// The replies quoting `wamid`, in the order they arrived.
+    pub fn replies_to(&self, wamid: &str) -> Vec<FakeMessage> {
+        self.state
+            .lock()
+            .messages
+            .iter()
+            .filter(|m| m.reply_to.as_deref() == Some(wamid))
+            .cloned()
+            .collect()
+    }
+
+    pub fn reads(&self) -> Vec<String> {
+        self.state.lock().reads.clone()
+    }
+
+    /// Requests received, read receipts and failures included.
+    pub fn requests(&self) -> u64 {
+        self.state.lock().requests
+    }
+
+    fn report(&self, phone_number_id: &str, message: &FakeMessage) {
+        let Some((url, secret)) = self.state.lock().webhook.clone() else {
+            return;
+        };
+        let body = status_payload(
+            phone_number_id,
+            &message.id,
+            "sent",
+            &message.to,
+            message.tracker.as_deref(),
+        )
+        .to_string();
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            // Meta retries a webhook delivery for hours; the fake, for ten minutes.
+            for _ in 0..3000 {
+                let sent = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header(
+                        "x-hub-signature-256",
+                        signature::header_for(&secret, body.as_bytes()),
+                    )
+                    .body(body.clone())
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await;
+                if sent.is_ok_and(|r| r.status().is_success()) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+    }
+}
+
+async fn messages(
+    State(fake): State<FakeCloud>,
+    Path((_version, number)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.len() > "Bearer ".len() && v.starts_with("Bearer "));
+    if !authorized {
+        return graph_error(401, 190, "Invalid OAuth access token.");
+    }
+    let fault = {
+        let mut state = fake.state.lock();
+        state.requests += 1;
+        if body.get("status").and_then(Value::as_str) == Some("read") {
+            let id = body["message_id"].as_str().unwrap_or_default().to_string();
+            state.reads.push(id);
+            return (StatusCode::OK, Json(json!({"success": true})));
+        }
+        state.faults.pop_front()
+    };
+    let message = FakeMessage {
+        id: String::new(),
+        phone_number_id: number.clone(),
+        to: body["to"].as_str().unwrap_or_default().to_string(),
+        body: body["text"]["body"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        reply_to: body["context"]["message_id"].as_str().map(str::to_string),
+        tracker: body["biz_opaque_callback_data"]
+            .as_str()
+            .map(str::to_string),
+    };
+    let accept = |mut message: FakeMessage| {
+        let mut state = fake.state.lock();
+        message.id = format!("wamid.fake.{}", state.messages.len() + 1);
+        state.messages.push(message.clone());
+        message
+    };
+    match fault {
+        Some(Fault::Error { http, code }) => graph_error(http, code, "fault injected by the test"),
+        Some(Fault::Slow(delay)) => {
+            tokio::time::sleep(delay).await;
+            graph_error(503, 131016, "Service unavailable")
+        }
+        Some(Fault::Hang { deliver }) => {
+            if deliver {
+                let message = accept(message);
+                fake.report(&number, &message);
+            }
+            std::future::pending().await
+        }
+        None => {
+            if message.body.is_empty() || message.to.is_empty() {
+                return graph_error(400, 100, "Invalid parameter");
+            }
+            let message = accept(message);
+            fake.report(&number, &message);
+            (
+                StatusCode::OK,
+                Json(json!({
+                    "messaging_product": "whatsapp",
+                    "contacts": [{"input": message.to, "wa_id": message.to}],
+                    "messages": [{"id": message.id}],
+                })),
+            )
+        }
+    }
+}
+
+fn graph_error(http: u16, code: i64, message: &str) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::from_u16(http).unwrap_or(StatusCode::BAD_REQUEST),
+        Json(json!({"error": {
+            "message": message, "type": "OAuthException", "code": code,
+            "error_data": {"details": message}, "fbtrace_id": "fake"
+        }})),
+    )
+}
+
+/// The webhook payload Meta sends when customer `wa_id` writes `text`.
+pub fn text_payload(
+    phone_number_id: &str,
+    wa_id: &str,
+    wamid: &str,
+    text: &str,
+    timestamp: u64,
+) -> Value {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "0", "changes": [{
+    "field": "messages",
+    "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
+        "contacts": [{"profile": {"name": "Customer"}, "wa_id": wa_id}],
+        "messages": [{"from": wa_id, "id": wamid, "timestamp": timestamp.to_string(),
+                      "type": "text", "text": {"body": text}}]
+    }}]}]})
+}
+
+/// The webhook payload Meta sends when our message `message_id` changes `status`.
+pub fn status_payload(
+    phone_number_id: &str,
+    message_id: &str,
+    status: &str,
+    recipient: &str,
+    tracker: Option<&str>,
+) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut entry = json!({"id": message_id, "status": status, "timestamp": now.to_string(),
+                           "recipient_id": recipient});
+    if let Some(tracker) = tracker {
+        entry["biz_opaque_callback_data"] = json!(tracker);
+    }
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "0", "changes": [{
+    "field": "messages",
+    "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
+        "statuses": [entry]
+    }}]}]})
+}

@@ -1,0 +1,288 @@
+//! What a webhook delivery says, in clerk's terms: customer messages (with the text to answer,
+//! or the kind to decline, or nothing to do), delivery statuses of our own messages, and
+//! everything else Meta sends (calls, templates, account updates, echoes), which is ignored.
+//!
+//! The payload is read loosely through `serde_json::Value`: Meta adds fields and kinds over
+//! time, and a delivery clerk does not understand must still be acknowledged, never refused.
+
+use serde_json::Value;
+
+/// What a customer message asks of clerk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Text to answer: a text message, a media caption, a button or list title.
+    Text(String),
+    /// A message clerk cannot read (audio, sticker, location…): it gets a short reply saying
+    /// only written questions are answered. Holds the message type.
+    Unreadable(String),
+    /// Needs no reply: reactions, deletions, edits, system notices, flow and call replies.
+    NoReply(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub phone_number_id: String,
+    pub wamid: String,
+    /// The customer: their WhatsApp id (`from`).
+    pub wa_id: String,
+    pub name: Option<String>,
+    /// When the customer sent it, seconds since the epoch.
+    pub timestamp: u64,
+    pub content: Content,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub phone_number_id: String,
+    /// The id Meta gave our outbound message.
+    pub message_id: String,
+    pub status: String,
+    pub timestamp: u64,
+    /// `biz_opaque_callback_data`: the tracker we sent with the message.
+    pub tracker: Option<String>,
+    /// For `failed`: the error's code, title and details.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Message(Message),
+    Status(Status),
+    /// Something clerk does not act on, named for the debug log.
+    Ignored(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the webhook body is not a WhatsApp notification: {0}")]
+pub struct PayloadError(String);
+
+fn text(value: &Value, path: &[&str]) -> Option<String> {
+    let mut v = value;
+    for key in path {
+        v = v.get(key)?;
+    }
+    v.as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+fn timestamp(value: &Value) -> u64 {
+    match value.get("timestamp") {
+        Some(Value::String(s)) => s.parse().unwrap_or(0),
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// The events of one delivery, in the order they appear.
+pub fn parse(body: &[u8]) -> Result<Vec<Event>, PayloadError> {
+    let root: Value =
+        serde_json::from_slice(body).map_err(|e| PayloadError(format!("invalid JSON: {e}")))?;
+    let object = root.get("object").and_then(Value::as_str).unwrap_or("");
+    let Some(entries) = root.get("entry").and_then(Value::as_array) else {
+        return Err(PayloadError("it has no \"entry\" list".into()));
+    };
+    let mut events = Vec::new();
+    if object != "whatsapp_business_account" {
+        events.push(Event::Ignored(format!("object {object:?}")));
+        return Ok(events);
+    }
+    for change in entries
+        .iter()
+        .filter_map(|e| e.get("changes").and_then(Value::as_array))
+        .flatten()
+    {
+        let field = change.get("field").and_then(Value::as_str).unwrap_or("");
+        let value = change.get("value").unwrap_or(&Value::Null);
+        if field != "messages" {
+            events.push(Event::Ignored(format!("field {field:?}")));
+            continue;
+        }
+        let Some(phone_number_id) = text(value, &["metadata", "phone_number_id"]) else {
+            events.push(Event::Ignored("a change without metadata".into()));
+            continue;
+        };
+        let contacts = value.get("contacts").and_then(Value::as_array);
+        for message in value
+            .get("messages")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(wamid), Some(wa_id)) = (text(message, &["id"]), text(message, &["from"]))
+            else {
+                events.push(Event::Ignored("a message without id or sender".into()));
+                continue;
+            };
+            let name = contacts
+                .into_iter()
+                .flatten()
+                .find(|c| text(c, &["wa_id"]).as_deref() == Some(&wa_id))
+                .and_then(|c| text(c, &["profile", "name"]));
+            events.push(Event::Message(Message {
+                phone_number_id: phone_number_id.clone(),
+                wamid,
+                wa_id,
+                name,
+                timestamp: timestamp(message),
+                content: content(message),
+            }));
+        }
+        for status in value
+            .get("statuses")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(message_id), Some(state)) =
+                (text(status, &["id"]), text(status, &["status"]))
+            else {
+                events.push(Event::Ignored("a status without id".into()));
+                continue;
+            };
+            let error = status
+                .get("errors")
+                .and_then(Value::as_array)
+                .and_then(|errors| errors.first())
+                .map(describe_error);
+            events.push(Event::Status(Status {
+                phone_number_id: phone_number_id.clone(),
+                message_id,
+                status: state.to_lowercase(),
+                timestamp: timestamp(status),
+                tracker: text(status, &["biz_opaque_callback_data"]),
+                error,
+            }));
+        }
+        if value.get("messages").is_none() && value.get("statuses").is_none() {
+            events.push(Event::Ignored("a messages change without messages".into()));
+        }
+    }
+    Ok(events)
+}
+
+/// "code 131047: Re-engagement message (details…)" from a Graph error object.
+pub fn describe_error(error: &Value) -> String {
+    let code = error
+        .get("code")
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "?".into());
+    let title = text(error, &["title"])
+        .or_else(|| text(error, &["message"]))
+        .unwrap_or_else(|| "unknown error".into());
+    match text(error, &["error_data", "details"]) {
+        Some(details) if details != title => format!("code {code}: {title} ({details})"),
+        _ => format!("code {code}: {title}"),
+    }
+}
+
+fn content(message: &Value) -> Content {
+    let kind = text(message, &["type"]).unwrap_or_else(|| "unknown".into());
+    let found = match kind.as_str() {
+        "text" => text(message, &["text", "body"]),
+        "image" | "video" | "document" => text(message, &[kind.as_str(), "caption"]),
+        "button" => text(message, &["button", "text"]),
+        "interactive" => {
+            let reply = message.get("interactive").unwrap_or(&Value::Null);
+            match text(reply, &["type"]).as_deref() {
+                Some("button_reply") => text(reply, &["button_reply", "title"]),
+                Some("list_reply") => text(reply, &["list_reply", "title"]),
+                // Flow and call-permission replies answer something the business asked.
+                _ => return Content::NoReply(kind),
+            }
+        }
+        "reaction" | "system" | "revoke" | "edit" | "request_welcome" | "ephemeral" => {
+            return Content::NoReply(kind)
+        }
+        _ => None,
+    };
+    match found {
+        Some(text) => Content::Text(text),
+        None => Content::Unreadable(kind),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn delivery(message: Value) -> Vec<u8> {
+        json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+            "field": "messages",
+            "value": {"messaging_product": "whatsapp",
+                      "metadata": {"display_phone_number": "1", "phone_number_id": "42"},
+                      "contacts": [{"profile": {"name": "Ana"}, "wa_id": "551199"}],
+                      "messages": [message]}}]}]})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn only_content(message: Value) -> Content {
+        match parse(&delivery(message)).unwrap().as_slice() {
+            [Event::Message(m)] => m.content.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn text_captions_and_titles_are_answered() {
+        let base = json!({"from": "551199", "id": "wamid.1", "timestamp": "1700000000"});
+        let with = |extra: Value| {
+            let mut m = base.clone();
+            m.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            m
+        };
+        assert_eq!(
+            only_content(with(
+                json!({"type": "text", "text": {"body": " Vocês aceitam PIX? "}})
+            )),
+            Content::Text("Vocês aceitam PIX?".into())
+        );
+        assert_eq!(
+            only_content(with(
+                json!({"type": "image", "image": {"id": "1", "caption": "is this in stock?"}})
+            )),
+            Content::Text("is this in stock?".into())
+        );
+        assert_eq!(
+            only_content(with(json!({"type": "image", "image": {"id": "1"}}))),
+            Content::Unreadable("image".into())
+        );
+        assert_eq!(
+            only_content(with(json!({"type": "audio", "audio": {"id": "1"}}))),
+            Content::Unreadable("audio".into())
+        );
+        assert_eq!(
+            only_content(with(
+                json!({"type": "reaction", "reaction": {"message_id": "x", "emoji": "👍"}})
+            )),
+            Content::NoReply("reaction".into())
+        );
+        let m = match parse(&delivery(with(
+            json!({"type": "text", "text": {"body": "hi"}}),
+        )))
+        .unwrap()
+        .remove(0)
+        {
+            Event::Message(m) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(m.name.as_deref(), Some("Ana"));
+        assert_eq!(m.timestamp, 1_700_000_000);
+        assert_eq!(m.phone_number_id, "42");
+    }
+
+    #[test]
+    fn not_json_is_an_error_and_other_objects_are_ignored() {
+        assert!(parse(b"{").is_err());
+        assert!(parse(b"{}").is_err());
+        assert_eq!(
+            parse(br#"{"object":"page","entry":[]}"#).unwrap(),
+            vec![Event::Ignored("object \"page\"".into())]
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! Sending the outbox: each customer's oldest open row, one at a time per customer (so replies
+//! arrive in order), many customers at once, paced per number below Meta's 80 messages/s.
+//! Failures that pass are retried with exponential backoff and full jitter; refusals become
+//! dead letters with Meta's reason; a reply outside the 24-hour window is never attempted.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rand::Rng;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::graph::{Graph, Outcome};
+use super::WhatsApp;
+use crate::store::{DueOutbound, Store, StoreError};
+
+/// Requests in flight at once, across customers.
+const IN_FLIGHT: usize = 32;
+const POLL: Duration = Duration::from_millis(250);
+/// Meta's customer-service window: free-form messages only this long after the customer's.
+pub const SERVICE_WINDOW_SECS: u64 = 24 * 60 * 60;
+
+/// Spaces each number's requests `1/max_per_second` apart.
+struct Pacer {
+    interval: Duration,
+    next: Mutex<HashMap<String, Instant>>,
+}
+
+impl Pacer {
+    fn new(max_per_second: u32) -> Pacer {
+        Pacer {
+            interval: Duration::from_secs_f64(1.0 / f64::from(max_per_second.max(1))),
+            next: Mutex::default(),
+        }
+    }
+
+    async fn wait(&self, number: &str) {
+        let slot = {
+            let mut next = self.next.lock();
+            let now = Instant::now();
+            let slot = next.get(number).copied().unwrap_or(now).max(now);
+            next.insert(number.to_string(), slot + self.interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// The wait before attempt `attempts + 1`: base·2^(attempts−1), capped, with full jitter over
+/// its upper half so that many rows failing together do not return together.
+pub fn backoff(attempts: u32, base: Duration, max: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
+    let ceiling = exp.min(max);
+    let floor = ceiling / 2;
+    floor + ceiling.mul_f64(rand::rng().random_range(0.0..0.5))
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub(super) async fn run(channel: Arc<WhatsApp>) {
+    let grace = channel.settings.resend_grace;
+    let engine = channel.engine.clone();
+    match tokio::task::spawn_blocking(move || {
+        engine
+            .store()
+            .recover_whatsapp_sending(grace.as_millis() as u64)
+    })
+    .await
+    {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::warn!(
+            rows = n,
+            grace_s = grace.as_secs(),
+            "messages were in flight when clerk stopped; each is sent again unless Meta's \
+             status shows it arrived"
+        ),
+        Ok(Err(e)) => tracing::error!(error = %e, "recovering the WhatsApp outbox failed"),
+        Err(e) => tracing::error!(error = %e, "recovering the WhatsApp outbox panicked"),
+    }
+    let pacer = Arc::new(Pacer::new(channel.settings.max_per_second));
+    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+    let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    loop {
+        let (engine, numbers) = (channel.engine.clone(), channel.numbers());
+        let due = tokio::task::spawn_blocking(move || {
+            engine.store().due_whatsapp_outbound(&numbers, 256)
+        })
+        .await;
+        match due {
+            Ok(Ok(rows)) => {
+                for row in rows {
+                    if !in_flight.lock().insert(row.id) {
+                        continue;
+                    }
+                    let Ok(permit) = permits.clone().acquire_owned().await else {
+                        return;
+                    };
+                    pacer.wait(&row.phone_number_id).await;
+                    let (channel, in_flight) = (channel.clone(), in_flight.clone());
+                    tokio::spawn(async move {
+                        let id = row.id;
+                        if let Err(e) = send(&channel, row).await {
+                            tracing::error!(outbox = id, error = %e, "recording a send failed");
+                        }
+                        in_flight.lock().remove(&id);
+                        drop(permit);
+                        channel.outbox.notify_one();
+                    });
+                }
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "reading the WhatsApp outbox failed"),
+            Err(e) => tracing::error!(error = %e, "the outbox reader panicked"),
+        }
+        tokio::select! {
+            _ = channel.outbox.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+type StoreCall = Box<dyn FnOnce(&Store) -> Result<(), StoreError> + Send>;
+
+/// Runs a store write on the blocking pool.
+async fn on_store(channel: &WhatsApp, call: StoreCall) -> Result<(), StoreError> {
+    let engine = channel.engine.clone();
+    match tokio::task::spawn_blocking(move || call(engine.store())).await {
+        Ok(result) => result,
+        Err(e) => {
+            tracing::error!(error = %e, "an outbox write panicked");
+            Ok(())
+        }
+    }
+}
+
+/// Sends one row and records what became of it.
+async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreError> {
+    let store = |f| on_store(channel, f);
+    let id = row.id;
+    let m = &channel.metrics;
+    let Some(account) = channel.account_of_number(&row.phone_number_id) else {
+        m.dead.fetch_add(1, Ordering::Relaxed);
+        return store(Box::new(move |s: &Store| {
+            s.whatsapp_give_up(id, "dead", "the number is no longer connected to clerk")
+        }))
+        .await;
+    };
+    if row.kind == "text" && now_secs() > row.last_inbound_at + SERVICE_WINDOW_SECS {
+        m.undeliverable.fetch_add(1, Ordering::Relaxed);
+        return store(Box::new(move |s: &Store| {
+            s.whatsapp_give_up(
+                id,
+                "undeliverable",
+                "the customer's last message is more than 24 hours old; outside the \
+                 customer-service window only a template message may be sent",
+            )
+        }))
+        .await;
+    }
+    let body = match (row.kind.as_str(), &row.body) {
+        ("read", _) => Graph::read_body(&row.reply_to),
+        (_, Some(text)) => Graph::text_body(&row.wa_id, &row.reply_to, text, id),
+        (_, None) => {
+            return store(Box::new(move |s: &Store| {
+                s.whatsapp_give_up(id, "dead", "an empty message")
+            }))
+            .await
+        }
+    };
+    // Durable before the request leaves: a crash from here on is found and settled at start.
+    let engine = channel.engine.clone();
+    let leaving = tokio::task::spawn_blocking(move || engine.store().whatsapp_sending(id))
+        .await
+        .unwrap_or(Ok(false))?;
+    if !leaving {
+        return Ok(());
+    }
+    let outcome = channel
+        .graph
+        .send(&row.phone_number_id, &account.access_token, &body)
+        .await;
+    let settings = &channel.settings;
+    match outcome {
+        Outcome::Sent(message_id) => {
+            if row.kind == "text" {
+                m.sent.fetch_add(1, Ordering::Relaxed);
+            }
+            store(Box::new(move |s: &Store| {
+                s.whatsapp_sent(id, message_id.as_deref())
+            }))
+            .await
+        }
+        Outcome::Retry { reason, at_least } => {
+            m.retries.fetch_add(1, Ordering::Relaxed);
+            let delay = backoff(row.attempts + 1, settings.retry_base, settings.retry_max)
+                .max(at_least.unwrap_or(Duration::ZERO));
+            tracing::info!(
+                outbox = id,
+                attempt = row.attempts + 1,
+                retry_in_ms = delay.as_millis() as u64,
+                reason,
+                "WhatsApp send will be retried"
+            );
+            store(Box::new(move |s: &Store| {
+                s.whatsapp_retry_later(id, delay.as_millis() as u64, &reason)
+            }))
+            .await
+        }
+        Outcome::Permanent(reason) => {
+            if row.kind == "read" {
+                // A read receipt Meta refuses changes nothing for the customer.
+                tracing::debug!(outbox = id, reason, "read receipt refused");
+                return store(Box::new(move |s: &Store| s.whatsapp_sent(id, None))).await;
+            }
+            m.dead.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                outbox = id,
+                reason,
+                "WhatsApp message refused; kept as a dead letter"
+            );
+            store(Box::new(move |s: &Store| {
+                s.whatsapp_give_up(id, "dead", &reason)
+            }))
+            .await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_its_cap_with_jitter() {
+        let base = Duration::from_millis(100);
+        let max = Duration::from_secs(2);
+        for attempts in 1..12 {
+            let d = backoff(attempts, base, max);
+            let ceiling = (base * 2u32.pow(attempts - 1)).min(max);
+            assert!(d >= ceiling / 2 && d <= ceiling, "{attempts}: {d:?}");
+        }
+    }
+}

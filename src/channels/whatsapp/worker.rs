@@ -1,0 +1,297 @@
+//! Answering the inbox: one task per customer with waiting messages (at most `workers` at
+//! once), each taking that customer's messages in the order they were sent and settling each
+//! in one transaction with its reply.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::Semaphore;
+
+use super::texts;
+use super::WhatsApp;
+use crate::answer::{language, Mode, Role, Turn};
+use crate::engine::{EngineError, History};
+use crate::llm::LlmError;
+use crate::store::{conversation_of, Exchange, Outgoing, PendingInbound, Processed};
+
+/// How often the inbox is looked at without a wake-up (messages left by a crash, releases).
+const POLL: Duration = Duration::from_millis(500);
+/// The wait before trying again when the model is busy or the store failed.
+const BACKOFF: Duration = Duration::from_millis(500);
+/// Turns of the conversation given to the pipeline as context.
+const CONTEXT_TURNS: usize = 4;
+
+pub(super) async fn dispatch(channel: Arc<WhatsApp>) {
+    let permits = Arc::new(Semaphore::new(channel.settings.workers.max(1)));
+    let active: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
+    loop {
+        if channel.ready.load(Ordering::SeqCst) {
+            let (engine, numbers) = (channel.engine.clone(), channel.numbers());
+            let waiting = tokio::task::spawn_blocking(move || {
+                engine.store().whatsapp_waiting_customers(&numbers, 1024)
+            })
+            .await;
+            match waiting {
+                Ok(Ok(customers)) => {
+                    for customer in customers {
+                        if !active.lock().insert(customer.clone()) {
+                            continue;
+                        }
+                        let Ok(permit) = permits.clone().acquire_owned().await else {
+                            return;
+                        };
+                        let (channel, active) = (channel.clone(), active.clone());
+                        tokio::spawn(async move {
+                            answer_customer(&channel, &customer.0, &customer.1).await;
+                            active.lock().remove(&customer);
+                            drop(permit);
+                            // Messages that came while this customer was active.
+                            channel.inbox.notify_one();
+                        });
+                    }
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "reading the WhatsApp inbox failed"),
+                Err(e) => tracing::error!(error = %e, "the inbox reader panicked"),
+            }
+        }
+        tokio::select! {
+            _ = channel.inbox.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// Works through one customer's waiting messages.
+async fn answer_customer(channel: &Arc<WhatsApp>, business: &str, wa_id: &str) {
+    loop {
+        let (c, b, w) = (channel.clone(), business.to_string(), wa_id.to_string());
+        let step = tokio::task::spawn_blocking(move || {
+            let Some(pending) = c.engine.store().next_whatsapp_inbound(&b, &w)? else {
+                return Ok(false);
+            };
+            process(&c, pending)?;
+            Ok::<bool, EngineError>(true)
+        })
+        .await;
+        match step {
+            Ok(Ok(true)) => channel.outbox.notify_one(),
+            Ok(Ok(false)) => return,
+            Ok(Err(e)) => {
+                tracing::warn!(business, error = %e, "a WhatsApp message waits to be answered");
+                tokio::time::sleep(BACKOFF).await;
+            }
+            Err(e) => {
+                tracing::error!(business, error = %e, "answering a WhatsApp message panicked");
+                tokio::time::sleep(BACKOFF).await;
+            }
+        }
+    }
+}
+
+/// Decides what one message gets and settles it. An error leaves it waiting (to be tried
+/// again); anything the customer wrote gets an outcome, never a silent loss.
+fn process(channel: &WhatsApp, pending: PendingInbound) -> Result<(), EngineError> {
+    let engine = &channel.engine;
+    let inbound = &pending.record;
+    let conversation = conversation_of(&inbound.wa_id);
+    let store = engine.store();
+    let history = store.recent_turns(&inbound.business_id, &conversation, CONTEXT_TURNS)?;
+    let fallback = engine.language_of(&inbound.business_id)?;
+    let text = inbound.text.as_deref().unwrap_or("");
+    let language = if text.is_empty() {
+        // An unreadable message says nothing of its language; the customer's last one does.
+        history
+            .iter()
+            .rev()
+            .find(|t| t.role == "customer")
+            .map(|t| language::detect(&t.text, &fallback))
+            .unwrap_or(fallback)
+    } else {
+        language::detect(text, &fallback)
+    };
+    let said = |reply: &'static str, outcome: &'static str| Processed {
+        outcome,
+        exchange: Some(Exchange {
+            question: if text.is_empty() {
+                inbound.kind.as_str()
+            } else {
+                text
+            },
+            reply,
+            mode: outcome,
+            needs_person: false,
+        }),
+        outgoing: vec![Outgoing::Read, Outgoing::Text(reply.to_string())],
+        ..Processed::default()
+    };
+    let opt = texts::opt_out_request(text);
+    let processed = if opt == Some(true) && !pending.opted_out {
+        Processed {
+            set_opted_out: Some(true),
+            ..said(texts::opted_out(&language), "opted out")
+        }
+    } else if opt == Some(false) && pending.opted_out {
+        Processed {
+            set_opted_out: Some(false),
+            ..said(texts::opted_in(&language), "opted in")
+        }
+    } else if pending.opted_out {
+        Processed {
+            outcome: "not answered: the customer opted out",
+            customer_turn: Some(if text.is_empty() { &inbound.kind } else { text }),
+            ..Processed::default()
+        }
+    } else if pending.handed_off {
+        // A person has this conversation: the message is kept for them, unread.
+        Processed {
+            outcome: "held for a person",
+            customer_turn: Some(if text.is_empty() { &inbound.kind } else { text }),
+            ..Processed::default()
+        }
+    } else if inbound.kind != "text" || text.is_empty() {
+        said(texts::written_only(&language), "written questions only")
+    } else if texts::asks_for_person(text, &channel.settings.handoff_words) {
+        let reply = texts::handoff(&language);
+        Processed {
+            exchange: Some(Exchange {
+                question: text,
+                reply,
+                mode: "handed off",
+                needs_person: true,
+            }),
+            ..said(reply, "handed off")
+        }
+    } else {
+        return answer(channel, &pending, &history, &language);
+    };
+    store.finish_whatsapp_inbound(inbound, &processed)?;
+    Ok(())
+}
+
+/// Whether an answering error may pass (the model is busy or restarting, the store is locked).
+fn passes(e: &EngineError) -> bool {
+    matches!(
+        e,
+        EngineError::Llm(LlmError::Busy(_) | LlmError::EngineStopped)
+            | EngineError::Store(_)
+            | EngineError::Index(crate::index::IndexError::Locked { .. })
+    )
+}
+
+/// A question for the answer pipeline; the reply cites its sources on a last line.
+fn answer(
+    channel: &WhatsApp,
+    pending: &PendingInbound,
+    history: &[crate::store::StoredTurn],
+    language: &str,
+) -> Result<(), EngineError> {
+    let engine = &channel.engine;
+    let inbound = &pending.record;
+    let limit = engine.limits().max_question_chars;
+    // A very long message is answered from its beginning rather than refused: the customer
+    // cannot see an HTTP error.
+    let question: String = inbound
+        .text
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .take(limit)
+        .collect();
+    let turns: Vec<Turn> = history
+        .iter()
+        .map(|t| Turn {
+            role: if t.role == "customer" {
+                Role::Customer
+            } else {
+                Role::Assistant
+            },
+            text: t.text.clone(),
+        })
+        .collect();
+    let answer = match engine.answer(
+        &inbound.business_id,
+        &question,
+        History::Given(&turns),
+        &mut |_| {},
+    ) {
+        Ok(answer) => answer,
+        Err(e) if passes(&e) => return Err(e),
+        Err(e) => {
+            // It will fail the same way again: a person takes the conversation instead.
+            tracing::error!(
+                business = inbound.business_id,
+                wamid = inbound.wamid,
+                error = %e,
+                "a WhatsApp message could not be answered; handed to a person"
+            );
+            let reply = texts::handoff(language);
+            let outcome = format!("handed off: {e}");
+            let processed = Processed {
+                outcome: &outcome,
+                exchange: Some(Exchange {
+                    question: &question,
+                    reply,
+                    mode: "handed off",
+                    needs_person: true,
+                }),
+                outgoing: vec![Outgoing::Read, Outgoing::Text(reply.to_string())],
+                ..Processed::default()
+            };
+            engine
+                .store()
+                .finish_whatsapp_inbound(inbound, &processed)?;
+            return Ok(());
+        }
+    };
+    let mut reply = answer.text.clone();
+    let cited: Vec<&str> = answer
+        .sources
+        .iter()
+        .map(|s| s.title.as_str())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if channel.settings.cite_sources && answer.mode != Mode::Abstained && !cited.is_empty() {
+        let mut unique: Vec<&str> = Vec::new();
+        for title in cited {
+            if !unique.contains(&title) {
+                unique.push(title);
+            }
+        }
+        reply = format!(
+            "{reply}\n\n{}: {}",
+            texts::source_label(language),
+            unique.join("; ")
+        );
+    }
+    let mut outgoing = vec![Outgoing::Read];
+    outgoing.extend(
+        texts::split_reply(&reply, texts::MAX_BODY)
+            .into_iter()
+            .map(Outgoing::Text),
+    );
+    let processed = Processed {
+        outcome: if answer.needs_person {
+            "answered; handed off"
+        } else {
+            "answered"
+        },
+        exchange: Some(Exchange {
+            question: &question,
+            reply: &reply,
+            mode: answer.mode.as_str(),
+            needs_person: answer.needs_person,
+        }),
+        outgoing,
+        ..Processed::default()
+    };
+    if engine
+        .store()
+        .finish_whatsapp_inbound(inbound, &processed)?
+    {
+        channel.metrics.answered.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! WhatsApp end to end: Meta's signed webhooks into a real server with the demo businesses,
+//! the real index and the default model, replies out to a fake Cloud API on loopback that
+//! fails on demand. `crash` runs the `clerk` binary and kills it.
+
+mod crash;
+mod delivery;
+mod webhook;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clerk::channels::whatsapp::fake::{text_payload, FakeCloud};
+use clerk::channels::whatsapp::{signature, WhatsApp, WhatsAppSettings};
+use clerk::engine::{Engine, EngineLimits};
+use clerk::http::{self, AppState};
+use clerk::llm::model::LoadOptions;
+use clerk::llm::{fetch, ChatModel};
+use serde_json::{json, Value};
+
+use crate::support;
+
+pub const ADMIN: &str = "test-admin-token-0123456789";
+pub const BOOKS: &str = "buchhandlung-lindenblatt";
+pub const BIKES: &str = "harbour-bikes";
+/// The number pywa's fixtures are addressed to.
+pub const FIXTURE_NUMBER: &str = "1122334455667";
+pub const SECRET: &str = "app-secret-for-tests";
+
+fn model() -> Arc<ChatModel> {
+    static MODEL: OnceLock<Arc<ChatModel>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let path =
+                fetch::pull_default(&fetch::default_models_dir()).expect("the default model");
+            let options = LoadOptions {
+                context: Some(2048),
+                ..LoadOptions::default()
+            };
+            Arc::new(ChatModel::load(&path, &options, 8, None).expect("load the default model"))
+        })
+        .clone()
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A server with the demo businesses, the channel, and a fake Cloud API of its own.
+pub struct Rig {
+    pub base: String,
+    pub fake: FakeCloud,
+    pub channel: Arc<WhatsApp>,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    /// Starts on the caller's runtime; `tune` adjusts the channel's settings.
+    pub async fn start(tune: impl FnOnce(&mut WhatsAppSettings)) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Arc::new(Engine::open(dir.path(), EngineLimits::default()).unwrap());
+        let seeding = engine.clone();
+        tokio::task::spawn_blocking(move || seeding.seed_demo(&support::corpus()).unwrap())
+            .await
+            .unwrap();
+        engine.set_model(Some(model()));
+        let fake = FakeCloud::start().await.unwrap();
+        let mut settings = WhatsAppSettings {
+            graph_url: fake.base_url.clone(),
+            retry_base: Duration::from_millis(20),
+            retry_max: Duration::from_millis(200),
+            request_timeout: Duration::from_secs(2),
+            ..WhatsAppSettings::default()
+        };
+        tune(&mut settings);
+        let state = AppState::new(engine.clone(), Some(ADMIN));
+        let channel = WhatsApp::new(engine, settings, state.readiness()).unwrap();
+        channel.start();
+        let state = state.with_whatsapp(channel.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            http::serve(listener, state, std::future::pending())
+                .await
+                .unwrap()
+        });
+        fake.report_statuses_to(&format!("{base}/webhooks/whatsapp"), SECRET);
+        Rig {
+            base,
+            fake,
+            channel,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    /// Connects `business` to `number` through the API, as its owner would.
+    pub async fn connect(&self, business: &str, number: &str) -> Value {
+        let response = self
+            .client
+            .put(format!("{}/v1/businesses/{business}/whatsapp", self.base))
+            .bearer_auth(ADMIN)
+            .json(
+                &json!({"phone_number_id": number, "access_token": "EAAG-token-for-tests",
+                          "app_secret": SECRET, "verify_token": "verify-token-for-tests"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// POSTs `body` to the webhook signed with `secret` (unsigned when None).
+    pub async fn post(&self, body: &[u8], secret: Option<&str>) -> reqwest::StatusCode {
+        let mut request = self
+            .client
+            .post(format!("{}/webhooks/whatsapp", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(secret) = secret {
+            request = request.header("x-hub-signature-256", signature::header_for(secret, body));
+        }
+        request.send().await.unwrap().status()
+    }
+
+    /// A customer's text, delivered once; returns its wamid.
+    pub async fn say(&self, number: &str, wa_id: &str, text: &str) -> String {
+        Self::say_to(&self.base, number, wa_id, text).await
+    }
+
+    /// A customer's text, delivered once to the server at `base`.
+    pub async fn say_to(base: &str, number: &str, wa_id: &str, text: &str) -> String {
+        let wamid = format!("wamid.test.{}", rand_id());
+        let body = text_payload(number, wa_id, &wamid, text, now()).to_string();
+        let status = reqwest::Client::new()
+            .post(format!("{base}/webhooks/whatsapp"))
+            .header("content-type", "application/json")
+            .header(
+                "x-hub-signature-256",
+                signature::header_for(SECRET, body.as_bytes()),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+        wamid
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The Prometheus text.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
+    /// Waits until `wamid` is settled and none of its replies is still on its way.
+    pub async fn settled(&self, wamid: &str) -> Vec<String> {
+        let started = Instant::now();
+        loop {
+            let (engine, id) = (self.channel.engine().clone(), wamid.to_string());
+            let (outcome, rows) = tokio::task::spawn_blocking(move || {
+                let s = engine.store();
+                (
+                    s.whatsapp_inbound_outcome(&id).unwrap(),
+                    s.whatsapp_replies_to(&id).unwrap(),
+                )
+            })
+            .await
+            .unwrap();
+            let done = outcome.as_deref().is_some_and(|o| o != "pending")
+                && rows.iter().all(|(s, _)| s != "pending" && s != "sending");
+            if done {
+                return self
+                    .fake
+                    .replies_to(wamid)
+                    .into_iter()
+                    .map(|m| m.body)
+                    .collect();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "{wamid} not settled: {outcome:?} {rows:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+pub fn rand_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
