@@ -51,6 +51,8 @@ struct FakeState {
     requests: u64,
     /// Where and how to report statuses: clerk's webhook URL and the app secret.
     webhook: Option<(String, String)>,
+    /// Statuses kept back (as when Meta's webhook delivery is late), with their number.
+    held: Option<Vec<(String, FakeMessage)>>,
 }
 
 /// A running fake Cloud API.
@@ -90,6 +92,19 @@ impl FakeCloud {
         self.state.lock().faults.extend(faults);
     }
 
+    /// Keeps statuses back until [`FakeCloud::release_statuses`], as a late webhook would.
+    pub fn hold_statuses(&self) {
+        self.state.lock().held.get_or_insert_with(Vec::new);
+    }
+
+    /// Reports the statuses held back, and those to come at once.
+    pub fn release_statuses(&self) {
+        let held = self.state.lock().held.take().unwrap_or_default();
+        for (number, message) in held {
+            self.report(&number, &message);
+        }
+    }
+
     pub fn clear_faults(&self) {
         self.state.lock().faults.clear();
     }
@@ -119,8 +134,16 @@ impl FakeCloud {
     }
 
     fn report(&self, phone_number_id: &str, message: &FakeMessage) {
-        let Some((url, secret)) = self.state.lock().webhook.clone() else {
-            return;
+        let (url, secret) = {
+            let mut state = self.state.lock();
+            if let Some(held) = &mut state.held {
+                held.push((phone_number_id.to_string(), message.clone()));
+                return;
+            }
+            match state.webhook.clone() {
+                Some(webhook) => webhook,
+                None => return,
+            }
         };
         let body = status_payload(
             phone_number_id,

@@ -7,9 +7,9 @@
 //! because the reply, the conversation turn and the inbox row's `done` are one transaction;
 //! and its reply is sent once, because each outbox row is marked `sending` before it leaves
 //! and carries a tracker (`biz_opaque_callback_data`) that Meta echoes in the status webhook.
-//! A row found `sending` after a crash waits for that status; if none comes within the grace
-//! period, it is sent again. That is the one place a duplicate is possible: Meta took the
-//! message, the process died before recording it, and Meta's status never arrived.
+//! A row whose fate is unknown — found `sending` after a crash, or whose request got no answer
+//! — waits for that status; if none comes within the grace period, it is sent again. That is
+//! the one way to a duplicate: Meta took the message and its status never arrived in time.
 
 pub mod fake;
 mod graph;
@@ -354,6 +354,7 @@ impl WhatsApp {
                     });
                 }
                 Event::Status(s) => statuses.push(StatusRecord {
+                    phone_number_id: s.phone_number_id,
                     outbox_id: s.tracker.as_deref().and_then(parse_tracker),
                     message_id: s.message_id,
                     status: s.status,
@@ -409,7 +410,10 @@ impl WhatsApp {
     }
 
     pub fn counts(&self, business: Option<&str>) -> Result<WhatsAppCounts, WhatsAppError> {
-        Ok(self.engine.store().whatsapp_counts(business)?)
+        Ok(self
+            .engine
+            .store()
+            .whatsapp_counts(business, &self.numbers())?)
     }
 
     pub fn customer(&self, business: &str, wa_id: &str) -> Result<WhatsAppCustomer, WhatsAppError> {

@@ -67,11 +67,11 @@ fn now_secs() -> u64 {
 
 pub(super) async fn run(channel: Arc<WhatsApp>) {
     let grace = channel.settings.resend_grace;
-    let engine = channel.engine.clone();
+    let (engine, numbers) = (channel.engine.clone(), channel.numbers());
     match tokio::task::spawn_blocking(move || {
         engine
             .store()
-            .recover_whatsapp_sending(grace.as_millis() as u64)
+            .recover_whatsapp_sending(&numbers, grace.as_millis() as u64)
     })
     .await
     {
@@ -207,6 +207,25 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
                 retry_in_ms = delay.as_millis() as u64,
                 reason,
                 "WhatsApp send will be retried"
+            );
+            store(Box::new(move |s: &Store| {
+                s.whatsapp_retry_later(id, delay.as_millis() as u64, &reason)
+            }))
+            .await
+        }
+        Outcome::Unknown(reason) => {
+            m.retries.fetch_add(1, Ordering::Relaxed);
+            // As after a crash: Meta's status, carrying the tracker, may still settle it.
+            let delay = settings.resend_grace.max(backoff(
+                row.attempts + 1,
+                settings.retry_base,
+                settings.retry_max,
+            ));
+            tracing::warn!(
+                outbox = id,
+                retry_in_ms = delay.as_millis() as u64,
+                reason,
+                "no answer to a WhatsApp send; it goes again unless Meta's status shows it arrived"
             );
             store(Box::new(move |s: &Store| {
                 s.whatsapp_retry_later(id, delay.as_millis() as u64, &reason)

@@ -72,8 +72,14 @@ async fn answer_customer(channel: &Arc<WhatsApp>, business: &str, wa_id: &str) {
             let Some(pending) = c.engine.store().next_whatsapp_inbound(&b, &w)? else {
                 return Ok(false);
             };
-            process(&c, pending)?;
-            Ok::<bool, EngineError>(true)
+            match process(&c, &pending) {
+                Ok(()) => Ok(true),
+                Err(e) if passes(&e) => Err(e),
+                Err(e) => {
+                    hand_over_after(&c, &pending, &e)?;
+                    Ok::<bool, EngineError>(true)
+                }
+            }
         })
         .await;
         match step {
@@ -93,7 +99,7 @@ async fn answer_customer(channel: &Arc<WhatsApp>, business: &str, wa_id: &str) {
 
 /// Decides what one message gets and settles it. An error leaves it waiting (to be tried
 /// again); anything the customer wrote gets an outcome, never a silent loss.
-fn process(channel: &WhatsApp, pending: PendingInbound) -> Result<(), EngineError> {
+fn process(channel: &WhatsApp, pending: &PendingInbound) -> Result<(), EngineError> {
     let engine = &channel.engine;
     let inbound = &pending.record;
     let conversation = conversation_of(&inbound.wa_id);
@@ -165,9 +171,48 @@ fn process(channel: &WhatsApp, pending: PendingInbound) -> Result<(), EngineErro
             ..said(reply, "handed off")
         }
     } else {
-        return answer(channel, &pending, &history, &language);
+        return answer(channel, pending, &history, &language);
     };
     store.finish_whatsapp_inbound(inbound, &processed)?;
+    Ok(())
+}
+
+/// Settles a message that cannot be answered (it would fail the same way again): a person
+/// takes the conversation, and the customer is told so.
+fn hand_over_after(
+    channel: &WhatsApp,
+    pending: &PendingInbound,
+    error: &EngineError,
+) -> Result<(), EngineError> {
+    let inbound = &pending.record;
+    tracing::error!(
+        business = inbound.business_id,
+        wamid = inbound.wamid,
+        error = %error,
+        "a WhatsApp message could not be answered; handed to a person"
+    );
+    let text = inbound.text.as_deref().unwrap_or(inbound.kind.as_str());
+    let fallback = channel
+        .engine
+        .language_of(&inbound.business_id)
+        .unwrap_or_else(|_| "en".to_string());
+    let reply = texts::handoff(&language::detect(text, &fallback));
+    let outcome = format!("handed off: {error}");
+    let processed = Processed {
+        outcome: &outcome,
+        exchange: Some(Exchange {
+            question: text,
+            reply,
+            mode: "handed off",
+            needs_person: true,
+        }),
+        outgoing: vec![Outgoing::Read, Outgoing::Text(reply.to_string())],
+        ..Processed::default()
+    };
+    channel
+        .engine
+        .store()
+        .finish_whatsapp_inbound(inbound, &processed)?;
     Ok(())
 }
 
@@ -211,41 +256,12 @@ fn answer(
             text: t.text.clone(),
         })
         .collect();
-    let answer = match engine.answer(
+    let answer = engine.answer(
         &inbound.business_id,
         &question,
         History::Given(&turns),
         &mut |_| {},
-    ) {
-        Ok(answer) => answer,
-        Err(e) if passes(&e) => return Err(e),
-        Err(e) => {
-            // It will fail the same way again: a person takes the conversation instead.
-            tracing::error!(
-                business = inbound.business_id,
-                wamid = inbound.wamid,
-                error = %e,
-                "a WhatsApp message could not be answered; handed to a person"
-            );
-            let reply = texts::handoff(language);
-            let outcome = format!("handed off: {e}");
-            let processed = Processed {
-                outcome: &outcome,
-                exchange: Some(Exchange {
-                    question: &question,
-                    reply,
-                    mode: "handed off",
-                    needs_person: true,
-                }),
-                outgoing: vec![Outgoing::Read, Outgoing::Text(reply.to_string())],
-                ..Processed::default()
-            };
-            engine
-                .store()
-                .finish_whatsapp_inbound(inbound, &processed)?;
-            return Ok(());
-        }
-    };
+    )?;
     let mut reply = answer.text.clone();
     let cited: Vec<&str> = answer
         .sources

@@ -201,28 +201,30 @@ fn record_status(tx: &Transaction<'_>, s: &StatusRecord) -> Result<(), StoreErro
     if let Some(id) = s.outbox_id {
         tx.execute(
             "UPDATE wa_outbox SET state = 'sent', message_id = ?2, done_at = ?3, error = NULL \
-             WHERE id = ?1 AND state IN ('pending', 'sending') AND kind = 'text'",
-            params![id, s.message_id, now() as i64],
+             WHERE id = ?1 AND state IN ('pending', 'sending') AND kind = 'text' \
+             AND phone_number_id = ?4",
+            params![id, s.message_id, now() as i64, s.phone_number_id],
         )?;
     }
     if s.status == "failed" {
         tx.execute(
             "UPDATE wa_outbox SET state = 'dead', delivery = 'failed', error = ?2 \
-             WHERE message_id = ?1",
+             WHERE message_id = ?1 AND phone_number_id = ?3",
             params![
                 s.message_id,
-                s.error.as_deref().unwrap_or("failed after sending")
+                s.error.as_deref().unwrap_or("failed after sending"),
+                s.phone_number_id
             ],
         )?;
     } else {
         // Statuses may arrive out of order; keep the furthest one.
         tx.execute(
-            "UPDATE wa_outbox SET delivery = ?2 WHERE message_id = ?1 AND \
+            "UPDATE wa_outbox SET delivery = ?2 WHERE message_id = ?1 AND phone_number_id = ?3 AND \
              (CASE COALESCE(delivery, '') WHEN 'read' THEN 3 WHEN 'played' THEN 3 \
               WHEN 'delivered' THEN 2 WHEN 'sent' THEN 1 ELSE 0 END) < \
              (CASE ?2 WHEN 'read' THEN 3 WHEN 'played' THEN 3 WHEN 'delivered' THEN 2 \
               WHEN 'sent' THEN 1 ELSE 0 END)",
-            params![s.message_id, s.status],
+            params![s.message_id, s.status, s.phone_number_id],
         )?;
     }
     Ok(())

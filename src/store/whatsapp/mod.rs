@@ -117,6 +117,8 @@ pub struct InboundRecord {
 /// A delivery status Meta reported for one of our messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusRecord {
+    /// The number the status came for: it may settle only that number's rows.
+    pub phone_number_id: String,
     pub message_id: String,
     pub status: String,
     pub at: u64,
@@ -241,6 +243,23 @@ impl Store {
                 account.phone_number_id.clone(),
             ));
         }
+        // Messages of the number the business leaves can no longer be answered from it.
+        let gone = "the business connected another number";
+        tx.execute(
+            "UPDATE wa_inbox SET state = 'done', outcome = 'not answered: ' || ?3 \
+             WHERE business_id = ?1 AND phone_number_id <> ?2 AND state = 'pending'",
+            params![account.business_id, account.phone_number_id, gone],
+        )?;
+        tx.execute(
+            "UPDATE wa_outbox SET state = 'dead', error = ?3, done_at = ?4 \
+             WHERE business_id = ?1 AND phone_number_id <> ?2 AND state IN ('pending', 'sending')",
+            params![
+                account.business_id,
+                account.phone_number_id,
+                gone,
+                now() as i64
+            ],
+        )?;
         tx.execute(
             "INSERT INTO wa_accounts (business_id, phone_number_id, access_token, app_secret, \
              verify_token, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
@@ -301,15 +320,20 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Inbox and outbox counts, for one business or (None) all.
-    pub fn whatsapp_counts(&self, business: Option<&str>) -> Result<WhatsAppCounts, StoreError> {
+    /// Inbox and outbox counts of `numbers`, for one business or (None) all.
+    pub fn whatsapp_counts(
+        &self,
+        business: Option<&str>,
+        numbers: &[String],
+    ) -> Result<WhatsAppCounts, StoreError> {
         let conn = self.conn.lock();
+        let numbers = serde_json::to_string(numbers).unwrap_or_else(|_| "[]".into());
         let mut counts = WhatsAppCounts::default();
         let mut stmt = conn.prepare(
-            "SELECT state, COUNT(*) FROM wa_inbox WHERE ?1 IS NULL OR business_id = ?1 \
-             GROUP BY state",
+            "SELECT state, COUNT(*) FROM wa_inbox WHERE (?1 IS NULL OR business_id = ?1) \
+             AND phone_number_id IN (SELECT value FROM json_each(?2)) GROUP BY state",
         )?;
-        for row in stmt.query_map(params![business], |r| {
+        for row in stmt.query_map(params![business, numbers], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
         })? {
             let (state, n) = row?;
@@ -320,9 +344,10 @@ impl Store {
         }
         let mut stmt = conn.prepare(
             "SELECT state, COUNT(*) FROM wa_outbox WHERE kind = 'text' \
-             AND (?1 IS NULL OR business_id = ?1) GROUP BY state",
+             AND (?1 IS NULL OR business_id = ?1) \
+             AND phone_number_id IN (SELECT value FROM json_each(?2)) GROUP BY state",
         )?;
-        for row in stmt.query_map(params![business], |r| {
+        for row in stmt.query_map(params![business, numbers], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
         })? {
             let (state, n) = row?;

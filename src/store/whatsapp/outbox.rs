@@ -93,15 +93,21 @@ impl Store {
         Ok(())
     }
 
-    /// After a restart: rows that were leaving when the process died wait `grace_ms` for the
-    /// status webhook that would show Meta got them, then go again. Returns how many.
-    pub fn recover_whatsapp_sending(&self, grace_ms: u64) -> Result<usize, StoreError> {
+    /// After a restart: rows of `numbers` that were leaving when the process died wait
+    /// `grace_ms` for the status webhook that would show Meta got them, then go again.
+    /// Returns how many.
+    pub fn recover_whatsapp_sending(
+        &self,
+        numbers: &[String],
+        grace_ms: u64,
+    ) -> Result<usize, StoreError> {
         let conn = self.conn.lock();
+        let numbers = serde_json::to_string(numbers).unwrap_or_else(|_| "[]".into());
         Ok(conn.execute(
             "UPDATE wa_outbox SET state = 'pending', next_attempt_ms = ?1, \
              error = 'in flight when the process stopped; waiting for a status before resending' \
-             WHERE state = 'sending'",
-            params![now_ms() + grace_ms as i64],
+             WHERE state = 'sending' AND phone_number_id IN (SELECT value FROM json_each(?2))",
+            params![now_ms() + grace_ms as i64, numbers],
         )?)
     }
 }

@@ -62,6 +62,36 @@ fn a_number_belongs_to_one_business() {
 }
 
 #[test]
+fn moving_to_another_number_settles_the_old_numbers_messages() {
+    let store = store();
+    store
+        .accept_whatsapp(
+            &[message("wamid.a", "55", 100), message("wamid.b", "66", 100)],
+            &[],
+        )
+        .unwrap();
+    let p = store.next_whatsapp_inbound("shop", "55").unwrap().unwrap();
+    store
+        .finish_whatsapp_inbound(&p.record, &reply("hi", "q"))
+        .unwrap();
+    let mut account = store.whatsapp_accounts().unwrap().remove(0);
+    account.phone_number_id = "222".into();
+    store.set_whatsapp_account(&account).unwrap();
+    // The waiting message is settled unanswered, the unsent reply is a dead letter.
+    assert!(store.next_whatsapp_inbound("shop", "66").unwrap().is_none());
+    assert_eq!(
+        store
+            .whatsapp_inbound_outcome("wamid.b")
+            .unwrap()
+            .as_deref(),
+        Some("not answered: the business connected another number")
+    );
+    let dead = store.whatsapp_dead_letters("shop").unwrap();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(dead[0].reason.contains("another number"));
+}
+
+#[test]
 fn a_redelivered_message_is_stored_once_and_answered_once() {
     let store = store();
     for _ in 0..5 {
@@ -142,16 +172,38 @@ fn the_outbox_sends_each_customers_rows_in_order_and_recovers_after_a_crash() {
     );
     store.whatsapp_sending(due2[0].id).unwrap();
     // The process dies here. At start, rows in flight wait out the grace period...
-    assert_eq!(store.recover_whatsapp_sending(60_000).unwrap(), 2);
+    assert_eq!(
+        store.recover_whatsapp_sending(&numbers(), 60_000).unwrap(),
+        2
+    );
     assert!(store
         .due_whatsapp_outbound(&numbers(), 10)
         .unwrap()
         .is_empty());
-    // ...unless Meta's status, carrying the tracker, shows the text arrived.
+    // A status for another number cannot settle it, even with its tracker...
     store
         .accept_whatsapp(
             &[],
             &[StatusRecord {
+                phone_number_id: "222".into(),
+                message_id: "wamid.forged".into(),
+                status: "sent".into(),
+                at: 1,
+                outbox_id: Some(due2[0].id),
+                error: None,
+            }],
+        )
+        .unwrap();
+    assert_eq!(
+        store.whatsapp_replies_to("wamid.a").unwrap()[0].0,
+        "pending"
+    );
+    // ...but Meta's status for this number, carrying the tracker, shows the text arrived.
+    store
+        .accept_whatsapp(
+            &[],
+            &[StatusRecord {
+                phone_number_id: "111".into(),
                 message_id: "wamid.out".into(),
                 status: "sent".into(),
                 at: 1,
@@ -170,6 +222,7 @@ fn the_outbox_sends_each_customers_rows_in_order_and_recovers_after_a_crash() {
             .accept_whatsapp(
                 &[],
                 &[StatusRecord {
+                    phone_number_id: "111".into(),
                     message_id: "wamid.out".into(),
                     status: status.into(),
                     at: 2,
@@ -179,7 +232,17 @@ fn the_outbox_sends_each_customers_rows_in_order_and_recovers_after_a_crash() {
             )
             .unwrap();
     }
-    let counts = store.whatsapp_counts(Some("shop")).unwrap();
+    let delivery: String = store
+        .conn
+        .lock()
+        .query_row(
+            "SELECT delivery FROM wa_outbox WHERE message_id = 'wamid.out'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(delivery, "delivered");
+    let counts = store.whatsapp_counts(Some("shop"), &numbers()).unwrap();
     assert_eq!((counts.sent, counts.outbox_pending), (1, 1));
 }
 
@@ -205,6 +268,7 @@ fn refusals_and_late_failures_become_dead_letters_with_their_reason() {
         .accept_whatsapp(
             &[],
             &[StatusRecord {
+                phone_number_id: "111".into(),
                 message_id: "wamid.out".into(),
                 status: "failed".into(),
                 at: 3,

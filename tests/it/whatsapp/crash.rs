@@ -15,6 +15,21 @@ use super::{runtime, Rig, ADMIN, BIKES, SECRET};
 use crate::support;
 
 const NUMBER: &str = "3000001";
+const GRACE_S: u64 = 4;
+
+/// The bike shop's inbox and outbox counts, through the API.
+async fn counts(client: &reqwest::Client, base: &str) -> serde_json::Value {
+    let view: serde_json::Value = client
+        .get(format!("{base}/v1/businesses/{BIKES}/whatsapp"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    view["counts"].clone()
+}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -35,7 +50,7 @@ fn spawn(dir: &Path, port: u16, graph: &str, run: usize) -> Child {
         .env("CLERK_MODELS_DIR", fetch::default_models_dir())
         .env("CLERK_WHATSAPP_GRAPH_URL", graph)
         .env("CLERK_WHATSAPP_RETRY_BASE_MS", "50")
-        .env("CLERK_WHATSAPP_RESEND_GRACE_S", "3")
+        .env("CLERK_WHATSAPP_RESEND_GRACE_S", GRACE_S.to_string())
         .env("RUST_LOG", "clerk=debug")
         .stdout(Stdio::null())
         .stderr(log)
@@ -120,8 +135,10 @@ fn killed_mid_delivery_clerk_neither_loses_nor_doubles_a_reply() {
         })
         .await;
 
-        // 3. Meta took the reply, but the process died before it heard so: Meta's status
-        //    (carrying the row's tracker) settles it, so it is not sent again.
+        // 3. Meta took the reply, but the process died before it heard so, and Meta's status
+        //    comes late: after the restart the row waits for it (it would go again after the
+        //    resend grace), and the status, carrying the row's tracker, settles it.
+        fake.hold_statuses();
         fake.fail_next([Fault::Hang { deliver: true }]);
         let taken = say("447700000003", "do you rent bikes?").await;
         until("Meta to take the reply", || {
@@ -131,23 +148,18 @@ fn killed_mid_delivery_clerk_neither_loses_nor_doubles_a_reply() {
         kill(clerk);
         clerk = spawn(dir.path(), port, &fake.base_url, 3);
         ready(&client, &base).await;
-        // Past the resend grace: a row still unsettled would have gone again by now.
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        let waiting = counts(&client, &base).await;
+        assert_eq!(waiting["outbox_pending"], 1, "{waiting}");
+        fake.release_statuses();
+        // Past the resend grace: a row the status had not settled would have gone again.
+        tokio::time::sleep(Duration::from_secs(GRACE_S + 2)).await;
         for wamid in [&lost_in_flight, &just_acknowledged, &taken] {
             assert_eq!(fake.replies_to(wamid).len(), 1, "{wamid}");
         }
-        let view: serde_json::Value = client
-            .get(format!("{base}/v1/businesses/{BIKES}/whatsapp"))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(view["counts"]["outbox_pending"], 0, "{view}");
-        assert_eq!(view["counts"]["dead"], 0, "{view}");
-        assert_eq!(view["counts"]["sent"], 3, "{view}");
+        let settled = counts(&client, &base).await;
+        assert_eq!(settled["outbox_pending"], 0, "{settled}");
+        assert_eq!(settled["dead"], 0, "{settled}");
+        assert_eq!(settled["sent"], 3, "{settled}");
         kill(clerk);
     });
 }

@@ -73,6 +73,7 @@ impl Rig {
             retry_base: Duration::from_millis(20),
             retry_max: Duration::from_millis(200),
             request_timeout: Duration::from_secs(2),
+            resend_grace: Duration::from_millis(300),
             ..WhatsAppSettings::default()
         };
         tune(&mut settings);
