@@ -2,6 +2,7 @@
 //! the real index and the default model, replies out to a fake Cloud API on loopback that
 //! fails on demand. `crash` runs the `clerk` binary and kills it.
 
+mod cli;
 mod crash;
 mod delivery;
 mod webhook;
