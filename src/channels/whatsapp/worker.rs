@@ -107,8 +107,10 @@ fn process(channel: &WhatsApp, pending: &PendingInbound) -> Result<(), EngineErr
     let history = store.recent_turns(&inbound.business_id, &conversation, CONTEXT_TURNS)?;
     let fallback = engine.language_of(&inbound.business_id)?;
     let text = inbound.text.as_deref().unwrap_or("");
-    let language = if text.is_empty() {
-        // An unreadable message says nothing of its language; the customer's last one does.
+    let opt = texts::opt_out_request(text);
+    let language = if text.is_empty() || opt.is_some() {
+        // An unreadable message or a bare STOP says little of its language; the customer's
+        // last message says more.
         history
             .iter()
             .rev()
@@ -133,13 +135,13 @@ fn process(channel: &WhatsApp, pending: &PendingInbound) -> Result<(), EngineErr
         outgoing: vec![Outgoing::Read, Outgoing::Text(reply.to_string())],
         ..Processed::default()
     };
-    let opt = texts::opt_out_request(text);
     let processed = if opt == Some(true) && !pending.opted_out {
         Processed {
             set_opted_out: Some(true),
             ..said(texts::opted_out(&language), "opted out")
         }
-    } else if opt == Some(false) && pending.opted_out {
+    } else if opt == Some(false) && (pending.opted_out || !pending.handed_off) {
+        // START from a customer who never stopped is a greeting, not a question to answer.
         Processed {
             set_opted_out: Some(false),
             ..said(texts::opted_in(&language), "opted in")
