@@ -8,6 +8,7 @@ use std::cell::RefCell;
 
 use super::dot::kernels;
 use super::pool::Pool;
+use super::quant::round_to_f16;
 
 /// Keys and values of every layer, allocated once for `capacity` positions. The zeroed
 /// allocation is lazily backed by the OS, so memory grows with the positions actually used.
@@ -36,8 +37,15 @@ impl KvCache {
         let hd = self.head_dim;
         for h in 0..self.n_kv {
             let at = (h * self.capacity + pos) * hd;
-            self.k[layer][at..at + hd].copy_from_slice(&k[h * hd..(h + 1) * hd]);
-            self.v[layer][at..at + hd].copy_from_slice(&v[h * hd..(h + 1) * hd]);
+            // llama.cpp caches keys and values as f16; keeping exactly what it keeps keeps
+            // greedy decoding on its path where two tokens are nearly tied.
+            let (src_k, src_v) = (&k[h * hd..(h + 1) * hd], &v[h * hd..(h + 1) * hd]);
+            for (dst, &x) in self.k[layer][at..at + hd].iter_mut().zip(src_k) {
+                *dst = round_to_f16(x);
+            }
+            for (dst, &x) in self.v[layer][at..at + hd].iter_mut().zip(src_v) {
+                *dst = round_to_f16(x);
+            }
         }
     }
 
@@ -115,6 +123,11 @@ mod tests {
         let mut out = vec![0f32; t_len * n_head * hd];
         attention(&pool, &cache, 0, &q, 0, t_len, &mut out);
 
+        // The cache keeps keys and values as f16 would; the reference gets the same inputs.
+        let (kx, vx): (Vec<f32>, Vec<f32>) = (
+            kx.iter().map(|&x| round_to_f16(x)).collect(),
+            vx.iter().map(|&x| round_to_f16(x)).collect(),
+        );
         let dev = Device::Cpu;
         let qt = Tensor::from_vec(q, (t_len, n_head, hd), &dev)
             .unwrap()

@@ -116,6 +116,12 @@ pub fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
+/// `x` as the nearest f16 holds it: what GGML keeps of block scales and cached keys/values.
+#[inline]
+pub fn round_to_f16(x: f32) -> f32 {
+    f16_to_f32(f32_to_f16(x))
+}
+
 /// f32 → IEEE half, round to nearest even (for quantizing weights we convert at load).
 pub fn f32_to_f16(x: f32) -> u16 {
     let bits = x.to_bits();
@@ -163,7 +169,7 @@ pub fn quantize_acts(x: &[f32], out: &mut [Q8Act]) {
     for (xb, ob) in x.chunks_exact(QK).zip(out.iter_mut()) {
         let amax = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
         let d = amax / 127.0;
-        let id = if d > 0.0 { 1.0 / d } else { 0.0 };
+        let id = if amax > 0.0 { 127.0 / amax } else { 0.0 };
         let mut sum = 0i32;
         for (q, v) in ob.qs.iter_mut().zip(xb) {
             // Round to nearest (ties to even) by the 1.5·2^23 trick: |v·id| ≤ 127, and unlike
@@ -172,8 +178,12 @@ pub fn quantize_acts(x: &[f32], out: &mut [Q8Act]) {
             *q = r as i8;
             sum += r;
         }
-        ob.d = d;
-        ob.s = d * sum as f32;
+        // GGML keeps both scales as f16; rounding them the same way keeps our dot products
+        // on llama.cpp's values, not merely near them.
+        // GGML keeps both scales as f16 (and divides by the unrounded scale, as here): the
+        // dot products then see llama.cpp's values, not merely values near them.
+        ob.d = round_to_f16(d);
+        ob.s = round_to_f16(d * sum as f32);
     }
 }
 
@@ -230,7 +240,7 @@ pub fn quantize_q8_0(x: &[f32]) -> Vec<u8> {
     for xb in x.chunks_exact(QK) {
         let amax = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
         let d = amax / 127.0;
-        let id = if d > 0.0 { 1.0 / d } else { 0.0 };
+        let id = if amax > 0.0 { 127.0 / amax } else { 0.0 };
         out.extend_from_slice(&f32_to_f16(d).to_le_bytes());
         out.extend(xb.iter().map(|v| (v * id).round() as i8 as u8));
     }
@@ -262,9 +272,13 @@ mod tests {
         quantize_acts(&x, &mut q);
         for (b, xb) in q.iter().zip(x.chunks(QK)) {
             let sum: i32 = b.qs.iter().map(|&v| v as i32).sum();
-            assert!((b.s - b.d * sum as f32).abs() < 1e-5);
+            // Both scales are f16 values, as GGML stores them (relative error ≤ 2^-11).
+            assert_eq!(round_to_f16(b.d), b.d);
+            assert_eq!(round_to_f16(b.s), b.s);
+            assert!((b.s - b.d * sum as f32).abs() <= (b.d * sum as f32).abs() * 1e-3);
             for (v, &qv) in xb.iter().zip(&b.qs) {
-                assert!((v - b.d * qv as f32).abs() <= b.d * 0.5 + 1e-6);
+                // Half a step of rounding, plus the scale's own f16 rounding at most 127 times.
+                assert!((v - b.d * qv as f32).abs() <= b.d * (0.5 + 127.0 / 2048.0) + 1e-6);
             }
         }
     }
