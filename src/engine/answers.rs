@@ -76,19 +76,7 @@ impl Engine {
                     }
                     None => new_conversation_id(),
                 };
-                let turns = self
-                    .store
-                    .recent_turns(business, &id, HISTORY_TURNS)?
-                    .into_iter()
-                    .map(|t| Turn {
-                        role: if t.role == "customer" {
-                            Role::Customer
-                        } else {
-                            Role::Assistant
-                        },
-                        text: t.text,
-                    })
-                    .collect();
+                let turns = self.recent_turns(business, &id)?;
                 (Some(id), turns)
             }
             History::Given(turns) => {
@@ -134,6 +122,29 @@ impl Engine {
             answer.conversation_id = Some(conversation);
         }
         Ok(answer)
+    }
+
+    /// The turns of a stored conversation an answer leans on, oldest first (none for an
+    /// unknown id). Channels that record the exchange themselves pass these as
+    /// `History::Given`.
+    pub fn recent_turns(
+        &self,
+        business: &str,
+        conversation: &str,
+    ) -> Result<Vec<Turn>, EngineError> {
+        Ok(self
+            .store
+            .recent_turns(business, conversation, HISTORY_TURNS)?
+            .into_iter()
+            .map(|t| Turn {
+                role: if t.role == "customer" {
+                    Role::Customer
+                } else {
+                    Role::Assistant
+                },
+                text: t.text,
+            })
+            .collect())
     }
 
     /// The language a business's documents are in ("auto" until its first upload decides).

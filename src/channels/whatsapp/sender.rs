@@ -126,60 +126,57 @@ pub(super) async fn run(channel: Arc<WhatsApp>) {
     }
 }
 
-type StoreCall = Box<dyn FnOnce(&Store) -> Result<(), StoreError> + Send>;
-
-/// Runs a store write on the blocking pool.
-async fn on_store(channel: &WhatsApp, call: StoreCall) -> Result<(), StoreError> {
+/// Runs a store call on the blocking pool. A call that panics is logged and counts as one
+/// that did nothing (`T::default()`: for `whatsapp_sending`, "do not send").
+async fn on_store<T: Default + Send + 'static>(
+    channel: &WhatsApp,
+    call: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
     let engine = channel.engine.clone();
     match tokio::task::spawn_blocking(move || call(engine.store())).await {
         Ok(result) => result,
         Err(e) => {
             tracing::error!(error = %e, "an outbox write panicked");
-            Ok(())
+            Ok(T::default())
         }
     }
 }
 
 /// Sends one row and records what became of it.
 async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreError> {
-    let store = |f| on_store(channel, f);
     let id = row.id;
     let m = &channel.metrics;
     let Some(account) = channel.account_of_number(&row.phone_number_id) else {
         m.dead.fetch_add(1, Ordering::Relaxed);
-        return store(Box::new(move |s: &Store| {
+        return on_store(channel, move |s: &Store| {
             s.whatsapp_give_up(id, "dead", "the number is no longer connected to clerk")
-        }))
+        })
         .await;
     };
     if row.kind == "text" && now_secs() > row.last_inbound_at + SERVICE_WINDOW_SECS {
         m.undeliverable.fetch_add(1, Ordering::Relaxed);
-        return store(Box::new(move |s: &Store| {
+        return on_store(channel, move |s: &Store| {
             s.whatsapp_give_up(
                 id,
                 "undeliverable",
                 "the customer's last message is more than 24 hours old; outside the \
                  customer-service window only a template message may be sent",
             )
-        }))
+        })
         .await;
     }
     let body = match (row.kind.as_str(), &row.body) {
         ("read", _) => Graph::read_body(&row.reply_to),
         (_, Some(text)) => Graph::text_body(&row.wa_id, &row.reply_to, text, id),
         (_, None) => {
-            return store(Box::new(move |s: &Store| {
+            return on_store(channel, move |s: &Store| {
                 s.whatsapp_give_up(id, "dead", "an empty message")
-            }))
+            })
             .await
         }
     };
     // Durable before the request leaves: a crash from here on is found and settled at start.
-    let engine = channel.engine.clone();
-    let leaving = tokio::task::spawn_blocking(move || engine.store().whatsapp_sending(id))
-        .await
-        .unwrap_or(Ok(false))?;
-    if !leaving {
+    if !on_store(channel, move |s: &Store| s.whatsapp_sending(id)).await? {
         return Ok(());
     }
     let outcome = channel
@@ -192,9 +189,9 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
             if row.kind == "text" {
                 m.sent.fetch_add(1, Ordering::Relaxed);
             }
-            store(Box::new(move |s: &Store| {
+            on_store(channel, move |s: &Store| {
                 s.whatsapp_sent(id, message_id.as_deref())
-            }))
+            })
             .await
         }
         Outcome::Retry { reason, at_least } => {
@@ -208,9 +205,9 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
                 reason,
                 "WhatsApp send will be retried"
             );
-            store(Box::new(move |s: &Store| {
+            on_store(channel, move |s: &Store| {
                 s.whatsapp_retry_later(id, delay.as_millis() as u64, &reason)
-            }))
+            })
             .await
         }
         Outcome::Unknown(reason) => {
@@ -227,16 +224,16 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
                 reason,
                 "no answer to a WhatsApp send; it goes again unless Meta's status shows it arrived"
             );
-            store(Box::new(move |s: &Store| {
+            on_store(channel, move |s: &Store| {
                 s.whatsapp_retry_later(id, delay.as_millis() as u64, &reason)
-            }))
+            })
             .await
         }
         Outcome::Permanent(reason) => {
             if row.kind == "read" {
                 // A read receipt Meta refuses changes nothing for the customer.
                 tracing::debug!(outbox = id, reason, "read receipt refused");
-                return store(Box::new(move |s: &Store| s.whatsapp_sent(id, None))).await;
+                return on_store(channel, move |s: &Store| s.whatsapp_sent(id, None)).await;
             }
             m.dead.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
@@ -244,9 +241,9 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
                 reason,
                 "WhatsApp message refused; kept as a dead letter"
             );
-            store(Box::new(move |s: &Store| {
+            on_store(channel, move |s: &Store| {
                 s.whatsapp_give_up(id, "dead", &reason)
-            }))
+            })
             .await
         }
     }

@@ -21,8 +21,6 @@ use crate::store::{conversation_of, Exchange, Outgoing, PendingInbound, Processe
 const POLL: Duration = Duration::from_millis(500);
 /// The wait before trying again when the model is busy or the store failed.
 const BACKOFF: Duration = Duration::from_millis(500);
-/// Turns of the conversation given to the pipeline as context.
-const CONTEXT_TURNS: usize = 4;
 
 pub(super) async fn dispatch(channel: Arc<WhatsApp>) {
     let permits = Arc::new(Semaphore::new(channel.settings.workers.max(1)));
@@ -103,8 +101,7 @@ fn process(channel: &WhatsApp, pending: &PendingInbound) -> Result<(), EngineErr
     let engine = &channel.engine;
     let inbound = &pending.record;
     let conversation = conversation_of(&inbound.wa_id);
-    let store = engine.store();
-    let history = store.recent_turns(&inbound.business_id, &conversation, CONTEXT_TURNS)?;
+    let history = engine.recent_turns(&inbound.business_id, &conversation)?;
     let fallback = engine.language_of(&inbound.business_id)?;
     let text = inbound.text.as_deref().unwrap_or("");
     let opt = texts::opt_out_request(text);
@@ -114,69 +111,101 @@ fn process(channel: &WhatsApp, pending: &PendingInbound) -> Result<(), EngineErr
         history
             .iter()
             .rev()
-            .find(|t| t.role == "customer")
+            .find(|t| t.role == Role::Customer)
             .map(|t| language::detect(&t.text, &fallback))
             .unwrap_or(fallback)
     } else {
         language::detect(text, &fallback)
     };
-    let said = |reply: &'static str, outcome: &'static str| Processed {
-        outcome,
-        exchange: Some(Exchange {
-            question: if text.is_empty() {
-                inbound.kind.as_str()
-            } else {
-                text
-            },
-            reply,
-            mode: outcome,
-            needs_person: false,
-        }),
-        outgoing: vec![Outgoing::Read, Outgoing::Text(reply.to_string())],
-        ..Processed::default()
-    };
+    let said = inbound.said();
     let processed = if opt == Some(true) && !pending.opted_out {
         Processed {
             set_opted_out: Some(true),
-            ..said(texts::opted_out(&language), "opted out")
+            ..replied(
+                "opted out",
+                said,
+                texts::opted_out(&language),
+                "opted out",
+                false,
+            )
         }
     } else if opt == Some(false) && (pending.opted_out || !pending.handed_off) {
         // START from a customer who never stopped is a greeting, not a question to answer.
         Processed {
             set_opted_out: Some(false),
-            ..said(texts::opted_in(&language), "opted in")
+            ..replied(
+                "opted in",
+                said,
+                texts::opted_in(&language),
+                "opted in",
+                false,
+            )
         }
     } else if pending.opted_out {
         Processed {
             outcome: "not answered: the customer opted out",
-            customer_turn: Some(if text.is_empty() { &inbound.kind } else { text }),
+            customer_turn: Some(said),
             ..Processed::default()
         }
     } else if pending.handed_off {
         // A person has this conversation: the message is kept for them, unread.
         Processed {
             outcome: "held for a person",
-            customer_turn: Some(if text.is_empty() { &inbound.kind } else { text }),
+            customer_turn: Some(said),
             ..Processed::default()
         }
     } else if inbound.kind != "text" || text.is_empty() {
-        said(texts::written_only(&language), "written questions only")
+        let reply = texts::written_only(&language);
+        replied(
+            "written questions only",
+            said,
+            reply,
+            "written questions only",
+            false,
+        )
     } else if texts::asks_for_person(text, &channel.settings.handoff_words) {
-        let reply = texts::handoff(&language);
-        Processed {
-            exchange: Some(Exchange {
-                question: text,
-                reply,
-                mode: "handed off",
-                needs_person: true,
-            }),
-            ..said(reply, "handed off")
-        }
+        replied(
+            "handed off",
+            text,
+            texts::handoff(&language),
+            "handed off",
+            true,
+        )
     } else {
         return answer(channel, pending, &history, &language);
     };
-    store.finish_whatsapp_inbound(inbound, &processed)?;
+    engine
+        .store()
+        .finish_whatsapp_inbound(inbound, &processed)?;
     Ok(())
+}
+
+/// `reply` to the customer's message: recorded with it in the conversation, and sent after
+/// the message's read receipt, split to fit WhatsApp's limit.
+fn replied<'a>(
+    outcome: &'a str,
+    question: &'a str,
+    reply: &'a str,
+    mode: &'a str,
+    needs_person: bool,
+) -> Processed<'a> {
+    let mut outgoing = vec![Outgoing::Read];
+    outgoing.extend(
+        texts::split_reply(reply, texts::MAX_BODY)
+            .into_iter()
+            .map(Outgoing::Text),
+    );
+    Processed {
+        outcome,
+        exchange: Some(Exchange {
+            question,
+            reply,
+            mode,
+            needs_person,
+        }),
+        outgoing,
+        ..Processed::default()
+    }
 }
 
 /// Settles a message that cannot be answered (it would fail the same way again): a person
@@ -193,24 +222,14 @@ fn hand_over_after(
         error = %error,
         "a WhatsApp message could not be answered; handed to a person"
     );
-    let text = inbound.text.as_deref().unwrap_or(inbound.kind.as_str());
+    let said = inbound.said();
     let fallback = channel
         .engine
         .language_of(&inbound.business_id)
         .unwrap_or_else(|_| "en".to_string());
-    let reply = texts::handoff(&language::detect(text, &fallback));
+    let reply = texts::handoff(&language::detect(said, &fallback));
     let outcome = format!("handed off: {error}");
-    let processed = Processed {
-        outcome: &outcome,
-        exchange: Some(Exchange {
-            question: text,
-            reply,
-            mode: "handed off",
-            needs_person: true,
-        }),
-        outgoing: vec![Outgoing::Read, Outgoing::Text(reply.to_string())],
-        ..Processed::default()
-    };
+    let processed = replied(&outcome, said, reply, "handed off", true);
     channel
         .engine
         .store()
@@ -232,7 +251,7 @@ fn passes(e: &EngineError) -> bool {
 fn answer(
     channel: &WhatsApp,
     pending: &PendingInbound,
-    history: &[crate::store::StoredTurn],
+    history: &[Turn],
     language: &str,
 ) -> Result<(), EngineError> {
     let engine = &channel.engine;
@@ -247,21 +266,10 @@ fn answer(
         .chars()
         .take(limit)
         .collect();
-    let turns: Vec<Turn> = history
-        .iter()
-        .map(|t| Turn {
-            role: if t.role == "customer" {
-                Role::Customer
-            } else {
-                Role::Assistant
-            },
-            text: t.text.clone(),
-        })
-        .collect();
     let answer = engine.answer(
         &inbound.business_id,
         &question,
-        History::Given(&turns),
+        History::Given(history),
         &mut |_| {},
     )?;
     let mut reply = answer.text.clone();
@@ -284,27 +292,18 @@ fn answer(
             unique.join("; ")
         );
     }
-    let mut outgoing = vec![Outgoing::Read];
-    outgoing.extend(
-        texts::split_reply(&reply, texts::MAX_BODY)
-            .into_iter()
-            .map(Outgoing::Text),
-    );
-    let processed = Processed {
-        outcome: if answer.needs_person {
-            "answered; handed off"
-        } else {
-            "answered"
-        },
-        exchange: Some(Exchange {
-            question: &question,
-            reply: &reply,
-            mode: answer.mode.as_str(),
-            needs_person: answer.needs_person,
-        }),
-        outgoing,
-        ..Processed::default()
+    let outcome = if answer.needs_person {
+        "answered; handed off"
+    } else {
+        "answered"
     };
+    let processed = replied(
+        outcome,
+        &question,
+        &reply,
+        answer.mode.as_str(),
+        answer.needs_person,
+    );
     if engine
         .store()
         .finish_whatsapp_inbound(inbound, &processed)?

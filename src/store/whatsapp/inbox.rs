@@ -6,8 +6,8 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::super::conversations::{write_customer_turn, write_exchange};
 use super::super::{now, Store, StoreError};
 use super::{
-    conversation_of, now_ms, Accepted, InboundRecord, Outgoing, PendingInbound, Processed,
-    StatusRecord,
+    conversation_of, json_list, now_ms, Accepted, InboundRecord, Outgoing, PendingInbound,
+    Processed, StatusRecord,
 };
 
 impl Store {
@@ -71,7 +71,7 @@ impl Store {
              AND phone_number_id IN (SELECT value FROM json_each(?1)) \
              GROUP BY business_id, wa_id ORDER BY MIN(seq) LIMIT ?2",
         )?;
-        let numbers = serde_json::to_string(numbers).unwrap_or_else(|_| "[]".into());
+        let numbers = json_list(numbers);
         let rows = stmt.query_map(params![numbers, limit as i64], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;

@@ -114,6 +114,16 @@ pub struct InboundRecord {
     pub sent_at: u64,
 }
 
+impl InboundRecord {
+    /// What the customer wrote, or for a message without text its type ("audio").
+    pub fn said(&self) -> &str {
+        match self.text.as_deref() {
+            Some(text) if !text.is_empty() => text,
+            _ => &self.kind,
+        }
+    }
+}
+
 /// A delivery status Meta reported for one of our messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusRecord {
@@ -225,6 +235,27 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// `numbers` as a JSON array, for `phone_number_id IN (SELECT value FROM json_each(?))`: the
+/// way each query here keeps to the numbers its process holds.
+fn json_list(numbers: &[String]) -> String {
+    serde_json::Value::from(numbers).to_string()
+}
+
+/// Row counts by `state` from a `SELECT state, COUNT(*) … GROUP BY state` over `business`
+/// (NULL for all) and `numbers`.
+fn counts_by_state(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    business: Option<&str>,
+    numbers: &str,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map(params![business, numbers], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 impl Store {
     /// Connects (or re-connects) a business's number; a number another business holds is
     /// refused.
@@ -327,30 +358,28 @@ impl Store {
         numbers: &[String],
     ) -> Result<WhatsAppCounts, StoreError> {
         let conn = self.conn.lock();
-        let numbers = serde_json::to_string(numbers).unwrap_or_else(|_| "[]".into());
+        let numbers = json_list(numbers);
         let mut counts = WhatsAppCounts::default();
-        let mut stmt = conn.prepare(
+        for (state, n) in counts_by_state(
+            &conn,
             "SELECT state, COUNT(*) FROM wa_inbox WHERE (?1 IS NULL OR business_id = ?1) \
              AND phone_number_id IN (SELECT value FROM json_each(?2)) GROUP BY state",
-        )?;
-        for row in stmt.query_map(params![business, numbers], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })? {
-            let (state, n) = row?;
+            business,
+            &numbers,
+        )? {
             match state.as_str() {
                 "pending" => counts.inbox_pending = n,
                 _ => counts.inbox_done += n,
             }
         }
-        let mut stmt = conn.prepare(
+        for (state, n) in counts_by_state(
+            &conn,
             "SELECT state, COUNT(*) FROM wa_outbox WHERE kind = 'text' \
              AND (?1 IS NULL OR business_id = ?1) \
              AND phone_number_id IN (SELECT value FROM json_each(?2)) GROUP BY state",
-        )?;
-        for row in stmt.query_map(params![business, numbers], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })? {
-            let (state, n) = row?;
+            business,
+            &numbers,
+        )? {
             match state.as_str() {
                 "pending" | "sending" => counts.outbox_pending += n,
                 "sent" => counts.sent = n,

@@ -5,7 +5,7 @@
 use rusqlite::params;
 
 use super::super::{now, Store, StoreError};
-use super::{now_ms, DueOutbound};
+use super::{json_list, now_ms, DueOutbound};
 
 impl Store {
     /// Outbox rows of `numbers` to send now: each customer's oldest open row, if it is due, so
@@ -27,7 +27,7 @@ impl Store {
              AND o.phone_number_id IN (SELECT value FROM json_each(?3)) \
              ORDER BY o.next_attempt_ms, o.id LIMIT ?2",
         )?;
-        let numbers = serde_json::to_string(numbers).unwrap_or_else(|_| "[]".into());
+        let numbers = json_list(numbers);
         let rows = stmt.query_map(params![now_ms(), limit as i64, numbers], |r| {
             Ok(DueOutbound {
                 id: r.get(0)?,
@@ -102,7 +102,7 @@ impl Store {
         grace_ms: u64,
     ) -> Result<usize, StoreError> {
         let conn = self.conn.lock();
-        let numbers = serde_json::to_string(numbers).unwrap_or_else(|_| "[]".into());
+        let numbers = json_list(numbers);
         Ok(conn.execute(
             "UPDATE wa_outbox SET state = 'pending', next_attempt_ms = ?1, \
              error = 'in flight when the process stopped; waiting for a status before resending' \
