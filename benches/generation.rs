@@ -33,7 +33,7 @@ fn matrix(qtype: QType, rows: usize, cols: usize) -> QMatrix {
         qtype,
         rows,
         cols,
-        data,
+        data: data.into(),
     }
 }
 

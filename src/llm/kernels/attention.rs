@@ -1,14 +1,15 @@
 //! Causal attention over a preallocated KV cache, fused (scores, softmax and the weighted sum
 //! of values in one pass per query head, no score matrix materialized). Decode is the one-query
 //! case of the same code. The cache is laid out `[kv head][position][head dim]` so one head's
-//! keys are contiguous.
+//! keys are contiguous, and holds IEEE f16 as llama.cpp's does: after a long prompt, decode
+//! reads the whole cache every step, and half the bytes is most of the cost.
 
 use super::pool::OutPtr;
 use std::cell::RefCell;
 
 use super::dot::kernels;
 use super::pool::Pool;
-use super::quant::round_to_f16;
+use super::quant::f32_to_f16;
 
 /// Keys and values of every layer, allocated once for `capacity` positions. The zeroed
 /// allocation is lazily backed by the OS, so memory grows with the positions actually used.
@@ -16,8 +17,8 @@ pub struct KvCache {
     pub n_kv: usize,
     pub head_dim: usize,
     pub capacity: usize,
-    k: Vec<Vec<f32>>,
-    v: Vec<Vec<f32>>,
+    k: Vec<Vec<u16>>,
+    v: Vec<Vec<u16>>,
 }
 
 impl KvCache {
@@ -27,8 +28,8 @@ impl KvCache {
             n_kv,
             head_dim,
             capacity,
-            k: (0..layers).map(|_| vec![0f32; per_layer]).collect(),
-            v: (0..layers).map(|_| vec![0f32; per_layer]).collect(),
+            k: (0..layers).map(|_| vec![0u16; per_layer]).collect(),
+            v: (0..layers).map(|_| vec![0u16; per_layer]).collect(),
         }
     }
 
@@ -37,19 +38,19 @@ impl KvCache {
         let hd = self.head_dim;
         for h in 0..self.n_kv {
             let at = (h * self.capacity + pos) * hd;
-            // llama.cpp caches keys and values as f16; keeping exactly what it keeps keeps
-            // greedy decoding on its path where two tokens are nearly tied.
+            // Keeping exactly what llama.cpp keeps also keeps greedy decoding on its path where
+            // two tokens are nearly tied.
             let (src_k, src_v) = (&k[h * hd..(h + 1) * hd], &v[h * hd..(h + 1) * hd]);
             for (dst, &x) in self.k[layer][at..at + hd].iter_mut().zip(src_k) {
-                *dst = round_to_f16(x);
+                *dst = f32_to_f16(x);
             }
             for (dst, &x) in self.v[layer][at..at + hd].iter_mut().zip(src_v) {
-                *dst = round_to_f16(x);
+                *dst = f32_to_f16(x);
             }
         }
     }
 
-    fn head(&self, layer: usize, h: usize, len: usize) -> (&[f32], &[f32]) {
+    fn head(&self, layer: usize, h: usize, len: usize) -> (&[u16], &[u16]) {
         let at = h * self.capacity * self.head_dim;
         let n = len * self.head_dim;
         (&self.k[layer][at..at + n], &self.v[layer][at..at + n])
@@ -95,6 +96,7 @@ pub fn attention(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::kernels::quant::round_to_f16;
     use candle_core::{Device, Tensor, D};
 
     /// Against candle: softmax(q kᵀ / √d + causal mask) v, with grouped kv heads, for a head

@@ -2,6 +2,9 @@
 //! rows (and, for long prompts, of activation rows, so a tile of activations stays in cache
 //! while a block of weight rows streams past it once).
 
+use std::sync::Arc;
+
+use super::arena::{WeightArena, WeightBytes};
 use super::dot::kernels;
 use super::pool::OutPtr;
 use super::pool::Pool;
@@ -15,7 +18,7 @@ pub struct QMatrix {
     pub qtype: QType,
     pub rows: usize,
     pub cols: usize,
-    pub data: Vec<u8>,
+    pub data: WeightBytes,
 }
 
 impl QMatrix {
@@ -46,12 +49,20 @@ impl QMatrix {
             qtype: first.qtype,
             rows: parts.iter().map(|p| p.rows).sum(),
             cols: first.cols,
-            data,
+            data: data.into(),
         })
     }
 
     pub fn bytes(&self) -> usize {
         self.data.len()
+    }
+
+    /// The same matrix with its bytes moved into `arena` (kept where they are if it is full).
+    pub fn into_arena(self, arena: &Arc<WeightArena>) -> QMatrix {
+        match arena.store(&self.data) {
+            Some(data) => QMatrix { data, ..self },
+            None => self,
+        }
     }
 
     /// Q4_1 regrouped for the paired kernel when the width allows (a multiple of 64); other
@@ -60,7 +71,7 @@ impl QMatrix {
         if self.qtype == QType::Q4_1 && self.cols.is_multiple_of(2 * QK) {
             QMatrix {
                 qtype: QType::Q4_1x2,
-                data: repack_q4_1_pairs(&self.data),
+                data: repack_q4_1_pairs(&self.data).into(),
                 ..self
             }
         } else {
@@ -194,7 +205,7 @@ mod tests {
                 qtype,
                 rows,
                 cols,
-                data: qt.data().unwrap().into_owned(),
+                data: qt.data().unwrap().into_owned().into(),
             };
             let fast = m.clone().into_fast_layout();
             let x = Tensor::from_vec(xf.clone(), (t_len, cols), &Device::Cpu).unwrap();

@@ -1,18 +1,21 @@
 //! Our own CPU kernels for the forward pass: block formats of the quantized weights we keep
 //! (Q4_0, Q4_1, Q8_0) and the Q8 activations they are multiplied with (`quant`), SIMD dot
 //! products chosen at run time by the CPU's features (`dot`), a small persistent thread pool
-//! (`pool`), the multithreaded matrix multiply built from those (`matmul`) and attention over the
-//! preallocated KV cache (`attention`).
+//! (`pool`), the multithreaded matrix multiply built from those (`matmul`), attention over the
+//! preallocated f16 KV cache (`attention`) and the huge-page memory the weights live in
+//! (`arena`).
 //!
 //! candle 0.11 has no x86 SIMD path for Q4_1 and its per-op overheads dominate at this model
 //! size, so the CPU forward runs on these instead; each kernel is tested against candle's
 //! reference implementation on random data.
 
+pub mod arena;
 pub mod attention;
 pub mod dot;
 pub mod matmul;
 pub mod pool;
 pub mod quant;
 
+pub use arena::WeightArena;
 pub use matmul::{matmul, Acts, QMatrix};
 pub use quant::{Q8Act, Q8Pair, QType};

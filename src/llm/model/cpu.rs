@@ -1,8 +1,8 @@
 //! Our CPU forward pass for llama-family and qwen2 models, on our own kernels: quantized
-//! weights as they are in the file (the embedding too: only looked-up rows are dequantized),
-//! activations quantized to Q8 per row, matrices stacked so q/k/v and gate/up are one parallel
-//! op each, a preallocated KV cache, fused attention, scratch buffers reused across calls, and
-//! only the last position's logits computed.
+//! weights as they are in the file (the embedding too: only looked-up rows are dequantized), in
+//! one huge-page arena, activations quantized to Q8 per row, matrices stacked so q/k/v and
+//! gate/up are one parallel op each, a preallocated f16 KV cache, fused attention, scratch
+//! buffers reused across calls, and only the last position's logits computed.
 
 use std::path::Path;
 
@@ -12,7 +12,7 @@ use super::LanguageModel;
 use crate::llm::kernels::attention::{attention, KvCache};
 use crate::llm::kernels::dot::kernels;
 use crate::llm::kernels::pool::{self, Pool};
-use crate::llm::kernels::{matmul, Acts, QMatrix};
+use crate::llm::kernels::{matmul, Acts, QMatrix, WeightArena};
 use crate::llm::LlmError;
 
 struct Layer {
@@ -67,9 +67,10 @@ impl CpuModel {
                 cfg.n_embd
             )));
         }
-        let embed = r.matrix("token_embd.weight")?;
+        let arena = WeightArena::new(WeightArena::room_for(r.matrix_sizes()));
+        let embed = r.matrix("token_embd.weight")?.into_arena(&arena);
         let output = if r.has("output.weight") {
-            Some(r.matrix("output.weight")?)
+            Some(r.matrix("output.weight")?.into_arena(&arena))
         } else {
             None
         };
@@ -102,12 +103,12 @@ impl CpuModel {
             check_shape(&down, cfg.n_embd, cfg.n_ff, &name("ffn_down.weight"))?;
             layers.push(Layer {
                 attn_norm: r.vector(&name("attn_norm.weight"), cfg.n_embd)?,
-                qkv: stack_or_keep(vec![wq, wk, wv]),
+                qkv: stack_or_keep(vec![wq, wk, wv], &arena),
                 qkv_bias,
-                wo: wo.into_fast_layout(),
+                wo: wo.into_fast_layout().into_arena(&arena),
                 ffn_norm: r.vector(&name("ffn_norm.weight"), cfg.n_embd)?,
-                gate_up: stack_or_keep(vec![gate, up]),
-                down: down.into_fast_layout(),
+                gate_up: stack_or_keep(vec![gate, up], &arena),
+                down: down.into_fast_layout().into_arena(&arena),
             });
         }
         let half = cfg.rope_dim / 2;
@@ -167,13 +168,15 @@ fn check_shape(m: &QMatrix, rows: usize, cols: usize, name: &str) -> Result<(), 
     Ok(())
 }
 
-fn stack_or_keep(parts: Vec<QMatrix>) -> Vec<QMatrix> {
+fn stack_or_keep(parts: Vec<QMatrix>, arena: &std::sync::Arc<WeightArena>) -> Vec<QMatrix> {
     let refs: Vec<&QMatrix> = parts.iter().collect();
     let mats = match QMatrix::stack(&refs) {
         Some(m) => vec![m],
         None => parts,
     };
-    mats.into_iter().map(QMatrix::into_fast_layout).collect()
+    mats.into_iter()
+        .map(|m| m.into_fast_layout().into_arena(arena))
+        .collect()
 }
 
 fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {

@@ -56,15 +56,36 @@ impl GgufReader {
         }
     }
 
-    pub fn matrix(&mut self, name: &str) -> Result<QMatrix, LlmError> {
-        let (rows, cols) = self.matrix_shape(name)?;
-        let info = &self.content.tensor_infos[name];
-        let qtype = match info.ggml_dtype {
+    /// The block format a tensor is kept in: its own where our kernels take it.
+    fn kept_as(dtype: GgmlDType) -> Option<QType> {
+        match dtype {
             GgmlDType::Q4_0 => Some(QType::Q4_0),
             GgmlDType::Q4_1 => Some(QType::Q4_1),
             GgmlDType::Q8_0 => Some(QType::Q8_0),
             _ => None,
-        };
+        }
+    }
+
+    /// Bytes every 2-D tensor of the file takes once loaded by `matrix` (an upper bound on
+    /// what a model keeps: it may not use them all).
+    pub fn matrix_sizes(&self) -> Vec<usize> {
+        self.content
+            .tensor_infos
+            .values()
+            .filter_map(|info| match info.shape.dims() {
+                [rows, cols] if cols % QK == 0 => {
+                    let qtype = Self::kept_as(info.ggml_dtype).unwrap_or(QType::Q8_0);
+                    Some(rows * qtype.row_bytes(*cols))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn matrix(&mut self, name: &str) -> Result<QMatrix, LlmError> {
+        let (rows, cols) = self.matrix_shape(name)?;
+        let info = &self.content.tensor_infos[name];
+        let qtype = Self::kept_as(info.ggml_dtype);
         if cols % QK != 0 {
             return Err(LlmError::BadModel(format!(
                 "tensor {name} rows have {cols} values, not a multiple of {QK}"
@@ -82,7 +103,7 @@ impl GgufReader {
                 qtype,
                 rows,
                 cols,
-                data,
+                data: data.into(),
             });
         }
         let f = self.f32s(name)?;
@@ -90,7 +111,7 @@ impl GgufReader {
             qtype: QType::Q8_0,
             rows,
             cols,
-            data: quantize_q8_0(&f),
+            data: quantize_q8_0(&f).into(),
         })
     }
 

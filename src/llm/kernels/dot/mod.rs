@@ -1,12 +1,12 @@
 //! Dot products of one quantized weight row with up to four Q8 activation rows (the weight
-//! block is unpacked once and reused across them, which is what makes batched prefill pay), and
-//! the f32 dot/axpy that attention needs. A portable scalar version of each is the reference;
+//! block is unpacked once and reused across them, which is what makes batched prefill pay), one
+//! attention head over the f16 KV cache, and SwiGLU's activation. A portable scalar version of each is the reference;
 //! an AVX2+FMA+F16C version is picked at run time with `is_x86_feature_detected!`, so a plain
 //! `cargo build --release` gets it without RUSTFLAGS.
 
 use std::sync::OnceLock;
 
-use super::quant::{read_f16, Q8Act, Q8Pair, QType, QK};
+use super::quant::{f16_to_f32, read_f16, Q8Act, Q8Pair, QType, QK};
 
 /// Weight row `w` (bytes of `nb` blocks) against activation rows `a` (each `nb` blocks).
 pub type DotFn = unsafe fn(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]);
@@ -14,14 +14,13 @@ pub type DotFn = unsafe fn(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]);
 pub type PairDotFn = unsafe fn(w: &[u8], a: &[&[Q8Pair]], out: &mut [f32]);
 /// Consecutive `Q4_1x2` weight rows (`w`, `out.len()` rows) against one activation row.
 pub type PairRowsFn = unsafe fn(w: &[u8], a: &[Q8Pair], out: &mut [f32]);
-type F32DotFn = unsafe fn(a: &[f32], b: &[f32]) -> f32;
-type AxpyFn = unsafe fn(alpha: f32, x: &[f32], y: &mut [f32]);
 type SiluMulFn = unsafe fn(gate: &[f32], up: &[f32], out: &mut [f32]);
-/// One query head against `keys`/`values` (positions × head dim): softmax(q·k · scale)·v.
+/// One query head against `keys`/`values` (positions × head dim, IEEE f16 bits):
+/// softmax(q·k · scale)·v.
 pub type HeadFn = unsafe fn(
     q: &[f32],
-    keys: &[f32],
-    values: &[f32],
+    keys: &[u16],
+    values: &[u16],
     scale: f32,
     scores: &mut Vec<f32>,
     out: &mut [f32],
@@ -35,8 +34,6 @@ pub struct Kernels {
     q8_0: DotFn,
     q4_1x2: PairDotFn,
     q4_1x2_rows: PairRowsFn,
-    f32_dot: F32DotFn,
-    axpy: AxpyFn,
     head: HeadFn,
     silu_mul: SiluMulFn,
 }
@@ -59,13 +56,6 @@ impl Kernels {
         unsafe { f(w, a, out) }
     }
 
-    #[inline]
-    pub fn f32_dot(&self, a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        // SAFETY: as above; both slices have the same length.
-        unsafe { (self.f32_dot)(a, b) }
-    }
-
     /// `dot` for `Q4_1x2` weights: `a` rows of `Q8Pair`s (each row half as many as blocks).
     #[inline]
     pub fn dot_pairs(&self, w: &[u8], a: &[&[Q8Pair]], out: &mut [f32]) {
@@ -86,13 +76,13 @@ impl Kernels {
     }
 
     /// Attention of one query head over the cached positions in `keys`/`values` (rows of
-    /// `q.len()`), written to `out`; `scores` is scratch.
+    /// `q.len()` f16 values), written to `out`; `scores` is scratch.
     #[inline]
     pub fn attend(
         &self,
         q: &[f32],
-        keys: &[f32],
-        values: &[f32],
+        keys: &[u16],
+        values: &[u16],
         scale: f32,
         scores: &mut Vec<f32>,
         out: &mut [f32],
@@ -110,14 +100,6 @@ impl Kernels {
         // SAFETY: as above.
         unsafe { (self.silu_mul)(gate, up, out) }
     }
-
-    /// `y += alpha * x`.
-    #[inline]
-    pub fn axpy(&self, alpha: f32, x: &[f32], y: &mut [f32]) {
-        assert_eq!(x.len(), y.len());
-        // SAFETY: as above.
-        unsafe { (self.axpy)(alpha, x, y) }
-    }
 }
 
 /// The portable kernels (the reference the SIMD ones are tested against).
@@ -128,8 +110,6 @@ pub static SCALAR: Kernels = Kernels {
     q8_0: scalar::q8_0,
     q4_1x2: scalar::q4_1x2,
     q4_1x2_rows: scalar::q4_1x2_rows,
-    f32_dot: scalar::f32_dot,
-    axpy: scalar::axpy,
     head: scalar::head,
     silu_mul: scalar::silu_mul,
 };
@@ -236,16 +216,6 @@ mod scalar {
         }
     }
 
-    pub unsafe fn f32_dot(a: &[f32], b: &[f32]) -> f32 {
-        a.iter().zip(b).map(|(x, y)| x * y).sum()
-    }
-
-    pub unsafe fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
-        for (yv, xv) in y.iter_mut().zip(x) {
-            *yv += alpha * xv;
-        }
-    }
-
     pub unsafe fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
         for ((o, g), u) in out.iter_mut().zip(gate).zip(up) {
             *o = g / (1.0 + (-g).exp()) * u;
@@ -254,15 +224,21 @@ mod scalar {
 
     pub unsafe fn head(
         q: &[f32],
-        keys: &[f32],
-        values: &[f32],
+        keys: &[u16],
+        values: &[u16],
         scale: f32,
         s: &mut Vec<f32>,
         out: &mut [f32],
     ) {
         let hd = q.len();
         s.clear();
-        s.extend(keys.chunks_exact(hd).map(|k| f32_dot(q, k) * scale));
+        s.extend(keys.chunks_exact(hd).map(|k| {
+            k.iter()
+                .zip(q)
+                .map(|(&k, q)| f16_to_f32(k) * q)
+                .sum::<f32>()
+                * scale
+        }));
         let max = s.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
         let mut sum = 0f32;
         for v in s.iter_mut() {
@@ -271,7 +247,9 @@ mod scalar {
         }
         out.fill(0.0);
         for (p, v) in s.iter().zip(values.chunks_exact(hd)) {
-            axpy(*p / sum, v, out);
+            for (o, &v) in out.iter_mut().zip(v) {
+                *o += p / sum * f16_to_f32(v);
+            }
         }
     }
 }

@@ -11,8 +11,6 @@ pub static AVX2: Kernels = Kernels {
     q8_0: q8_0_avx2,
     q4_1x2: q4_1x2_avx2,
     q4_1x2_rows: q4_1x2_rows_avx2,
-    f32_dot,
-    axpy,
     head,
     silu_mul,
 };
@@ -25,8 +23,6 @@ pub static VNNI: Kernels = Kernels {
     q8_0: q8_0_vnni,
     q4_1x2: q4_1x2_vnni,
     q4_1x2_rows: q4_1x2_rows_vnni,
-    f32_dot,
-    axpy,
     head,
     silu_mul,
 };
@@ -322,11 +318,17 @@ kernel!(q4_0_vnni, Q40, Vnni, "avx2,fma,f16c,avx512vnni,avx512vl");
 kernel!(q4_1_vnni, Q41, Vnni, "avx2,fma,f16c,avx512vnni,avx512vl");
 kernel!(q8_0_vnni, Q80, Vnni, "avx2,fma,f16c,avx512vnni,avx512vl");
 
+/// Eight f16 at `p` as f32.
 #[inline(always)]
-unsafe fn dot_row<const H: usize>(qv: &[__m256; H], row: *const f32) -> __m256 {
-    let mut a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(row));
+unsafe fn load_f16x8(p: *const u16) -> __m256 {
+    _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i))
+}
+
+#[inline(always)]
+unsafe fn dot_row<const H: usize>(qv: &[__m256; H], row: *const u16) -> __m256 {
+    let mut a = _mm256_mul_ps(qv[0], load_f16x8(row));
     for (j, q) in qv.iter().enumerate().skip(1) {
-        a = _mm256_fmadd_ps(*q, _mm256_loadu_ps(row.add(8 * j)), a);
+        a = _mm256_fmadd_ps(*q, load_f16x8(row.add(8 * j)), a);
     }
     a
 }
@@ -395,8 +397,8 @@ unsafe fn softmax_exp(s: &mut [f32]) -> f32 {
 
 unsafe fn head(
     q: &[f32],
-    keys: &[f32],
-    values: &[f32],
+    keys: &[u16],
+    values: &[u16],
     scale: f32,
     s: &mut Vec<f32>,
     out: &mut [f32],
@@ -410,11 +412,11 @@ unsafe fn head(
 
 /// A head of `8 * H` dims: q and the output accumulators live in registers while the keys
 /// and then the values stream past once.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn head_n<const H: usize>(
     q: &[f32],
-    keys: &[f32],
-    values: &[f32],
+    keys: &[u16],
+    values: &[u16],
     scale: f32,
     s: &mut Vec<f32>,
     out: &mut [f32],
@@ -428,7 +430,7 @@ unsafe fn head_n<const H: usize>(
     s.resize(len, 0.0);
     let kp = keys.as_ptr();
     let sp = s.as_mut_ptr();
-    let dot = |row: *const f32| dot_row(&qv, row);
+    let dot = |row: *const u16| dot_row(&qv, row);
     // Four positions at a time, so one horizontal reduction serves four scores.
     let mut p = 0;
     while p + 4 <= len {
@@ -452,7 +454,7 @@ unsafe fn head_n<const H: usize>(
         let row = vp.add(p * hd);
         let wv = _mm256_set1_ps(w);
         for (j, a) in acc.iter_mut().enumerate() {
-            *a = _mm256_fmadd_ps(wv, _mm256_loadu_ps(row.add(8 * j)), *a);
+            *a = _mm256_fmadd_ps(wv, load_f16x8(row.add(8 * j)), *a);
         }
     }
     let inv = _mm256_set1_ps(1.0 / sum);
@@ -475,49 +477,4 @@ unsafe fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
         i += 8;
     }
     super::scalar::silu_mul(&gate[i..], &up[i..], &mut out[i..]);
-}
-
-#[target_feature(enable = "avx2,fma")]
-unsafe fn f32_dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len();
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc0 = _mm256_setzero_ps();
-    let mut acc1 = _mm256_setzero_ps();
-    let mut i = 0;
-    while i + 16 <= n {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
-        acc1 = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i + 8)),
-            _mm256_loadu_ps(pb.add(i + 8)),
-            acc1,
-        );
-        i += 16;
-    }
-    while i + 8 <= n {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
-        i += 8;
-    }
-    let mut s = hsum(_mm256_add_ps(acc0, acc1));
-    while i < n {
-        s += a[i] * b[i];
-        i += 1;
-    }
-    s
-}
-
-#[target_feature(enable = "avx2,fma")]
-unsafe fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
-    let n = x.len();
-    let av = _mm256_set1_ps(alpha);
-    let (px, py) = (x.as_ptr(), y.as_mut_ptr());
-    let mut i = 0;
-    while i + 8 <= n {
-        let v = _mm256_fmadd_ps(av, _mm256_loadu_ps(px.add(i)), _mm256_loadu_ps(py.add(i)));
-        _mm256_storeu_ps(py.add(i), v);
-        i += 8;
-    }
-    while i < n {
-        y[i] += alpha * x[i];
-        i += 1;
-    }
 }
