@@ -271,6 +271,12 @@ impl BusinessIndex {
         Ok(searcher.num_docs().saturating_sub(manifests))
     }
 
+    /// Number of tantivy segments (for benchmarks and diagnostics: a search scores them in
+    /// parallel).
+    pub fn segment_count(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
+    }
+
     /// The `limit` passages that best answer `question`, best first.
     pub fn search(&self, question: &str, limit: usize) -> Result<Vec<Hit>, IndexError> {
         self.search_inner(question, limit, None)

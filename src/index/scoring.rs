@@ -4,9 +4,12 @@
 //! answered from a title and a body do better when the fields are combined before saturation
 //! (BM25F: a term seen in the title and the body counts once, weighted), with length
 //! normalization per field. This module reads tantivy's postings and field norms directly and
-//! accumulates scores term by term; it never touches stored documents.
+//! accumulates scores term by term, each segment on its own rayon task, pruning passages that
+//! can no longer reach the shortlist; it never touches stored documents.
 
 use std::collections::HashMap;
+
+use rayon::prelude::*;
 
 use super::analysis::Language;
 use super::schema;
@@ -57,6 +60,9 @@ pub struct WeightedTerm {
     /// One half of a split compound: it shows the question word only together with the other.
     pub part: bool,
 }
+
+/// Seeking to one passage in a postings list costs about this many postings read in a row.
+const SEEK_COST: usize = 16;
 
 /// A scored passage before its stored fields are read.
 #[derive(Debug, Clone, Copy)]
@@ -141,18 +147,24 @@ impl Scorer<'_> {
         for i in (0..rest.len().saturating_sub(1)).rev() {
             rest[i] += rest[i + 1];
         }
-        let mut segments: Vec<(Vec<f32>, Vec<DocId>)> = Vec::new();
-        for segment in self.searcher.segment_readers() {
-            segments.push(self.score_segment(
-                segment,
-                terms,
-                &idfs,
-                &order,
-                &rest,
-                &length_factor,
-                shortlist,
-            )?);
-        }
+        // Segments are independent until their scores meet, so they are scored in parallel
+        // (rayon's pool; a lone segment runs on the calling thread).
+        let segments: Vec<(Vec<f32>, Vec<DocId>)> = self
+            .searcher
+            .segment_readers()
+            .par_iter()
+            .map(|segment| {
+                self.score_segment(
+                    segment,
+                    terms,
+                    &idfs,
+                    &order,
+                    &rest,
+                    &length_factor,
+                    shortlist,
+                )
+            })
+            .collect::<tantivy::Result<_>>()?;
         let mut all = self.smooth_groups(&segments, shortlist)?;
         all.sort_unstable_by(by_score);
         all.truncate(shortlist);
@@ -190,62 +202,94 @@ impl Scorer<'_> {
             .map(|f| segment.get_fieldnorms_reader(*f))
             .collect::<tantivy::Result<_>>()?;
         let alive = segment.alive_bitset();
+        // Once pruning starts, `running[doc]` says whether a passage is still in the running;
+        // `matched` then lists the same passages, in document order.
+        let mut running = Vec::new();
         for (step, &t) in order.iter().enumerate() {
             let term = &terms[t];
-            // Switch to visiting only live candidates once no newcomer can reach the cut.
-            if !pruned && matched.len() >= shortlist && best > rest[step] {
-                let mut top: Vec<f32> = matched.iter().map(|&d| scores[d as usize]).collect();
-                let (_, cut, _) = top.select_nth_unstable_by(shortlist - 1, |a, b| b.total_cmp(a));
-                let cut = *cut;
+            // Once no newcomer can reach the cut, only passages still in the running are
+            // visited; and as the terms left can add less, fewer stay in the running.
+            if matched.len() >= shortlist && best > rest[step] {
+                // Only scores above what the terms left could give a newcomer can make a cut
+                // that shuts newcomers out.
+                let mut top: Vec<f32> = matched
+                    .iter()
+                    .map(|&d| scores[d as usize])
+                    .filter(|&s| s > rest[step])
+                    .collect();
+                let cut = if top.len() >= shortlist {
+                    *top.select_nth_unstable_by(shortlist - 1, |a, b| b.total_cmp(a))
+                        .1
+                } else {
+                    0.0
+                };
                 if cut > rest[step] {
-                    matched.retain(|&d| scores[d as usize] + rest[step] >= cut);
-                    matched.sort_unstable();
-                    pruned = true;
+                    let stays = |score: f32| score + rest[step] >= cut;
+                    if pruned {
+                        matched.retain(|&d| {
+                            let keep = stays(scores[d as usize]);
+                            running[d as usize] = keep;
+                            keep
+                        });
+                    } else {
+                        // One pass over the dense scores leaves the survivors in document
+                        // order, which seeking needs (sorting tens of thousands of matches
+                        // cost more than the pass).
+                        running = vec![false; max_doc];
+                        matched.clear();
+                        for (doc, &score) in scores.iter().enumerate() {
+                            if stays(score) {
+                                running[doc] = true;
+                                matched.push(doc as DocId);
+                            }
+                        }
+                        pruned = true;
+                    }
                 }
             }
             for (fi, field) in self.fields.iter().enumerate() {
                 let inverted = segment.inverted_index(*field)?;
                 let key = Term::from_field_text(*field, &term.text);
                 let factor = &length_factor[fi];
-                if pruned {
-                    let Some(mut postings) =
-                        inverted.read_postings(&key, IndexRecordOption::WithFreqs)?
-                    else {
-                        continue;
-                    };
+                let Some(info) = inverted.get_term_info(&key)? else {
+                    continue;
+                };
+                let mut add = |doc: DocId, freq: u32| {
+                    let slot = &mut term_tf[doc as usize];
+                    if *slot == 0.0 {
+                        touched.push(doc);
+                    }
+                    *slot += freq as f32 * factor[norms[fi].fieldnorm_id(doc) as usize];
+                };
+                // Few passages in the running against a long list: seek to each of them
+                // (a skip and a search within a block, many times the cost of reading one
+                // posting); otherwise read the list and skip those out of the running.
+                if pruned && matched.len() * SEEK_COST < info.doc_freq as usize {
+                    let mut postings = inverted
+                        .read_postings_from_terminfo(&info, IndexRecordOption::WithFreqs)?;
                     for &doc in &matched {
                         if postings.doc() > doc {
                             continue;
                         }
                         if postings.seek(doc) == doc {
-                            let slot = &mut term_tf[doc as usize];
-                            if *slot == 0.0 {
-                                touched.push(doc);
-                            }
-                            *slot += postings.term_freq() as f32
-                                * factor[norms[fi].fieldnorm_id(doc) as usize];
+                            add(doc, postings.term_freq());
                         } else if postings.doc() == TERMINATED {
                             break;
                         }
                     }
                     continue;
                 }
-                let Some(mut block) =
-                    inverted.read_block_postings(&key, IndexRecordOption::WithFreqs)?
-                else {
-                    continue;
-                };
+                let mut block = inverted
+                    .read_block_postings_from_terminfo(&info, IndexRecordOption::WithFreqs)?;
                 loop {
                     let docs = block.docs();
                     if docs.is_empty() {
                         break;
                     }
                     for (&doc, &freq) in docs.iter().zip(block.freqs()) {
-                        let slot = &mut term_tf[doc as usize];
-                        if *slot == 0.0 {
-                            touched.push(doc);
+                        if !pruned || running[doc as usize] {
+                            add(doc, freq);
                         }
-                        *slot += freq as f32 * factor[norms[fi].fieldnorm_id(doc) as usize];
                     }
                     block.advance();
                 }
