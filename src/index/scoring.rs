@@ -118,13 +118,34 @@ impl Scorer<'_> {
         if terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let averages = self.average_lengths()?;
         let idfs: Vec<f32> = terms
             .iter()
             .map(|t| self.doc_freq(&t.text).map(|df| self.idf(df)))
             .collect::<tantivy::Result<_>>()?;
         // Proximity re-ranks a short list; it is cheap there and meaningless further down.
         let shortlist = limit.max(30);
+        let segments = self.raw_scores(terms, &idfs, shortlist)?;
+        let mut all = self.smooth_groups(&segments, shortlist)?;
+        all.sort_unstable_by(by_score);
+        all.truncate(shortlist);
+        if self.params.proximity > 0.0 {
+            self.add_proximity(terms, &idfs, &mut all)?;
+            all.sort_unstable_by(by_score);
+        }
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    /// Raw BM25F scores of each segment's passages (dense, by doc id) and the passages matched;
+    /// a passage that cannot reach the best `shortlist` of its segment may be left out of the
+    /// matches, and its score then stops short.
+    fn raw_scores(
+        &self,
+        terms: &[WeightedTerm],
+        idfs: &[f32],
+        shortlist: usize,
+    ) -> tantivy::Result<Vec<(Vec<f32>, Vec<DocId>)>> {
+        let averages = self.average_lengths()?;
         // Per field, what one occurrence is worth at each field length (tantivy stores lengths
         // as one-byte codes).
         let length_factor: Vec<[f32; 256]> = (0..3)
@@ -149,31 +170,21 @@ impl Scorer<'_> {
         }
         // Segments are independent until their scores meet, so they are scored in parallel
         // (rayon's pool; a lone segment runs on the calling thread).
-        let segments: Vec<(Vec<f32>, Vec<DocId>)> = self
-            .searcher
+        self.searcher
             .segment_readers()
             .par_iter()
             .map(|segment| {
                 self.score_segment(
                     segment,
                     terms,
-                    &idfs,
+                    idfs,
                     &order,
                     &rest,
                     &length_factor,
                     shortlist,
                 )
             })
-            .collect::<tantivy::Result<_>>()?;
-        let mut all = self.smooth_groups(&segments, shortlist)?;
-        all.sort_unstable_by(by_score);
-        all.truncate(shortlist);
-        if self.params.proximity > 0.0 {
-            self.add_proximity(terms, &idfs, &mut all)?;
-            all.sort_unstable_by(by_score);
-        }
-        all.truncate(limit);
-        Ok(all)
+            .collect()
     }
 
     /// Raw BM25F scores of one segment's passages (dense, by doc id) and the passages matched.
@@ -519,7 +530,93 @@ fn closest_gap(first: &[u32], second: &[u32]) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::closest_gap;
+    use super::*;
+    use crate::documents::{Document, Format, Passage, PassageKind};
+    use crate::index::{BusinessIndex, Language, MANIFEST_KIND};
+
+    /// Pruning may leave a passage's score short only where the passage cannot reach the
+    /// shortlist: on SciFact's abstracts and questions, every passage whose exhaustive score
+    /// reaches the exhaustive `shortlist`-th best is kept by the pruned run, with the very same
+    /// score.
+    #[test]
+    fn pruning_keeps_every_passage_that_reaches_the_shortlist() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/data/retrieval/scifact");
+        let lines = |name: &str| -> Vec<serde_json::Value> {
+            std::fs::read_to_string(dir.join(name))
+                .unwrap_or_else(|e| panic!("{name}: {e} (the tests read ../shared)"))
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        };
+        let passages = lines("corpus.jsonl")
+            .iter()
+            .enumerate()
+            .map(|(i, d)| Passage {
+                ordinal: i as u32,
+                kind: PassageKind::Page,
+                title: d["title"].as_str().unwrap_or_default().to_string(),
+                heading_path: Vec::new(),
+                text: d["text"].as_str().unwrap_or_default().to_string(),
+                product: None,
+            })
+            .collect();
+        let index = BusinessIndex::in_memory(Language::English).unwrap();
+        let document = Document {
+            name: "corpus.jsonl".into(),
+            format: Format::Jsonl,
+            passages,
+        };
+        index.replace_documents(&[(document, 0)]).unwrap();
+        let searcher = index.reader.searcher();
+        let manifests = searcher
+            .doc_freq(&Term::from_field_text(index.fields.kind, MANIFEST_KIND))
+            .unwrap();
+        let scorer = Scorer {
+            searcher: &searcher,
+            fields: index.fields.text(),
+            params: index.params,
+            passages: searcher.num_docs() - manifests,
+            language: index.language,
+        };
+        let shortlist = 30;
+        let mut pruned_somewhere = 0;
+        for q in lines("queries.test.jsonl").iter().take(60) {
+            let (mut surface, mut full) = (index.surface_analyzer.clone(), index.analyzer.clone());
+            let question = q["text"].as_str().unwrap();
+            let terms = scorer
+                .question_terms(&mut surface, &mut full, question)
+                .unwrap();
+            let idfs: Vec<f32> = terms
+                .iter()
+                .map(|t| scorer.idf(scorer.doc_freq(&t.text).unwrap()))
+                .collect();
+            let pruned = scorer.raw_scores(&terms, &idfs, shortlist).unwrap();
+            let exhaustive = scorer.raw_scores(&terms, &idfs, usize::MAX).unwrap();
+            for ((p_scores, p_matched), (e_scores, e_matched)) in pruned.iter().zip(&exhaustive) {
+                if e_matched.len() <= shortlist {
+                    continue;
+                }
+                let mut best: Vec<f32> = e_matched.iter().map(|&d| e_scores[d as usize]).collect();
+                best.sort_unstable_by(|a, b| b.total_cmp(a));
+                let cut = best[shortlist - 1];
+                if p_matched.len() < e_matched.len() {
+                    pruned_somewhere += 1;
+                }
+                for &doc in e_matched {
+                    let score = e_scores[doc as usize];
+                    if score >= cut {
+                        assert!(p_matched.contains(&doc), "{question}: passage {doc} pruned");
+                        assert_eq!(p_scores[doc as usize], score, "{question}: passage {doc}");
+                    }
+                }
+            }
+        }
+        assert!(
+            pruned_somewhere >= 20,
+            "pruning ran on {pruned_somewhere} questions only"
+        );
+    }
 
     #[test]
     fn gap_is_smallest_forward_distance_within_window() {
