@@ -29,17 +29,23 @@ unsafe impl Sync for WeightArena {}
 impl WeightArena {
     /// Room for matrices of `bytes` in all (plus alignment: see `room_for`). Memory is only
     /// backed as it is written, so an estimate on the high side costs address space only.
+    /// An arena the allocator refuses (a size no machine has) is empty: every `store` then
+    /// declines and the matrices keep their own vectors, which fail as they always did.
     pub fn new(bytes: usize) -> Arc<WeightArena> {
-        let size = bytes.next_multiple_of(HUGE_PAGE);
-        let layout = (size > 0).then(|| Layout::from_size_align(size, HUGE_PAGE).expect("layout"));
-        let ptr = match layout {
+        let size = bytes.checked_next_multiple_of(HUGE_PAGE).unwrap_or(0);
+        let mut layout = Layout::from_size_align(size, HUGE_PAGE)
+            .ok()
+            .filter(|_| size > 0);
+        let mut ptr = match layout {
             // SAFETY: the layout has a non-zero size.
             Some(l) => unsafe { alloc(l) },
-            None => std::ptr::NonNull::dangling().as_ptr(),
+            None => std::ptr::null_mut(),
         };
         if ptr.is_null() {
-            std::alloc::handle_alloc_error(layout.expect("non-empty"));
+            layout = None;
+            ptr = std::ptr::NonNull::dangling().as_ptr();
         }
+        let size = layout.map_or(0, |l| l.size());
         #[cfg(target_os = "linux")]
         if size > 0 {
             // SAFETY: the range is this allocation, not yet touched. A refusal (THP disabled)
@@ -55,7 +61,9 @@ impl WeightArena {
 
     /// The arena size to ask for so matrices of `sizes` bytes fit.
     pub fn room_for(sizes: impl IntoIterator<Item = usize>) -> usize {
-        sizes.into_iter().map(|s| s.next_multiple_of(ALIGN)).sum()
+        sizes.into_iter().fold(0usize, |sum, s| {
+            sum.saturating_add(s.checked_next_multiple_of(ALIGN).unwrap_or(usize::MAX))
+        })
     }
 
     fn capacity(&self) -> usize {
@@ -66,7 +74,7 @@ impl WeightArena {
     pub fn store(self: &Arc<Self>, bytes: &[u8]) -> Option<WeightBytes> {
         let len = bytes.len().next_multiple_of(ALIGN);
         let start = self.used.fetch_add(len, Ordering::Relaxed);
-        if start + len > self.capacity() {
+        if start.saturating_add(len) > self.capacity() {
             self.used.fetch_sub(len, Ordering::Relaxed);
             return None;
         }
@@ -155,5 +163,8 @@ mod tests {
         let empty = WeightArena::new(0);
         assert!(empty.store(&[1]).is_none());
         assert!(empty.store(&[]).is_some());
+        // A size no allocator grants leaves an empty arena, not an abort.
+        let refused = WeightArena::new(WeightArena::room_for([usize::MAX / 2, usize::MAX / 2]));
+        assert!(refused.store(&[1]).is_none());
     }
 }

@@ -75,7 +75,7 @@ impl GgufReader {
             .filter_map(|info| match info.shape.dims() {
                 [rows, cols] if cols % QK == 0 => {
                     let qtype = Self::kept_as(info.ggml_dtype).unwrap_or(QType::Q8_0);
-                    Some(rows * qtype.row_bytes(*cols))
+                    Some(rows.saturating_mul(qtype.row_bytes(*cols)))
                 }
                 _ => None,
             })
