@@ -178,8 +178,6 @@ pub fn quantize_acts(x: &[f32], out: &mut [Q8Act]) {
             *q = r as i8;
             sum += r;
         }
-        // GGML keeps both scales as f16; rounding them the same way keeps our dot products
-        // on llama.cpp's values, not merely near them.
         // GGML keeps both scales as f16 (and divides by the unrounded scale, as here): the
         // dot products then see llama.cpp's values, not merely values near them.
         ob.d = round_to_f16(d);
