@@ -42,6 +42,8 @@ pub struct FileConfig {
     pub corpus_dir: Option<PathBuf>,
     pub max_file_bytes: Option<usize>,
     pub max_rows: Option<usize>,
+    /// Longest time one upload's parsing may take, in milliseconds.
+    pub max_parse_ms: Option<u64>,
     pub max_files: Option<usize>,
     pub max_question_chars: Option<usize>,
     /// `default`, a .gguf path, `hf:OWNER/REPO/FILE.gguf`, or `none`.
@@ -154,6 +156,13 @@ impl Config {
                         .or(file.max_rows)
                         .unwrap_or(defaults.documents.max_rows),
                 )?,
+                max_parse_ms: at_least(
+                    "max_parse_ms",
+                    100,
+                    over.max_parse_ms
+                        .or(file.max_parse_ms)
+                        .unwrap_or(defaults.documents.max_parse_ms) as usize,
+                )? as u64,
             },
             max_files: at_least(
                 "max_files",
@@ -267,6 +276,16 @@ fn whatsapp_settings(file: &FileConfig, over: &Overrides) -> Result<WhatsAppSett
                 .collect()
         })
         .unwrap_or(defaults.handoff_words);
+    // A handoff word is matched against short customer messages: a phrase, not a paragraph.
+    if handoff_words.len() > 500
+        || handoff_words
+            .iter()
+            .any(|w| w.chars().count() > 60 || w.chars().any(char::is_control))
+    {
+        return Err(ConfigError::WhatsApp(
+            "whatsapp_handoff_words: give at most 500 words or short phrases of up to 60 characters each, without control characters".into(),
+        ));
+    }
     Ok(WhatsAppSettings {
         graph_url,
         api_version,

@@ -128,16 +128,27 @@ pub(super) fn seed_demo(engine: &Engine, corpus: &Path) -> anyhow::Result<()> {
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let seeded = engine.seed_demo(corpus)?;
     spinner.finish_and_clear();
-    for (report, key) in seeded {
+    // Keys never go to the log, which other people and tools read; a private file holds them.
+    let keys_path = engine.data_dir().join("demo-api-keys");
+    let keys: String = seeded
+        .iter()
+        .map(|(report, key)| format!("{} {key}\n", report.business))
+        .collect();
+    crate::engine::write_private(&keys_path, keys.as_bytes())
+        .with_context(|| format!("writing {}", keys_path.display()))?;
+    for (report, _) in &seeded {
         tracing::info!(
             business = report.business,
             documents = report.documents.len(),
             passages = report.passages,
             language = report.language,
-            api_key = key,
-            "demo business ready (its API key is shown only now; the admin token works too)"
+            "demo business ready"
         );
     }
+    tracing::info!(
+        path = %keys_path.display(),
+        "the demo businesses' API keys are in this file (readable by this user only); the admin token works too"
+    );
     Ok(())
 }
 
@@ -152,12 +163,8 @@ fn generated_admin_token(data_dir: &Path) -> anyhow::Result<String> {
         }
     }
     let token = crate::store::new_api_key().replacen("ck_", "adm_", 1);
-    std::fs::write(&path, &token).with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    crate::engine::write_private(&path, token.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     tracing::warn!(path = %path.display(), "CLERK_ADMIN_TOKEN is not set; generated an admin token and wrote it there");
     Ok(token)
 }

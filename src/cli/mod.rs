@@ -76,6 +76,9 @@ pub struct CommonArgs {
     /// Most catalog rows in one file [default: 200000].
     #[arg(long, env = "CLERK_MAX_ROWS")]
     pub max_rows: Option<usize>,
+    /// Longest time one upload's parsing may take, in milliseconds [default: 15000].
+    #[arg(long, env = "CLERK_MAX_PARSE_MS")]
+    pub max_parse_ms: Option<u64>,
     /// Most files in one upload [default: 100].
     #[arg(long, env = "CLERK_MAX_FILES")]
     pub max_files: Option<usize>,
@@ -255,6 +258,7 @@ impl CommonArgs {
                 data_dir: self.data_dir.clone(),
                 max_file_bytes: self.max_file_bytes,
                 max_rows: self.max_rows,
+                max_parse_ms: self.max_parse_ms,
                 max_files: self.max_files,
                 max_question_chars: self.max_question_chars,
                 ..extra
@@ -265,6 +269,14 @@ impl CommonArgs {
 
 /// Parses the command line and runs the command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    // Whatever clerk creates (the database, its -wal and -shm, every index segment tantivy
+    // writes) is for this user alone, whatever umask the shell had; the data dir is narrowed
+    // too when it is opened.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     match cli.command {
         Command::Serve(args) => commands::serve(args),
         Command::Ingest(args) => commands::ingest(args),

@@ -6,13 +6,14 @@
 use csv::{ReaderBuilder, StringRecord};
 
 use super::product::Schema;
-use super::{DocumentError, Format, Limits, Passage};
+use super::{Budget, DocumentError, Format, Limits, Passage};
 
 pub(crate) fn passages(
     file: &str,
     text: &str,
     format: Format,
     limits: &Limits,
+    budget: &Budget,
 ) -> Result<Vec<Passage>, DocumentError> {
     let delimiter = if format == Format::Tsv {
         b'\t'
@@ -69,7 +70,10 @@ pub(crate) fn passages(
 
     let mut passages = Vec::new();
     let mut rows = 0usize;
+    let mut records = 0usize;
     while read(&mut reader, &mut record)? {
+        records += 1;
+        budget.check_every(file, records, 1024)?;
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
@@ -182,8 +186,9 @@ mod tests {
     #[test]
     fn rows_render_and_errors_name_lines() {
         let limits = Limits::default();
+        let budget = limits.budget(Default::default());
         let text = "Titel;Preis\n\nMomo;9,90\n;;\n\"Die \"\"unendliche\"\" Geschichte\";12\n";
-        let got = passages("k.csv", text, Format::Csv, &limits).unwrap();
+        let got = passages("k.csv", text, Format::Csv, &limits, &budget).unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].title, "Die \"unendliche\" Geschichte");
 
@@ -192,6 +197,7 @@ mod tests {
             "Titel;Preis\nMomo;9,90\nOops\n",
             Format::Csv,
             &limits,
+            &budget,
         )
         .unwrap_err();
         assert_eq!(err.line(), Some(3));
@@ -200,6 +206,7 @@ mod tests {
             "Titel;Preis\nMomo;9,90;\n;1\n",
             Format::Csv,
             &limits,
+            &budget,
         )
         .unwrap_err();
         assert_eq!(err.line(), Some(3), "{err}");

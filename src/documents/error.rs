@@ -40,6 +40,12 @@ pub enum DocumentError {
     #[error("{file}: {message}")]
     Encoding { file: String, message: String },
 
+    #[error("{file}: reading this file took longer than the limit of {} s, which no ordinary file of its size needs; check that it is the file you meant (a page saved from a browser, a spreadsheet export), or split it", *limit_ms as f64 / 1000.0)]
+    TooSlow { file: String, limit_ms: u64 },
+
+    #[error("{file}: the upload was abandoned (the client went away) before this file was read; nothing was stored")]
+    Cancelled { file: String },
+
     #[error("{file}: no text found; the file is empty or holds only markup or blank entries. Check that this is the file you meant to upload")]
     Empty { file: String },
 }
@@ -54,6 +60,8 @@ impl DocumentError {
             | DocumentError::TooManyRows { file, .. }
             | DocumentError::Malformed { file, .. }
             | DocumentError::Encoding { file, .. }
+            | DocumentError::TooSlow { file, .. }
+            | DocumentError::Cancelled { file }
             | DocumentError::Empty { file } => file,
         }
     }

@@ -8,7 +8,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::product::Schema;
-use super::{DocumentError, Limits, Passage, PassageKind};
+use super::{Budget, DocumentError, Limits, Passage, PassageKind};
 
 const QUESTION_KEYS: &[&str] = &["question", "frage", "q", "pergunta", "pregunta"];
 const ANSWER_KEYS: &[&str] = &["answer", "antwort", "a", "resposta", "respuesta"];
@@ -42,6 +42,7 @@ pub(crate) fn passages(
     file: &str,
     text: &str,
     limits: &Limits,
+    budget: &Budget,
 ) -> Result<Vec<Passage>, DocumentError> {
     let root: &RawValue = serde_json::from_str(text).map_err(|e| syntax_error(file, &e, 0))?;
     let items: Vec<&RawValue> = match first_char(root) {
@@ -91,6 +92,7 @@ pub(crate) fn passages(
         .iter()
         .enumerate()
         .map(|(i, item)| {
+            budget.check_every(file, i, 1024)?;
             entry(file, item, &format!("entry {}", i + 1), || {
                 line_of(text, item)
             })
@@ -102,10 +104,12 @@ pub(crate) fn passages_jsonl(
     file: &str,
     text: &str,
     limits: &Limits,
+    budget: &Budget,
 ) -> Result<Vec<Passage>, DocumentError> {
     let mut passages = Vec::new();
     let mut rows = 0usize;
     for (i, line) in text.lines().enumerate() {
+        budget.check_every(file, i, 1024)?;
         let number = i + 1;
         if line.trim().is_empty() {
             continue;
@@ -294,7 +298,8 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Vec<Passage>, DocumentError> {
-        passages("x.json", text, &Limits::default())
+        let limits = Limits::default();
+        passages("x.json", text, &limits, &limits.budget(Default::default()))
     }
 
     #[test]

@@ -9,19 +9,21 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 use super::faq::label;
 use super::outline::{item_marker, link_target, Block, Para};
+use super::{Budget, DocumentError};
 
-pub(crate) fn blocks(text: &str) -> Vec<Block> {
+pub(crate) fn blocks(file: &str, text: &str, budget: &Budget) -> Result<Vec<Block>, DocumentError> {
     let options = Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
         | Options::ENABLE_YAML_STYLE_METADATA_BLOCKS
         | Options::ENABLE_PLUSES_DELIMITED_METADATA_BLOCKS;
     let mut b = Builder::default();
-    for event in Parser::new_ext(text, options) {
+    for (i, event) in Parser::new_ext(text, options).enumerate() {
+        budget.check_every(file, i, 4096)?;
         b.event(event);
     }
     b.flush();
-    b.blocks
+    Ok(b.blocks)
 }
 
 /// One line of the paragraph being collected; `hard` when a hard break (not a soft wrap) precedes
@@ -300,8 +302,12 @@ fn join_range(lines: &[Line], from: Position, to: Position) -> String {
 mod tests {
     use super::*;
 
+    fn parsed(md: &str) -> Vec<Block> {
+        blocks("x.md", md, &Budget::new(std::time::Duration::from_secs(60))).unwrap()
+    }
+
     fn paras(md: &str) -> Vec<String> {
-        blocks(md)
+        parsed(md)
             .into_iter()
             .map(|b| match b {
                 Block::Heading { level, text } => format!("h{level}:{text}"),
@@ -322,7 +328,7 @@ mod tests {
 
     #[test]
     fn lists_and_tables_become_lines() {
-        let got = blocks("- eins\n- zwei\n\n| a | b |\n|---|---|\n| 1 | 2 |\n");
+        let got = parsed("- eins\n- zwei\n\n| a | b |\n|---|---|\n| 1 | 2 |\n");
         let texts: Vec<(String, bool)> = got
             .into_iter()
             .filter_map(|b| match b {
@@ -352,7 +358,7 @@ mod tests {
     #[test]
     fn label_lines_split_paragraphs_and_bold_is_tracked() {
         assert_eq!(paras("Q: Wie?\nA: So."), ["Q: Wie?", "A: So."]);
-        let got = blocks("**Kann ich zahlen?** Ja, per\nRechnung.");
+        let got = parsed("**Kann ich zahlen?** Ja, per\nRechnung.");
         let Some(Block::Para(p)) = got.first() else {
             panic!("{got:?}")
         };

@@ -7,6 +7,7 @@
 //! the model or HTTP: its output is plain data, and every failure is a [`DocumentError`] that names
 //! the file and, where it applies, the line or row.
 
+mod budget;
 mod catalog;
 mod chunk;
 mod clean;
@@ -24,6 +25,7 @@ mod text;
 
 use serde::{Deserialize, Serialize};
 
+pub use budget::{Budget, Cancel};
 pub use error::DocumentError;
 pub use format::ACCEPTED_EXTENSIONS;
 
@@ -133,6 +135,15 @@ pub struct Limits {
     pub max_file_bytes: usize,
     /// Most catalog rows (CSV/TSV rows, JSON array items, JSONL lines) accepted in one file.
     pub max_rows: usize,
+    /// Longest time the parsing of one upload may take, in milliseconds.
+    pub max_parse_ms: u64,
+}
+
+impl Limits {
+    /// A fresh budget for parsing one upload under these limits.
+    pub fn budget(&self, cancel: Cancel) -> Budget {
+        Budget::with_cancel(std::time::Duration::from_millis(self.max_parse_ms), cancel)
+    }
 }
 
 impl Default for Limits {
@@ -140,6 +151,8 @@ impl Default for Limits {
         Limits {
             max_file_bytes: 20 * 1024 * 1024,
             max_rows: 200_000,
+            // Parsing is linear: the largest file parses in a few seconds on a slow core.
+            max_parse_ms: 15_000,
         }
     }
 }
@@ -148,8 +161,19 @@ impl Default for Limits {
 ///
 /// `name` must be a bare file name (it becomes the document's identity and appears in error
 /// messages); its extension picks the format. The size limit is checked before anything is
-/// decoded, and the row limit while catalogs are read. Never panics, whatever the bytes.
+/// decoded, and the row limit while catalogs are read. Never panics, whatever the bytes, and
+/// never runs past `limits.max_parse_ms`.
 pub fn parse(name: &str, bytes: &[u8], limits: &Limits) -> Result<Document, DocumentError> {
+    parse_within(name, bytes, limits, &limits.budget(Cancel::new()))
+}
+
+/// [`parse`] against a budget shared by all files of one upload.
+pub fn parse_within(
+    name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+    budget: &Budget,
+) -> Result<Document, DocumentError> {
     format::validate_name(name)?;
     if bytes.len() > limits.max_file_bytes {
         return Err(DocumentError::TooLarge {
@@ -167,19 +191,22 @@ pub fn parse(name: &str, bytes: &[u8], limits: &Limits) -> Result<Document, Docu
         });
     }
 
+    budget.check(name)?;
     let decode = || encoding::decode(name, bytes);
     let mut passages = match format {
-        Format::Pdf => pdf::passages(name, bytes)?,
-        Format::Markdown => outline::passages(markdown::blocks(&decode()?), ""),
-        Format::Text => outline::passages(text::blocks(&decode()?), ""),
+        Format::Pdf => pdf::passages(name, bytes, budget)?,
+        Format::Markdown => outline::passages(markdown::blocks(name, &decode()?, budget)?, ""),
+        Format::Text => outline::passages(text::blocks(name, &decode()?, budget)?, ""),
         Format::Html => {
-            let page = html::blocks(name, &decode()?)?;
+            let page = html::blocks(name, &decode()?, budget)?;
             outline::passages(page.blocks, &page.title)
         }
-        Format::Csv | Format::Tsv => catalog::passages(name, &decode()?, format, limits)?,
-        Format::Json => json::passages(name, &decode()?, limits)?,
-        Format::Jsonl => json::passages_jsonl(name, &decode()?, limits)?,
+        Format::Csv | Format::Tsv => catalog::passages(name, &decode()?, format, limits, budget)?,
+        Format::Json => json::passages(name, &decode()?, limits, budget)?,
+        Format::Jsonl => json::passages_jsonl(name, &decode()?, limits, budget)?,
     };
+    // Outlining and chunking are linear too; a file that only just made it still stops here.
+    budget.check(name)?;
 
     passages.retain(|p| !p.text.is_empty() || !p.title.is_empty());
     if passages.is_empty() {

@@ -4,8 +4,9 @@
 
 use super::faq::label;
 use super::outline::{Block, Para};
+use super::{Budget, DocumentError};
 
-pub(crate) fn blocks(text: &str) -> Vec<Block> {
+pub(crate) fn blocks(file: &str, text: &str, budget: &Budget) -> Result<Vec<Block>, DocumentError> {
     let mut blocks = Vec::new();
     let mut lines: Vec<&str> = Vec::new();
     let mut flush = |lines: &mut Vec<&str>| {
@@ -14,7 +15,8 @@ pub(crate) fn blocks(text: &str) -> Vec<Block> {
             lines.clear();
         }
     };
-    for line in text.lines() {
+    for (i, line) in text.lines().enumerate() {
+        budget.check_every(file, i, 4096)?;
         let line = line.trim();
         if line.is_empty() {
             flush(&mut lines);
@@ -26,7 +28,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block> {
         lines.push(line);
     }
     flush(&mut lines);
-    blocks
+    Ok(blocks)
 }
 
 #[cfg(test)]
@@ -35,7 +37,13 @@ mod tests {
 
     #[test]
     fn paragraphs_and_labels() {
-        let got = blocks("Hallo\nWelt\n\n\nFrage: Wie?\nAntwort: So.\nUnd so.\n");
+        let budget = Budget::new(std::time::Duration::from_secs(60));
+        let got = blocks(
+            "x.txt",
+            "Hallo\nWelt\n\n\nFrage: Wie?\nAntwort: So.\nUnd so.\n",
+            &budget,
+        )
+        .unwrap();
         let texts: Vec<String> = got
             .into_iter()
             .filter_map(|b| match b {

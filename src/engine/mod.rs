@@ -6,6 +6,7 @@
 //! CPU-heavy work: async callers run them on the blocking pool.
 
 mod answers;
+mod data_dir;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,12 +16,13 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::answer::{AnswerError, AnswerSettings};
-use crate::documents::{self, Document, DocumentError, Format, Limits};
+use crate::documents::{self, Cancel, Document, DocumentError, Format, Limits};
 use crate::index::{Bm25Params, BusinessIndex, DocumentInfo, Hit, IndexError, Language};
 use crate::llm::{ChatModel, LlmError};
 use crate::store::{Business, Store, StoreError};
 
 pub use answers::{validate_conversation_id, History};
+pub use data_dir::write_private;
 
 /// Limits on what one call may carry; all configurable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +51,8 @@ impl Default for EngineLimits {
 pub enum EngineError {
     #[error("invalid business id {0:?}: use 1-64 characters a-z, 0-9, '-' or '_', starting with a letter or digit")]
     InvalidBusinessId(String),
+    #[error("invalid business name: {0}")]
+    InvalidName(String),
     #[error("no business {0:?}; create it first (POST /v1/businesses or `clerk business create`)")]
     UnknownBusiness(String),
     #[error("business {0:?} already exists")]
@@ -150,11 +154,39 @@ pub fn validate_business_id(id: &str) -> Result<(), EngineError> {
     }
 }
 
+/// The longest business name accepted: it is shown in replies and stands in every prompt.
+pub const MAX_NAME_CHARS: usize = 120;
+
+/// A business name as it will be shown: trimmed, one line, not too long.
+fn validate_name(name: &str) -> Result<&str, EngineError> {
+    let name = name.trim();
+    let chars = name.chars().count();
+    if name.is_empty() {
+        return Err(EngineError::InvalidName(
+            "it is empty; leave `name` out to use the id, or give the name customers know".into(),
+        ));
+    }
+    if chars > MAX_NAME_CHARS {
+        return Err(EngineError::InvalidName(format!(
+            "it is {chars} characters long; at most {MAX_NAME_CHARS} are accepted"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(EngineError::InvalidName(
+            "it holds control characters (line breaks, tabs or invisible codes); give it on one line".into(),
+        ));
+    }
+    Ok(name)
+}
+
 impl Engine {
-    /// Opens (or starts) the data dir: `clerk.sqlite` and `indexes/<business>/`.
+    /// Opens (or starts) the data dir: `clerk.sqlite` and `indexes/<business>/`, all private
+    /// to this user (see `data_dir`).
     pub fn open(data_dir: &Path, limits: EngineLimits) -> Result<Engine, EngineError> {
-        std::fs::create_dir_all(data_dir.join("indexes")).map_err(IndexError::from)?;
-        let store = Store::open(&data_dir.join("clerk.sqlite"))?;
+        data_dir::prepare(data_dir).map_err(IndexError::from)?;
+        let database = data_dir.join("clerk.sqlite");
+        data_dir::create_private_if_missing(&database).map_err(IndexError::from)?;
+        let store = Store::open(&database)?;
         Ok(Engine {
             data_dir: data_dir.to_path_buf(),
             store,
@@ -204,6 +236,10 @@ impl Engine {
         language: Option<&str>,
     ) -> Result<(Business, String), EngineError> {
         validate_business_id(id)?;
+        let name = match name {
+            Some(name) => validate_name(name)?,
+            None => id,
+        };
         let language = match language.map(str::trim) {
             None | Some("") | Some("auto") => "auto".to_string(),
             Some(code) => Language::from_code(code)
@@ -211,9 +247,7 @@ impl Engine {
                 .code()
                 .to_string(),
         };
-        Ok(self
-            .store
-            .create_business(id, name.unwrap_or(id), &language)?)
+        Ok(self.store.create_business(id, name, &language)?)
     }
 
     pub fn businesses(&self) -> Result<Vec<Business>, EngineError> {
@@ -248,10 +282,27 @@ impl Engine {
 
     /// Parses and indexes an upload: every file parses, or nothing changes.
     pub fn ingest(&self, business: &str, uploads: &[Upload]) -> Result<IngestReport, EngineError> {
+        self.ingest_unless_cancelled(business, uploads, Cancel::new())
+    }
+
+    /// [`Engine::ingest`] for a caller that may go away: once `cancel` is raised the parse
+    /// stops at its next check and nothing is stored. All files share one parse budget
+    /// (`max_parse_ms`).
+    pub fn ingest_unless_cancelled(
+        &self,
+        business: &str,
+        uploads: &[Upload],
+        cancel: Cancel,
+    ) -> Result<IngestReport, EngineError> {
         self.check_upload(business, uploads)?;
+        let limits = &self.limits.documents;
+        let budget = limits.budget(cancel);
         let parsed = uploads
             .iter()
-            .map(|u| Ok((self.parse(u)?, u.bytes.len() as u64)))
+            .map(|u| {
+                let document = documents::parse_within(&u.name, &u.bytes, limits, &budget)?;
+                Ok((document, u.bytes.len() as u64))
+            })
             .collect::<Result<Vec<_>, EngineError>>()?;
         self.ingest_parsed(business, parsed)
     }

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::handlers::blocking;
+use super::handlers::{blocking, json_body};
 use super::AppState;
 use crate::answer::{Answer, StreamEvent, Turn};
 use crate::engine::History;
@@ -133,12 +133,7 @@ pub async fn answer(
     body: Result<Json<AnswerRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.check(&business)?;
-    let request = body.map(|Json(r)| r).map_err(|e| {
-        ApiError::bad_request(format!(
-            "invalid JSON body: {}; send {{\"question\": \"...\"}}",
-            e.body_text()
-        ))
-    })?;
+    let request = json_body(&state, body, "; send {\"question\": \"...\"}")?;
     require_ready(&state)?;
     let mut rx = start(
         &state,

@@ -2,9 +2,14 @@
 //!
 //! User faults (bad input, unknown business, missing or wrong credentials) become 4xx with a
 //! message that says what to fix. Internal faults are logged with a request id and become a 500
-//! whose body holds that id and nothing of the internals.
+//! whose body holds that id and nothing of the internals. What axum itself refuses (an unknown
+//! route, a body over a limit, a path it cannot decode) is rewritten by [`json_errors`] into the
+//! same `{"error": {"code", "message"}}` shape; a method a route lacks gets
+//! [`ApiError::method_not_allowed`] (axum adds the `Allow` header after it).
 
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -88,6 +93,28 @@ impl ApiError {
         )
     }
 
+    pub fn method_not_allowed(method: &Method) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!(
+                "{method} is not allowed on this path; the Allow header lists the methods it takes"
+            ),
+        )
+    }
+
+    /// A request body over the limit of the route it was sent to.
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the request body is larger than this endpoint's limit of {limit} bytes ({}); send less (fewer or smaller files per upload)",
+                human_bytes(limit)
+            ),
+        )
+    }
+
     /// An internal fault: logged in full, answered with an id only.
     pub fn internal(error: &dyn std::fmt::Display) -> Self {
         let id = format!("{:016x}", rand::random::<u64>());
@@ -104,9 +131,11 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         use EngineError as E;
         let (status, code) = match &e {
-            E::InvalidBusinessId(_) | E::UnknownLanguage(_) | E::NoFiles | E::DuplicateName(_) => {
-                (StatusCode::BAD_REQUEST, "bad_request")
-            }
+            E::InvalidBusinessId(_)
+            | E::InvalidName(_)
+            | E::UnknownLanguage(_)
+            | E::NoFiles
+            | E::DuplicateName(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             E::EmptyQuestion | E::QuestionTooLong { .. } => {
                 (StatusCode::BAD_REQUEST, "bad_question")
             }
@@ -121,6 +150,10 @@ impl From<EngineError> for ApiError {
                 DocumentError::UnsupportedFormat { .. } => {
                     (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_format")
                 }
+                DocumentError::TooSlow { .. } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "document_too_complex")
+                }
+                DocumentError::Cancelled { .. } => (StatusCode::BAD_REQUEST, "cancelled"),
                 _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_document"),
             },
             E::Index(crate::index::IndexError::Locked { .. }) => {
@@ -187,4 +220,85 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// "20 MiB" for a byte count, for messages.
+fn human_bytes(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// The body limits the router applies: the webhook's, and every other route's.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub webhook: usize,
+    pub other: usize,
+}
+
+/// Rewrites error responses that did not come from [`ApiError`] (axum's own rejections: plain
+/// text or empty bodies) into the documented JSON shape, keeping their status and headers.
+/// Responses that are already JSON pass untouched.
+pub async fn json_errors(
+    State(limits): State<BodyLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    let webhook = request.uri().path().starts_with("/webhooks/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Framework rejections are a line of text; anything longer is not worth quoting.
+    let said = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let said = String::from_utf8_lossy(&said).trim().to_string();
+    let error = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::body_too_large(if webhook {
+            limits.webhook
+        } else {
+            limits.other
+        }),
+        StatusCode::NOT_FOUND => ApiError::new(
+            status,
+            "not_found",
+            "no such endpoint; see the README for the API",
+        ),
+        _ => {
+            let reason = status.canonical_reason().unwrap_or("error");
+            let code = match status {
+                s if s.is_server_error() => "internal",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                StatusCode::UNAUTHORIZED => "unauthorized",
+                _ => "bad_request",
+            };
+            let message = if said.is_empty() || method == Method::HEAD {
+                reason.to_string()
+            } else {
+                said
+            };
+            ApiError::new(status, code, message)
+        }
+    };
+    let mut rewritten = error.into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    for (name, value) in rewritten.headers() {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    *rewritten.headers_mut() = parts.headers;
+    rewritten
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::AppState;
+use crate::documents::Cancel;
 use crate::engine::{Engine, Upload};
 use crate::index::{DocumentInfo, Hit};
 use crate::store::Business;
@@ -27,13 +28,38 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(v)| v)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {}", e.body_text())))
+/// A JSON body, or what is wrong with it: over the body limit (413, naming the limit), or not
+/// the JSON expected (400; `hint` says what to send).
+pub(super) fn json_body<T>(
+    state: &AppState,
+    body: Result<Json<T>, JsonRejection>,
+    hint: &str,
+) -> Result<T, ApiError> {
+    body.map(|Json(v)| v).map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::body_too_large(state.body_limit())
+        } else {
+            ApiError::bad_request(format!("invalid JSON body: {}{hint}", e.body_text()))
+        }
+    })
+}
+
+/// Raised when the handler's future is dropped (the client went away), so that work on the
+/// blocking pool stops at its next check instead of running on for nobody.
+struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 pub async fn healthz() -> &'static str {
     "ok"
+}
+
+pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::method_not_allowed(&method)
 }
 
 pub async fn not_found() -> ApiError {
@@ -65,7 +91,7 @@ pub async fn create_business(
     body: Result<Json<CreateBusiness>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_admin()?;
-    let body = json_body(body)?;
+    let body = json_body(&state, body, "; send {\"id\", \"name\"?, \"language\"?}")?;
     let (business, api_key) = blocking(&state, move |e| {
         e.create_business(&body.id, body.name.as_deref(), body.language.as_deref())
     })
@@ -167,20 +193,29 @@ impl JsonDocument {
     }
 }
 
-async fn read_multipart(mut multipart: Multipart) -> Result<Vec<Upload>, ApiError> {
+async fn read_multipart(
+    state: &AppState,
+    mut multipart: Multipart,
+) -> Result<Vec<Upload>, ApiError> {
+    let too_large = |e: &axum::extract::multipart::MultipartError| {
+        (e.status() == StatusCode::PAYLOAD_TOO_LARGE)
+            .then(|| ApiError::body_too_large(state.body_limit()))
+    };
     let mut uploads = Vec::new();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("invalid multipart body: {}", e.body_text())))?
-    {
+    while let Some(field) = multipart.next_field().await.map_err(|e| {
+        too_large(&e).unwrap_or_else(|| {
+            ApiError::bad_request(format!("invalid multipart body: {}", e.body_text()))
+        })
+    })? {
         let Some(name) = field.file_name().map(str::to_string) else {
             return Err(ApiError::bad_request(
                 "every multipart part must be a file with a filename (e.g. curl -F file=@faq.md)",
             ));
         };
         let bytes = field.bytes().await.map_err(|e| {
-            ApiError::bad_request(format!("{name}: upload was cut off: {}", e.body_text()))
+            too_large(&e).unwrap_or_else(|| {
+                ApiError::bad_request(format!("{name}: upload was cut off: {}", e.body_text()))
+            })
         })?;
         uploads.push(Upload {
             name,
@@ -209,15 +244,19 @@ pub async fn upload(
             .map_err(|e| {
                 ApiError::bad_request(format!("invalid multipart body: {}", e.body_text()))
             })?;
-        read_multipart(multipart).await?
+        read_multipart(&state, multipart).await?
     } else if content_type.starts_with("application/json") {
         let body: Result<Json<JsonUpload>, JsonRejection> =
             Json::from_request(request, &state).await;
-        json_body(body)?
-            .documents
-            .into_iter()
-            .map(JsonDocument::into_upload)
-            .collect::<Result<Vec<_>, _>>()?
+        json_body(
+            &state,
+            body,
+            "; send {\"documents\": [{\"name\", \"content\"}]}",
+        )?
+        .documents
+        .into_iter()
+        .map(JsonDocument::into_upload)
+        .collect::<Result<Vec<_>, _>>()?
     } else {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -225,7 +264,12 @@ pub async fn upload(
             "upload as multipart/form-data (files) or application/json ({\"documents\": [{\"name\", \"content\"}]})",
         ));
     };
-    let report = blocking(&state, move |e| e.ingest(&business, &uploads)).await?;
+    let cancel = Cancel::new();
+    let _cancel_if_dropped = CancelOnDrop(cancel.clone());
+    let report = blocking(&state, move |e| {
+        e.ingest_unless_cancelled(&business, &uploads, cancel)
+    })
+    .await?;
     Ok((StatusCode::OK, Json(report)))
 }
 
@@ -315,5 +359,6 @@ pub async fn search_post(
     Path(business): Path<String>,
     body: Result<Json<SearchRequest>, JsonRejection>,
 ) -> Result<Json<SearchResponse>, ApiError> {
-    search(state, caller, business, json_body(body)?).await
+    let request = json_body(&state, body, "; send {\"query\", \"limit\"?}")?;
+    search(state, caller, business, request).await
 }

@@ -290,6 +290,8 @@ fn render_whatsapp(out: &mut String, m: &ChannelMetrics, counts: &WhatsAppCounts
         ("retry", &m.retries),
         ("dead_letter", &m.dead),
         ("undeliverable", &m.undeliverable),
+        ("unanswered", &m.unanswered),
+        ("ignored", &m.ignored),
     ] {
         let _ = writeln!(
             out,
@@ -306,6 +308,7 @@ fn render_whatsapp(out: &mut String, m: &ChannelMetrics, counts: &WhatsAppCounts
         ("sent", counts.sent),
         ("dead_letter", counts.dead),
         ("undeliverable", counts.undeliverable),
+        ("unanswered", counts.unanswered),
     ] {
         let _ = writeln!(out, "clerk_whatsapp_messages{{state=\"{state}\"}} {n}");
     }

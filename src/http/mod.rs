@@ -84,17 +84,22 @@ impl AppState {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
     }
+
+    /// The largest request body accepted (the webhook has its own): room for the most files
+    /// of the largest size an upload may carry, plus multipart framing; each file's own limit
+    /// is checked by the parser with a message naming it.
+    pub fn body_limit(&self) -> usize {
+        let limits = self.engine.limits();
+        limits
+            .documents
+            .max_file_bytes
+            .saturating_mul(limits.max_files.min(8))
+            .saturating_add(1 << 20)
+    }
 }
 
 pub fn router(state: AppState) -> Router {
-    let limits = state.engine.limits();
-    // Room for the most files of the largest size an upload may carry, plus multipart framing;
-    // each file's own limit is checked by the parser with a message naming it.
-    let body_limit = limits
-        .documents
-        .max_file_bytes
-        .saturating_mul(limits.max_files.min(8))
-        .saturating_add(1 << 20);
+    let body_limit = state.body_limit();
     Router::new()
         .route("/healthz", get(handlers::healthz))
         .route("/openapi.json", get(openapi::openapi))
@@ -134,6 +139,10 @@ pub fn router(state: AppState) -> Router {
             get(whatsapp::dead_letters),
         )
         .route(
+            "/v1/businesses/{business}/whatsapp/unanswered",
+            get(whatsapp::unanswered),
+        )
+        .route(
             "/v1/businesses/{business}/whatsapp/customers/{wa_id}",
             get(whatsapp::customer),
         )
@@ -148,7 +157,15 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(answers::readyz))
         .route("/metrics", get(metrics::metrics))
         .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            error::BodyLimits {
+                webhook: WEBHOOK_MAX_BYTES,
+                other: body_limit,
+            },
+            error::json_errors,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

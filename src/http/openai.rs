@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use super::answers::{finish, require_ready, start, Turns};
 use super::auth::Caller;
 use super::error::ApiError;
-use super::handlers::blocking;
+use super::handlers::{blocking, json_body};
 use super::AppState;
 use crate::answer::{Answer, Role, Source, Turn};
 
@@ -142,12 +142,11 @@ pub async fn chat_completions(
     caller: Caller,
     body: Result<Json<ChatRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let request = body.map(|Json(r)| r).map_err(|e| {
-        ApiError::bad_request(format!(
-            "invalid JSON body: {}; send {{\"model\": \"<business id>\", \"messages\": [...]}}",
-            e.body_text()
-        ))
-    })?;
+    let request = json_body(
+        &state,
+        body,
+        "; send {\"model\": \"<business id>\", \"messages\": [...]}",
+    )?;
     caller.check(&request.model)?;
     let (question, turns) = split_messages(&request.messages)?;
     require_ready(&state)?;

@@ -40,6 +40,7 @@ mod tests {
         "/v1/businesses/{business}/conversations/{conversation}/release",
         "/v1/businesses/{business}/whatsapp",
         "/v1/businesses/{business}/whatsapp/dead-letters",
+        "/v1/businesses/{business}/whatsapp/unanswered",
         "/v1/businesses/{business}/whatsapp/customers/{wa_id}",
         "/webhooks/whatsapp",
         "/v1/chat/completions",

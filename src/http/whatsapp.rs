@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::handlers::json_body;
 use super::AppState;
 use crate::channels::whatsapp::{Connection, Receipt, WhatsApp, WhatsAppError};
-use crate::store::{DeadLetter, WhatsAppAccount, WhatsAppCounts, WhatsAppCustomer};
+use crate::store::{DeadLetter, Unanswered, WhatsAppAccount, WhatsAppCounts, WhatsAppCustomer};
 
 fn channel(state: &AppState) -> Result<Arc<WhatsApp>, ApiError> {
     state.whatsapp.clone().ok_or_else(|| {
@@ -87,12 +88,11 @@ pub async fn connect(
     body: Result<Json<ConnectRequest>, JsonRejection>,
 ) -> Result<Json<Connection>, ApiError> {
     caller.check(&business)?;
-    let Json(request) = body.map_err(|e| {
-        ApiError::bad_request(format!(
-            "invalid JSON body: {}; send phone_number_id, access_token, app_secret and verify_token",
-            e.body_text()
-        ))
-    })?;
+    let request = json_body(
+        &state,
+        body,
+        "; send phone_number_id, access_token, app_secret and verify_token",
+    )?;
     let account = WhatsAppAccount {
         business_id: business,
         phone_number_id: request.phone_number_id.trim().to_string(),
@@ -141,6 +141,23 @@ pub async fn dead_letters(
     caller.check(&business)?;
     let dead_letters = on_channel(&state, move |c| c.dead_letters(&business)).await?;
     Ok(Json(DeadLetters { dead_letters }))
+}
+
+#[derive(Serialize)]
+pub struct UnansweredList {
+    unanswered: Vec<Unanswered>,
+}
+
+/// `GET /v1/businesses/{business}/whatsapp/unanswered`: customer messages that could not be
+/// taken in to answer (no sender, no id), with why.
+pub async fn unanswered(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(business): Path<String>,
+) -> Result<Json<UnansweredList>, ApiError> {
+    caller.check(&business)?;
+    let unanswered = on_channel(&state, move |c| c.unanswered(&business)).await?;
+    Ok(Json(UnansweredList { unanswered }))
 }
 
 /// `GET /v1/businesses/{business}/whatsapp/customers/{wa_id}`: opt-out, handoff and window.

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 pub use conversations::{Conversation, Exchange, StoredTurn};
 pub use whatsapp::{
     conversation_of, Accepted, DeadLetter, DueOutbound, InboundRecord, Outgoing, PendingInbound,
-    Processed, StatusRecord, WhatsAppAccount, WhatsAppCounts, WhatsAppCustomer,
+    Processed, StatusRecord, Unanswered, WhatsAppAccount, WhatsAppCounts, WhatsAppCustomer,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +107,7 @@ impl Store {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(conversations::SCHEMA)?;
         conn.execute_batch(whatsapp::SCHEMA)?;
+        whatsapp::migrate(&conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })

@@ -9,19 +9,24 @@ use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const ADMIN: &str = "test-admin-token-0123456789";
+pub const ADMIN: &str = "test-admin-token-0123456789";
 
-struct Server {
-    base: String,
-    client: reqwest::Client,
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
     _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Server {
-    async fn start() -> Server {
+    pub async fn start() -> Server {
+        Self::start_with(EngineLimits::default()).await
+    }
+
+    /// A server without businesses, its data in a fresh temporary dir, under `limits`.
+    pub async fn start_with(limits: EngineLimits) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let engine = Arc::new(Engine::open(dir.path(), EngineLimits::default()).unwrap());
+        let engine = Arc::new(Engine::open(dir.path(), limits).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -40,11 +45,24 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    /// GET `path` with the admin token: its status and JSON body.
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    async fn create(&self, id: &str, language: &str) -> String {
+    pub async fn create(&self, id: &str, language: &str) -> String {
         let resp = self
             .client
             .post(self.url("/v1/businesses"))
@@ -72,7 +90,7 @@ impl Server {
     }
 }
 
-fn error_message(body: &Value) -> &str {
+pub fn error_message(body: &Value) -> &str {
     body["error"]["message"].as_str().unwrap_or_default()
 }
 

@@ -4,6 +4,7 @@
 mod answers;
 mod documents;
 mod generation;
+mod hardening;
 mod http;
 mod index;
 mod retrieval;

@@ -203,7 +203,12 @@ async fn messages(
     let message = FakeMessage {
         id: String::new(),
         phone_number_id: number.clone(),
-        to: body["to"].as_str().unwrap_or_default().to_string(),
+        // A phone number in `to`, or a business-scoped user id in `recipient`.
+        to: body["to"]
+            .as_str()
+            .or(body["recipient"].as_str())
+            .unwrap_or_default()
+            .to_string(),
         body: body["text"]["body"]
             .as_str()
             .unwrap_or_default()
@@ -242,7 +247,11 @@ async fn messages(
                 StatusCode::OK,
                 Json(json!({
                     "messaging_product": "whatsapp",
-                    "contacts": [{"input": message.to, "wa_id": message.to}],
+                    "contacts": [if body.get("to").is_some() {
+                        json!({"input": message.to, "wa_id": message.to})
+                    } else {
+                        json!({"input": message.to, "user_id": message.to})
+                    }],
                     "messages": [{"id": message.id}],
                 })),
             )

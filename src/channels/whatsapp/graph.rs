@@ -65,17 +65,18 @@ impl Graph {
         }
     }
 
-    /// A text message to `to`, quoting `reply_to`.
+    /// A text message to customer `to` (see [`recipient_field`]), quoting `reply_to`.
     pub fn text_body(to: &str, reply_to: &str, text: &str, outbox_id: i64) -> Value {
-        json!({
+        let mut body = json!({
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
-            "to": to,
             "type": "text",
             "context": {"message_id": reply_to},
             "text": {"body": text, "preview_url": false},
             "biz_opaque_callback_data": tracker(outbox_id),
-        })
+        });
+        body[recipient_field(to)] = json!(to);
+        body
     }
 
     /// Marks the customer's message as read (blue ticks).
@@ -126,6 +127,18 @@ impl Graph {
             return Outcome::Sent(id);
         }
         classify(status.as_u16(), &answer, retry_after)
+    }
+}
+
+/// Where the Send API takes a customer's key: a phone number's WhatsApp id (digits only) in
+/// `to`, a business-scoped user id ("US.13491208655302741918": a country code, a dot and
+/// letters or digits) in `recipient`. Meta answers code 131062 where a message kind cannot go
+/// to a user id; that is a refusal, and the reply becomes a dead letter with Meta's reason.
+pub fn recipient_field(customer: &str) -> &'static str {
+    if !customer.is_empty() && customer.bytes().all(|b| b.is_ascii_digit()) {
+        "to"
+    } else {
+        "recipient"
     }
 }
 

@@ -33,8 +33,8 @@ pub use graph::{parse_tracker, tracker, Graph, Outcome};
 
 use crate::engine::{Engine, EngineError};
 use crate::store::{
-    Accepted, DeadLetter, InboundRecord, StatusRecord, StoreError, WhatsAppAccount, WhatsAppCounts,
-    WhatsAppCustomer,
+    Accepted, DeadLetter, InboundRecord, StatusRecord, StoreError, Unanswered, WhatsAppAccount,
+    WhatsAppCounts, WhatsAppCustomer,
 };
 use payload::{Content, Event};
 
@@ -121,6 +121,8 @@ pub struct Receipt {
     #[serde(flatten)]
     pub accepted: Accepted,
     pub ignored: usize,
+    /// Messages recorded as impossible to answer (see `GET …/whatsapp/unanswered`).
+    pub unanswered: usize,
 }
 
 /// Counters for `/metrics`; they restart with the process.
@@ -136,6 +138,11 @@ pub struct ChannelMetrics {
     pub retries: AtomicU64,
     pub dead: AtomicU64,
     pub undeliverable: AtomicU64,
+    /// Customer messages recorded as impossible to answer (no sender, no id).
+    pub unanswered: AtomicU64,
+    /// Notifications that need nothing (reactions, edits, calls, account updates, other
+    /// apps' numbers).
+    pub ignored: AtomicU64,
 }
 
 /// The connected numbers, and what a connection shows (no secrets).
@@ -309,10 +316,12 @@ impl WhatsApp {
         let mut receipt = Receipt::default();
         let mut messages = Vec::new();
         let mut statuses = Vec::new();
+        let mut unanswered = Vec::new();
         for event in payload::parse(body)? {
             let number = match &event {
                 Event::Message(m) => &m.phone_number_id,
                 Event::Status(s) => &s.phone_number_id,
+                Event::Unanswerable(u) => &u.phone_number_id,
                 Event::Ignored(what) => {
                     tracing::debug!(what, "WhatsApp notification ignored");
                     receipt.ignored += 1;
@@ -346,7 +355,8 @@ impl WhatsApp {
                         wamid: m.wamid,
                         business_id: account.business_id,
                         phone_number_id: m.phone_number_id,
-                        wa_id: m.wa_id,
+                        wa_id: m.sender.key().to_string(),
+                        user_id: m.sender.user_id().map(str::to_string),
                         name: m.name,
                         kind,
                         text,
@@ -361,13 +371,41 @@ impl WhatsApp {
                     at: s.timestamp,
                     error: s.error,
                 }),
+                Event::Unanswerable(u) => {
+                    tracing::warn!(
+                        business = account.business_id,
+                        kind = u.kind,
+                        reason = u.reason,
+                        "a WhatsApp message cannot be answered; recorded"
+                    );
+                    unanswered.push(Unanswered {
+                        business_id: account.business_id,
+                        phone_number_id: u.phone_number_id,
+                        wamid: u.wamid,
+                        kind: u.kind,
+                        reason: u.reason,
+                        at: 0,
+                    });
+                }
                 Event::Ignored(_) => unreachable!("handled above"),
             }
+        }
+        if !unanswered.is_empty() {
+            let new = self
+                .engine
+                .store()
+                .record_whatsapp_unanswered(&unanswered)?;
+            receipt.unanswered = unanswered.len();
+            self.metrics
+                .unanswered
+                .fetch_add(new as u64, Ordering::Relaxed);
         }
         if !messages.is_empty() || !statuses.is_empty() {
             receipt.accepted = self.engine.store().accept_whatsapp(&messages, &statuses)?;
         }
         let m = &self.metrics;
+        m.ignored
+            .fetch_add(receipt.ignored as u64, Ordering::Relaxed);
         m.new_messages
             .fetch_add(receipt.accepted.new_messages as u64, Ordering::Relaxed);
         m.duplicates
@@ -407,6 +445,11 @@ impl WhatsApp {
     pub fn dead_letters(&self, business: &str) -> Result<Vec<DeadLetter>, WhatsAppError> {
         self.engine.business(business)?;
         Ok(self.engine.store().whatsapp_dead_letters(business)?)
+    }
+
+    pub fn unanswered(&self, business: &str) -> Result<Vec<Unanswered>, WhatsAppError> {
+        self.engine.business(business)?;
+        Ok(self.engine.store().whatsapp_unanswered(business)?)
     }
 
     pub fn counts(&self, business: Option<&str>) -> Result<WhatsAppCounts, WhatsAppError> {

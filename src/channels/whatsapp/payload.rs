@@ -19,12 +19,40 @@ pub enum Content {
     NoReply(String),
 }
 
+/// Who wrote a message. Meta sends the phone number's WhatsApp id (`from`) when it may share
+/// it, and the business-scoped user id (`from_user_id`, "US.1349…") with every message since
+/// 2026; for customers who chose a username it may be the only one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sender {
+    Phone {
+        wa_id: String,
+        user_id: Option<String>,
+    },
+    UserId(String),
+}
+
+impl Sender {
+    /// The customer's key: the phone number when known, else the user id.
+    pub fn key(&self) -> &str {
+        match self {
+            Sender::Phone { wa_id, .. } => wa_id,
+            Sender::UserId(user_id) => user_id,
+        }
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Sender::Phone { user_id, .. } => user_id.as_deref(),
+            Sender::UserId(user_id) => Some(user_id),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub phone_number_id: String,
     pub wamid: String,
-    /// The customer: their WhatsApp id (`from`).
-    pub wa_id: String,
+    pub sender: Sender,
     pub name: Option<String>,
     /// When the customer sent it, seconds since the epoch.
     pub timestamp: u64,
@@ -44,10 +72,20 @@ pub struct Status {
     pub error: Option<String>,
 }
 
+/// A customer message that cannot be answered, and why (it is recorded, never dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unanswerable {
+    pub phone_number_id: String,
+    pub wamid: Option<String>,
+    pub kind: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Message(Message),
     Status(Status),
+    Unanswerable(Unanswerable),
     /// Something clerk does not act on, named for the debug log.
     Ignored(String),
 }
@@ -110,20 +148,40 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, PayloadError> {
             .into_iter()
             .flatten()
         {
-            let (Some(wamid), Some(wa_id)) = (text(message, &["id"]), text(message, &["from"]))
-            else {
-                events.push(Event::Ignored("a message without id or sender".into()));
+            let wamid = text(message, &["id"]);
+            let sender = sender(message, contacts.map(Vec::as_slice).unwrap_or_default());
+            let (Some(wamid), Some(sender)) = (wamid.clone(), sender) else {
+                let reason = if wamid.is_none() {
+                    "the message has no id, so it cannot be answered or told apart from a re-delivery"
+                } else {
+                    "the message names no sender (neither from nor from_user_id), so there is no one to answer"
+                };
+                events.push(Event::Unanswerable(Unanswerable {
+                    phone_number_id: phone_number_id.clone(),
+                    wamid,
+                    kind: text(message, &["type"]).unwrap_or_else(|| "unknown".into()),
+                    reason: reason.into(),
+                }));
                 continue;
             };
             let name = contacts
                 .into_iter()
                 .flatten()
-                .find(|c| text(c, &["wa_id"]).as_deref() == Some(&wa_id))
+                .find(|c| {
+                    let of = |key: &str| text(c, &[key]);
+                    match &sender {
+                        Sender::Phone { wa_id, user_id } => {
+                            of("wa_id").as_ref() == Some(wa_id)
+                                || (user_id.is_some() && of("user_id") == *user_id)
+                        }
+                        Sender::UserId(user_id) => of("user_id").as_ref() == Some(user_id),
+                    }
+                })
                 .and_then(|c| text(c, &["profile", "name"]));
             events.push(Event::Message(Message {
                 phone_number_id: phone_number_id.clone(),
                 wamid,
-                wa_id,
+                sender,
                 name,
                 timestamp: timestamp(message),
                 content: content(message),
@@ -160,6 +218,24 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, PayloadError> {
         }
     }
     Ok(events)
+}
+
+/// The sender of `message`: `from` (or the matching contact's `wa_id`) and `from_user_id`
+/// (or the contact's `user_id`). With a single contact, its ids stand for the sender even
+/// where the message itself leaves them out.
+fn sender(message: &Value, contacts: &[Value]) -> Option<Sender> {
+    let only_contact = match contacts {
+        [one] => Some(one),
+        _ => None,
+    };
+    let wa_id = text(message, &["from"]).or_else(|| only_contact.and_then(|c| text(c, &["wa_id"])));
+    let user_id = text(message, &["from_user_id"])
+        .or_else(|| only_contact.and_then(|c| text(c, &["user_id"])));
+    match (wa_id, user_id) {
+        (Some(wa_id), user_id) => Some(Sender::Phone { wa_id, user_id }),
+        (None, Some(user_id)) => Some(Sender::UserId(user_id)),
+        (None, None) => None,
+    }
 }
 
 /// "code 131047: Re-engagement message (details…)" from a Graph error object.
@@ -274,6 +350,43 @@ mod tests {
         assert_eq!(m.name.as_deref(), Some("Ana"));
         assert_eq!(m.timestamp, 1_700_000_000);
         assert_eq!(m.phone_number_id, "42");
+    }
+
+    #[test]
+    fn a_customer_known_only_by_user_id_is_a_sender() {
+        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+            "field": "messages",
+            "value": {"messaging_product": "whatsapp",
+                      "metadata": {"display_phone_number": "1", "phone_number_id": "42"},
+                      "contacts": [{"profile": {"name": "Ana", "username": "ana"}, "user_id": "BR.5511AB"}],
+                      "messages": [
+                          {"from_user_id": "BR.5511AB", "id": "wamid.1", "timestamp": "1",
+                           "type": "text", "text": {"body": "oi"}},
+                          {"id": "wamid.2", "timestamp": "1", "type": "text", "text": {"body": "?"}},
+                          {"from": "551199", "timestamp": "1", "type": "text", "text": {"body": "?"}}
+                      ]}}]}]})
+        .to_string();
+        let events = parse(body.as_bytes()).unwrap();
+        match &events[0] {
+            Event::Message(m) => {
+                assert_eq!(m.sender, Sender::UserId("BR.5511AB".into()));
+                assert_eq!(m.sender.key(), "BR.5511AB");
+                assert_eq!(m.name.as_deref(), Some("Ana"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // The lone contact stands for the sender the message leaves out.
+        match &events[1] {
+            Event::Message(m) => assert_eq!(m.sender, Sender::UserId("BR.5511AB".into())),
+            other => panic!("{other:?}"),
+        }
+        match &events[2] {
+            Event::Unanswerable(u) => {
+                assert_eq!(u.wamid, None);
+                assert!(u.reason.contains("no id"), "{}", u.reason);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

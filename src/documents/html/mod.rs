@@ -2,27 +2,37 @@
 //! templates, SVG, hidden elements and everything in `<head>` but the `<title>` are dropped.
 //! Headings become headings, block elements paragraphs, list items "- item" lines and table rows
 //! "a | b" lines. `<dl>` terms that ask a question and `<details>` whose `<summary>` asks one are
-//! FAQ entries already paired by the markup. This file guards against pathological nesting and
-//! hands the parsed tree to `walker`.
+//! FAQ entries already paired by the markup. This file feeds the page to html5ever in chunks,
+//! stopping a page that nests too deep (`guard`) or runs past the upload's budget, and hands
+//! the parsed tree to `walker`.
 
+mod guard;
 mod walker;
 
+use std::rc::Rc;
+
+use html5ever::tendril::{StrTendril, TendrilSink};
 use scraper::Html;
 
 use super::outline::Block;
-use super::DocumentError;
+use super::{Budget, DocumentError};
 
-/// html5ever's tree builder slows down quadratically with nesting depth; real pages stay far
-/// below this, so deeper markup is refused rather than parsed for minutes.
-const MAX_DEPTH: usize = 1000;
+/// html5ever's work per token grows with the depth of the tree it is building, so deeper
+/// markup is refused rather than parsed for minutes. Real pages stay far below this; 512 is
+/// also where Blink stops nesting.
+const MAX_DEPTH: u32 = 512;
 
-/// Elements that never have content, or whose end tag may be left out: they do not nest.
-#[rustfmt::skip]
-const NON_NESTING: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-    "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead",
-    "tbody", "tfoot", "colgroup", "caption", "rt", "rp", "html", "head", "body", "!doctype",
-];
+/// The builder walks up to the depth of the tree for each element, so the depths of all
+/// elements added up is its work; bounded by this many per byte read so far (plus room for
+/// small pages), that work is linear in the page's size whatever the nesting, and a page
+/// nested hundreds deep throughout is refused as soon as that shows. Real pages sum to well
+/// under one per byte (an element every few dozen bytes, a few dozen levels deep).
+const MAX_DEPTH_SUM_PER_BYTE: u64 = 8;
+const DEPTH_SUM_ALLOWANCE: u64 = 1 << 20;
+
+/// Bytes fed to the parser between two looks at the depth and the clock: small enough that
+/// the work past a limit stays a few milliseconds, large enough to cost nothing on real pages.
+const CHUNK: usize = 16 * 1024;
 
 /// A parsed page: its blocks and its `<title>`.
 pub(crate) struct Page {
@@ -31,78 +41,59 @@ pub(crate) struct Page {
     pub title: String,
 }
 
-pub(crate) fn blocks(file: &str, text: &str) -> Result<Page, DocumentError> {
-    if nesting_depth(text) > MAX_DEPTH {
-        return Err(DocumentError::malformed(
-            file,
-            None,
-            format!("the HTML nests elements more than {MAX_DEPTH} levels deep, which no normal page does; save the page again from a browser or upload its text"),
-        ));
-    }
-    let html = Html::parse_document(text);
+pub(crate) fn blocks(file: &str, text: &str, budget: &Budget) -> Result<Page, DocumentError> {
+    let html = parse(file, text, budget)?;
     let (blocks, title) = walker::walk(&html);
     Ok(Page { blocks, title })
 }
 
-/// Where `</name` (any case) next occurs in `text`.
-fn end_tag(text: &str, name: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = text[from..].find("</") {
-        let start = from + i;
-        let candidate = text.get(start + 2..start + 2 + name.len());
-        if candidate.is_some_and(|c| c.eq_ignore_ascii_case(name)) {
-            return Some(start);
-        }
-        from = start + 2;
-    }
-    None
-}
-
-/// The deepest element nesting the markup asks for, from a rough scan of its tags: comments and
-/// the raw text of scripts and styles are skipped, unclosed containers count.
-fn nesting_depth(text: &str) -> usize {
-    let mut depth = 0usize;
-    let mut max = 0;
+fn parse(file: &str, text: &str, budget: &Budget) -> Result<Html, DocumentError> {
+    let seen = Rc::new(guard::Depths::default());
+    let mut parser =
+        html5ever::driver::parse_document(guard::DepthGuard::new(seen.clone()), Default::default());
     let mut rest = text;
-    while let Some(at) = rest.find('<') {
-        rest = &rest[at + 1..];
-        if let Some(after) = rest.strip_prefix("!--") {
-            rest = after.find("-->").map_or("", |end| &after[end + 3..]);
-            continue;
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(CHUNK);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
         }
-        let closing = rest.starts_with('/');
-        let name: String = rest
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '!')
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
-        if name.is_empty() || NON_NESTING.contains(&name.as_str()) {
-            continue;
+        let (chunk, after) = rest.split_at(cut);
+        parser.process(StrTendril::from_slice(chunk));
+        rest = after;
+        if seen.deepest.get() > MAX_DEPTH {
+            return Err(DocumentError::malformed(
+                file,
+                None,
+                format!("the HTML nests elements more than {MAX_DEPTH} levels deep (unclosed or misnested tags), which no normal page does; save the page again from a browser or upload its text"),
+            ));
         }
-        if closing {
-            depth = depth.saturating_sub(1);
-            continue;
+        let read = (text.len() - rest.len()) as u64;
+        if seen.total.get() > DEPTH_SUM_ALLOWANCE + MAX_DEPTH_SUM_PER_BYTE * read {
+            return Err(DocumentError::malformed(
+                file,
+                None,
+                "the HTML keeps its elements nested hundreds of levels deep throughout (unclosed or misnested tags), which no normal page does and which would take too long to read; save the page again from a browser or upload its text",
+            ));
         }
-        if matches!(
-            name.as_str(),
-            "script" | "style" | "textarea" | "title" | "xmp"
-        ) {
-            rest = end_tag(rest, &name).map_or("", |i| &rest[i..]);
-            continue;
-        }
-        depth += 1;
-        max = max.max(depth);
+        budget.check(file)?;
     }
-    max
+    Ok(parser.finish())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn page(html: &str) -> Result<Page, DocumentError> {
+        blocks(
+            "x.html",
+            html,
+            &Budget::new(std::time::Duration::from_secs(60)),
+        )
+    }
+
     fn texts(html: &str) -> Vec<String> {
-        blocks("x.html", html)
+        page(html)
             .unwrap()
             .blocks
             .into_iter()
@@ -117,7 +108,7 @@ mod tests {
 
     #[test]
     fn visible_text_only() {
-        let page = blocks("x.html", "<html><head><title>Laden</title><style>p{}</style><script>var x=1;</script></head><body><nav>Home</nav><h1>Willkommen</h1><p>Hallo <b>Welt</b>,<br>zweite Zeile</p><div hidden>geheim</div><p>&euro; 5 &amp; mehr</p></body></html>").unwrap();
+        let page = page("<html><head><title>Laden</title><style>p{}</style><script>var x=1;</script></head><body><nav>Home</nav><h1>Willkommen</h1><p>Hallo <b>Welt</b>,<br>zweite Zeile</p><div hidden>geheim</div><p>&euro; 5 &amp; mehr</p></body></html>").unwrap();
         assert_eq!(page.title, "Laden");
         let got: Vec<String> = texts("<h1>Willkommen</h1><p>Hallo <b>Welt</b>,<br>zweite Zeile</p><div hidden>geheim</div><p>&euro; 5 &amp; mehr</p><script>x()</script>");
         assert_eq!(
@@ -155,19 +146,38 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_walked_or_refused() {
-        let html = format!("{}text{}", "<div>".repeat(900), "</div>".repeat(900));
+        let html = format!("{}text{}", "<div>".repeat(500), "</div>".repeat(500));
         assert!(texts(&html).contains(&"text".to_string()));
-        let html = "<div><span>".repeat(100_000);
-        assert!(blocks("x.html", &html).is_err());
-    }
-
-    #[test]
-    fn nesting_depth_skips_scripts_comments_and_optional_end_tags() {
-        assert_eq!(nesting_depth("<div><p>a<p>b<ul><li>x<li>y</ul></div>"), 2);
-        assert_eq!(
-            nesting_depth("<!-- <div><div> --><script>if (a<b) {'<div>'}</script><div>"),
-            1
+        for hostile in [
+            "<div><span>".repeat(100_000),
+            // End tags that match nothing close nothing.
+            format!("<html><body>{}</body></html>", "<div></x>".repeat(20_000)),
+            // Formatting elements left open are reopened inside the next container: each group
+            // of 300 is shallow alone, together they nest 900 deep.
+            (0..3)
+                .map(|k| {
+                    let open: String = (0..300).map(|i| format!("<b class=c{k}-{i}>")).collect();
+                    format!("<div>{open}</div>")
+                })
+                .collect::<String>()
+                + "text",
+        ] {
+            let err = page(&hostile).err().expect("refused");
+            assert!(err.to_string().contains("levels deep"), "{err}");
+        }
+        // Deep but legal everywhere: 400 levels, then thousands of paragraphs at the bottom.
+        let deep_throughout = format!(
+            "{}{}",
+            "<div>".repeat(400),
+            "<p>Sattel und Kette</p>".repeat(60_000)
         );
-        assert_eq!(nesting_depth("<SCRIPT>x</script><div></DIV><div>"), 1);
+        let err = page(&deep_throughout).err().expect("refused");
+        assert!(err.to_string().contains("throughout"), "{err}");
+        // Closed properly, many siblings are fine however many there are.
+        let flat = format!(
+            "<html><body>{}</body></html>",
+            "<div>a</div>".repeat(50_000)
+        );
+        assert!(page(&flat).is_ok());
     }
 }

@@ -10,6 +10,24 @@ use super::{
     Processed, StatusRecord,
 };
 
+/// The customer a message belongs to: the phone number when the webhook carried one; else
+/// the customer an earlier message tied to the same business-scoped user id; else that user
+/// id itself, so a customer who hides their number is still one customer.
+fn customer_key(tx: &Transaction<'_>, m: &InboundRecord) -> Result<String, StoreError> {
+    let Some(user_id) = m.user_id.as_deref().filter(|u| *u == m.wa_id) else {
+        return Ok(m.wa_id.clone());
+    };
+    let known: Option<String> = tx
+        .query_row(
+            "SELECT wa_id FROM wa_customers WHERE business_id = ?1 AND user_id = ?2 \
+             ORDER BY last_inbound_at DESC LIMIT 1",
+            params![m.business_id, user_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(known.unwrap_or_else(|| user_id.to_string()))
+}
+
 impl Store {
     /// Writes one webhook delivery: new messages into the inbox (a known `wamid` is a
     /// duplicate and changes nothing), each customer's window, and delivery statuses.
@@ -23,6 +41,7 @@ impl Store {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
         for m in messages {
+            let wa_id = customer_key(&tx, m)?;
             let inserted = tx.execute(
                 "INSERT OR IGNORE INTO wa_inbox (wamid, business_id, phone_number_id, wa_id, kind, \
                  text, sent_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -30,7 +49,7 @@ impl Store {
                     m.wamid,
                     m.business_id,
                     m.phone_number_id,
-                    m.wa_id,
+                    wa_id,
                     m.kind,
                     m.text,
                     m.sent_at as i64,
@@ -43,11 +62,12 @@ impl Store {
             }
             accepted.new_messages += 1;
             tx.execute(
-                "INSERT INTO wa_customers (business_id, wa_id, name, last_inbound_at) \
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (business_id, wa_id) DO UPDATE SET \
+                "INSERT INTO wa_customers (business_id, wa_id, name, last_inbound_at, user_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (business_id, wa_id) DO UPDATE SET \
                  name = COALESCE(excluded.name, name), \
-                 last_inbound_at = MAX(last_inbound_at, excluded.last_inbound_at)",
-                params![m.business_id, m.wa_id, m.name, m.sent_at as i64],
+                 last_inbound_at = MAX(last_inbound_at, excluded.last_inbound_at), \
+                 user_id = COALESCE(excluded.user_id, user_id)",
+                params![m.business_id, wa_id, m.name, m.sent_at as i64, m.user_id],
             )?;
         }
         for s in statuses {
@@ -97,6 +117,7 @@ impl Store {
                         business_id: business.to_string(),
                         phone_number_id: r.get(1)?,
                         wa_id: wa_id.to_string(),
+                        user_id: None,
                         name: None,
                         kind: r.get(2)?,
                         text: r.get(3)?,

@@ -33,8 +33,21 @@ CREATE TABLE IF NOT EXISTS wa_customers (
     name            TEXT,
     last_inbound_at INTEGER NOT NULL DEFAULT 0,
     opted_out       INTEGER NOT NULL DEFAULT 0,
+    user_id         TEXT,
     PRIMARY KEY (business_id, wa_id)
 );
+CREATE TABLE IF NOT EXISTS wa_unanswered (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    business_id     TEXT NOT NULL,
+    phone_number_id TEXT NOT NULL,
+    wamid           TEXT,
+    kind            TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    received_at     INTEGER NOT NULL
+);
+-- A re-delivered webhook records its message once (messages without an id cannot be told
+-- apart, and are recorded each time).
+CREATE UNIQUE INDEX IF NOT EXISTS wa_unanswered_wamid ON wa_unanswered(wamid);
 CREATE TABLE IF NOT EXISTS wa_inbox (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
     wamid           TEXT NOT NULL UNIQUE,
@@ -99,13 +112,34 @@ impl std::fmt::Debug for WhatsAppAccount {
     }
 }
 
+/// Columns added after a table was first created, for data dirs of earlier versions.
+pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
+    let has_user_id: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('wa_customers') WHERE name = 'user_id'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_user_id {
+        conn.execute_batch("ALTER TABLE wa_customers ADD COLUMN user_id TEXT")?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS wa_customers_user ON wa_customers(business_id, user_id)",
+    )?;
+    Ok(())
+}
+
 /// A customer message as the webhook delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundRecord {
     pub wamid: String,
     pub business_id: String,
     pub phone_number_id: String,
+    /// The customer: their phone number's WhatsApp id when Meta shares it, else their
+    /// business-scoped user id. A message carrying only a user id that an earlier message
+    /// tied to a phone number is filed under that number (see `accept_whatsapp`).
     pub wa_id: String,
+    /// The business-scoped user id (`from_user_id`), when the webhook carried one.
+    pub user_id: Option<String>,
     pub name: Option<String>,
     /// "text" (text, caption or button title in `text`) or the message type to decline.
     pub kind: String,
@@ -187,6 +221,24 @@ pub struct DueOutbound {
     pub last_inbound_at: u64,
 }
 
+/// A customer message clerk could not take in to answer, and why (kept so that no message is
+/// dropped without a trace).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unanswered {
+    pub business_id: String,
+    pub phone_number_id: String,
+    pub wamid: Option<String>,
+    /// The message type ("text", "image", …).
+    pub kind: String,
+    pub reason: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub at: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// An outbound message that will not be sent, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadLetter {
@@ -211,12 +263,17 @@ pub struct WhatsAppCounts {
     pub sent: u64,
     pub dead: u64,
     pub undeliverable: u64,
+    /// Customer messages recorded as impossible to answer (see [`Unanswered`]).
+    pub unanswered: u64,
 }
 
 /// A customer as the business sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct WhatsAppCustomer {
     pub wa_id: String,
+    /// Their business-scoped user id, once a webhook carried it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     pub name: Option<String>,
     pub last_inbound_at: u64,
     pub opted_out: bool,
@@ -351,6 +408,50 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Records customer messages that cannot be answered, with why; a message already
+    /// recorded (a re-delivery) is not recorded again.
+    /// Returns how many were new.
+    pub fn record_whatsapp_unanswered(&self, records: &[Unanswered]) -> Result<usize, StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let mut new = 0;
+        for u in records {
+            new += tx.execute(
+                "INSERT OR IGNORE INTO wa_unanswered (business_id, phone_number_id, wamid, kind, reason, \
+                 received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    u.business_id,
+                    u.phone_number_id,
+                    u.wamid,
+                    u.kind,
+                    u.reason,
+                    now() as i64
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(new)
+    }
+
+    pub fn whatsapp_unanswered(&self, business: &str) -> Result<Vec<Unanswered>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT business_id, phone_number_id, wamid, kind, reason, received_at \
+             FROM wa_unanswered WHERE business_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![business], |r| {
+            Ok(Unanswered {
+                business_id: r.get(0)?,
+                phone_number_id: r.get(1)?,
+                wamid: r.get(2)?,
+                kind: r.get(3)?,
+                reason: r.get(4)?,
+                at: r.get::<_, i64>(5)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Inbox and outbox counts of `numbers`, for one business or (None) all.
     pub fn whatsapp_counts(
         &self,
@@ -387,6 +488,12 @@ impl Store {
                 _ => counts.undeliverable += n,
             }
         }
+        counts.unanswered = conn.query_row(
+            "SELECT COUNT(*) FROM wa_unanswered WHERE (?1 IS NULL OR business_id = ?1) \
+             AND phone_number_id IN (SELECT value FROM json_each(?2))",
+            params![business, numbers],
+            |r| r.get::<_, i64>(0),
+        )? as u64;
         Ok(counts)
     }
 
@@ -399,9 +506,10 @@ impl Store {
         Ok(conn
             .query_row(
                 "SELECT c.wa_id, c.name, c.last_inbound_at, c.opted_out, \
-                 COALESCE(v.needs_person, 0) FROM wa_customers c \
+                 COALESCE(v.needs_person, 0), c.user_id FROM wa_customers c \
                  LEFT JOIN conversations v ON v.business_id = c.business_id AND v.id = 'wa:' || c.wa_id \
-                 WHERE c.business_id = ?1 AND c.wa_id = ?2",
+                 WHERE c.business_id = ?1 AND (c.wa_id = ?2 OR c.user_id = ?2) \
+                 ORDER BY c.wa_id = ?2 DESC LIMIT 1",
                 params![business, wa_id],
                 |r| {
                     Ok(WhatsAppCustomer {
@@ -410,6 +518,7 @@ impl Store {
                         last_inbound_at: r.get::<_, i64>(2)? as u64,
                         opted_out: r.get(3)?,
                         handed_off: r.get(4)?,
+                        user_id: r.get(5)?,
                     })
                 },
             )

@@ -22,6 +22,7 @@ fn message(wamid: &str, wa_id: &str, sent_at: u64) -> InboundRecord {
         business_id: "shop".into(),
         phone_number_id: "111".into(),
         wa_id: wa_id.into(),
+        user_id: None,
         name: None,
         kind: "text".into(),
         text: Some(format!("question {wamid}")),

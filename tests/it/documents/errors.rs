@@ -165,6 +165,7 @@ fn size_limit_is_checked_before_decoding() {
     let limits = Limits {
         max_file_bytes: 100,
         max_rows: 10,
+        ..Limits::default()
     };
     // Binary content: a size check after decoding would report an encoding error instead.
     let err = parse("big.txt", &[0u8; 101], &limits).unwrap_err();
@@ -188,6 +189,7 @@ fn row_limit_is_enforced_for_catalogs() {
     let limits = Limits {
         max_file_bytes: 1 << 20,
         max_rows: 2,
+        ..Limits::default()
     };
     let err = parse("katalog.csv", &fixture("katalog.csv"), &limits).unwrap_err();
     assert_eq!(

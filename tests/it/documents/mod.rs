@@ -57,6 +57,7 @@ use PassageKind::{Faq, Page, Product};
 
 mod chunking;
 mod errors;
+mod properties;
 
 #[test]
 fn german_markdown_faq_with_question_headings() {

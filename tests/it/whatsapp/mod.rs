@@ -5,6 +5,7 @@
 mod cli;
 mod crash;
 mod delivery;
+mod identity;
 mod webhook;
 
 use std::sync::{Arc, OnceLock};
