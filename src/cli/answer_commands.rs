@@ -191,7 +191,12 @@ pub fn eval_answers(args: EvalAnswersArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     for r in &reports {
-        println!("{} ({} questions)", r.business, r.questions);
+        println!(
+            "{} · {} ({} questions)",
+            r.business,
+            r.split.as_str(),
+            r.questions
+        );
         println!(
             "  hit@5 {:.3} · fact recall {:.3} · unsupported {} · abstain precision {:.3} recall {:.3}",
             r.hit_at_5, r.fact_recall, r.unsupported, r.abstain_precision, r.abstain_recall

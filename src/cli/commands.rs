@@ -380,7 +380,12 @@ pub fn eval_retrieval(args: EvalRetrievalArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     for r in reports {
-        println!("{}: {} questions", r.business, r.questions);
+        println!(
+            "{} · {}: {} questions",
+            r.business,
+            r.split.as_str(),
+            r.questions
+        );
         println!(
             "  hit@1 {:.3}  hit@5 {:.3}  MRR@10 {:.3}",
             r.hit_at_1, r.hit_at_5, r.mrr_at_10

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::demo::{index_demo, EvalQuestion};
+use super::demo::{by_split, index_demo, EvalQuestion, Split};
 use super::metrics::percentile;
 use super::EvalError;
 use crate::answer::{unsupported, AnswerSettings, Evidence, Mode};
@@ -29,6 +29,7 @@ pub struct ModeReport {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AnswerReport {
     pub business: String,
+    pub split: Split,
     pub questions: usize,
     /// Answerable questions whose judged passage is in the top 5.
     pub hit_at_5: f64,
@@ -54,7 +55,8 @@ pub struct AnswerReport {
 }
 
 /// Indexes every (or one) demo business into a scratch data dir and runs its eval file
-/// through the answer pipeline with `model` (None: no generated path).
+/// through the answer pipeline with `model` (None: no generated path): one report per
+/// business and split (dev first).
 pub fn evaluate(
     corpus_dir: &Path,
     only: Option<&str>,
@@ -65,10 +67,10 @@ pub fn evaluate(
     let engine =
         Engine::open(scratch.path(), EngineLimits::default())?.with_answer_settings(settings);
     engine.set_model(model);
-    index_demo(&engine, corpus_dir, only)?
-        .iter()
-        .map(|(id, eval)| score(&engine, id, &eval.questions))
-        .collect()
+    by_split(
+        index_demo(&engine, corpus_dir, only)?,
+        |id, split, questions| score(&engine, id, split, questions),
+    )
 }
 
 fn share(numerator: usize, denominator: usize) -> f64 {
@@ -83,6 +85,7 @@ fn share(numerator: usize, denominator: usize) -> f64 {
 pub fn score(
     engine: &Engine,
     id: &str,
+    split: Split,
     questions: &[EvalQuestion],
 ) -> Result<AnswerReport, EvalError> {
     let mut latencies = Vec::new();
@@ -188,6 +191,7 @@ pub fn score(
         .collect();
     Ok(AnswerReport {
         business: id.to_string(),
+        split,
         questions: questions.len(),
         hit_at_5: share(hits_at_5, judged),
         fact_recall: share(facts_found, facts),

@@ -1,5 +1,9 @@
 //! The demo businesses' own questions (`corpus/<id>/eval.json`): retrieval hit rates on the
 //! answerable ones, run through the engine exactly as an upload and a search would be.
+//!
+//! Every question belongs to a split: `dev`, which decisions may be tuned on, or `test`, which
+//! is only reported. Each evaluation reports the two apart; a question without a split is
+//! `dev`, so nothing counts as held out unless its file says so.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,8 +21,32 @@ pub struct EvalFile {
     pub questions: Vec<EvalQuestion>,
 }
 
+/// Which part of an eval a question belongs to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// Questions settings and rules may be fitted on.
+    #[default]
+    Dev,
+    /// Questions only ever reported, never tuned on.
+    Test,
+}
+
+impl Split {
+    pub const ALL: [Split; 2] = [Split::Dev, Split::Test];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Dev => "dev",
+            Split::Test => "test",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct EvalQuestion {
+    #[serde(default)]
+    pub split: Split,
     pub question: String,
     #[serde(default)]
     pub language: Option<String>,
@@ -56,11 +84,21 @@ impl EvalFile {
         let text = std::fs::read_to_string(path)?;
         serde_json::from_str(&text).map_err(|e| EvalError::data(path, e))
     }
+
+    /// The questions of one split, in file order.
+    pub fn split(&self, split: Split) -> Vec<EvalQuestion> {
+        self.questions
+            .iter()
+            .filter(|q| q.split == split)
+            .cloned()
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DemoRetrievalReport {
     pub business: String,
+    pub split: Split,
     /// Answerable questions with judged passages.
     pub questions: usize,
     pub hit_at_1: f64,
@@ -72,7 +110,8 @@ pub struct DemoRetrievalReport {
     pub misses: Vec<String>,
 }
 
-/// Indexes every (or one) demo business into a scratch data dir and scores its eval file.
+/// Indexes every (or one) demo business into a scratch data dir and scores its eval file, one
+/// report per business and split (dev first).
 pub fn evaluate(
     corpus_dir: &Path,
     only: Option<&str>,
@@ -80,10 +119,28 @@ pub fn evaluate(
 ) -> Result<Vec<DemoRetrievalReport>, EvalError> {
     let scratch = tempfile::tempdir()?;
     let engine = Engine::open(scratch.path(), EngineLimits::default())?.with_params(params);
-    index_demo(&engine, corpus_dir, only)?
-        .iter()
-        .map(|(id, eval)| score(&engine, id, eval))
-        .collect()
+    by_split(
+        index_demo(&engine, corpus_dir, only)?,
+        |id, split, questions| score(&engine, id, split, questions),
+    )
+}
+
+/// One report per business and split (dev first), each from `score` over that split's
+/// questions; a split without questions gets none.
+pub fn by_split<R>(
+    indexed: Vec<(String, EvalFile)>,
+    mut score: impl FnMut(&str, Split, &[EvalQuestion]) -> Result<R, EvalError>,
+) -> Result<Vec<R>, EvalError> {
+    let mut reports = Vec::new();
+    for (id, eval) in indexed {
+        for split in Split::ALL {
+            let questions = eval.split(split);
+            if !questions.is_empty() {
+                reports.push(score(&id, split, &questions)?);
+            }
+        }
+    }
+    Ok(reports)
 }
 
 /// Creates and indexes in `engine` every (or only the named) demo business that has an
@@ -118,11 +175,15 @@ pub fn index_demo(
     Ok(indexed)
 }
 
-fn score(engine: &Engine, id: &str, eval: &EvalFile) -> Result<DemoRetrievalReport, EvalError> {
+fn score(
+    engine: &Engine,
+    id: &str,
+    split: Split,
+    questions: &[EvalQuestion],
+) -> Result<DemoRetrievalReport, EvalError> {
     let (mut h1, mut h5, mut rr, mut latencies, mut misses) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for q in eval
-        .questions
+    for q in questions
         .iter()
         .filter(|q| q.answerable && !q.passages.is_empty())
     {
@@ -141,6 +202,7 @@ fn score(engine: &Engine, id: &str, eval: &EvalFile) -> Result<DemoRetrievalRepo
     }
     Ok(DemoRetrievalReport {
         business: id.to_string(),
+        split,
         questions: h1.len(),
         hit_at_1: mean(&h1),
         hit_at_5: mean(&h5),

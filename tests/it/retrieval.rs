@@ -9,10 +9,11 @@ use crate::support::{corpus, shared};
 #[test]
 fn demo_businesses_find_the_passages_their_questions_need() {
     let reports = eval::demo::evaluate(&corpus(), None, Default::default()).unwrap();
-    assert_eq!(reports.len(), 2);
+    // Two businesses, each with a dev and a test split.
+    assert_eq!(reports.len(), 4);
     for r in &reports {
         assert!(
-            r.questions >= 40,
+            r.questions >= 25,
             "{}: {} questions",
             r.business,
             r.questions
