@@ -303,8 +303,15 @@ impl Engine {
                 let document = documents::parse_within(&u.name, &u.bytes, limits, &budget)?;
                 Ok((document, u.bytes.len() as u64))
             })
-            .collect::<Result<Vec<_>, EngineError>>()?;
-        self.ingest_parsed(business, parsed)
+            .collect::<Result<Vec<_>, EngineError>>();
+        if let Err(EngineError::Document(DocumentError::Cancelled { .. })) = &parsed {
+            // Nobody is left to hear the error, so the operator is told here.
+            tracing::info!(
+                business,
+                "the client went away during an upload; its parsing stopped and nothing was stored"
+            );
+        }
+        self.ingest_parsed(business, parsed?)
     }
 
     /// Checks an upload's shape before any parsing: the business, file count, unique names.
