@@ -198,8 +198,13 @@ pub fn eval_answers(args: EvalAnswersArgs) -> anyhow::Result<()> {
             r.questions
         );
         println!(
-            "  hit@5 {:.3} · fact recall {:.3} · unsupported {} · abstain precision {:.3} recall {:.3}",
-            r.hit_at_5, r.fact_recall, r.unsupported, r.abstain_precision, r.abstain_recall
+            "  hit@5 {:.3} · fact recall {:.3} · unsupported {} · not-facts {} · abstain precision {:.3} recall {:.3}",
+            r.hit_at_5,
+            r.fact_recall,
+            r.unsupported,
+            r.not_facts_hits,
+            r.abstain_precision,
+            r.abstain_recall
         );
         println!("  latency p50 {:.1} ms · p95 {:.1} ms", r.p50_ms, r.p95_ms);
         println!(

@@ -37,6 +37,9 @@ pub struct AnswerReport {
     pub fact_recall: f64,
     /// Replies holding a figure, address or name that their cited sources do not.
     pub unsupported: usize,
+    /// Replies holding one of their question's `not_facts` (judged by the eval file, not by
+    /// the pipeline's own check).
+    pub not_facts_hits: usize,
     pub abstain_precision: f64,
     pub abstain_recall: f64,
     pub p50_ms: f64,
@@ -93,6 +96,7 @@ pub fn score(
     let (mut judged, mut hits_at_5) = (0, 0);
     let (mut facts, mut facts_found) = (0, 0);
     let mut unsupported_replies = 0;
+    let mut not_facts_hits = 0;
     let (mut abstained, mut abstained_right, mut unanswerable) = (0, 0, 0);
     let mut problems = Vec::new();
     let (mut drafts, mut drafts_rejected) = (0, 0);
@@ -137,8 +141,23 @@ pub fn score(
                 answer.text
             ));
         }
+        let lowered = answer.text.to_lowercase();
+        let wrong: Vec<&String> = q
+            .not_facts
+            .iter()
+            .filter(|f| lowered.contains(&f.to_lowercase()))
+            .collect();
+        if !wrong.is_empty() {
+            not_facts_hits += 1;
+            problems.push(format!(
+                "not-facts {wrong:?} in reply to {:?} ({}): {:?}",
+                q.question,
+                answer.mode.as_str(),
+                answer.text
+            ));
+        }
         if q.answerable {
-            let text = answer.text.to_lowercase();
+            let text = &lowered;
             for fact in &q.facts {
                 facts += 1;
                 if text.contains(&fact.to_lowercase()) {
@@ -196,6 +215,7 @@ pub fn score(
         hit_at_5: share(hits_at_5, judged),
         fact_recall: share(facts_found, facts),
         unsupported: unsupported_replies,
+        not_facts_hits,
         abstain_precision: share(abstained_right, abstained),
         abstain_recall: share(abstained_right, unanswerable),
         p50_ms: percentile(&latencies, 50.0),

@@ -54,6 +54,10 @@ pub struct EvalQuestion {
     pub passages: Vec<PassageRef>,
     #[serde(default)]
     pub facts: Vec<String>,
+    /// Strings a reply must not hold: the fact stated about the wrong thing (the weekday
+    /// hours for a Saturday question, a neighbouring product's price).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_facts: Vec<String>,
     #[serde(default = "yes")]
     pub answerable: bool,
 }

@@ -9,9 +9,18 @@ use crate::support::{corpus, shared};
 #[test]
 fn demo_businesses_find_the_passages_their_questions_need() {
     let reports = eval::demo::evaluate(&corpus(), None, Default::default()).unwrap();
-    // Two businesses, each with a dev and a test split.
-    assert_eq!(reports.len(), 4);
-    for r in &reports {
+    // The two businesses today's retrieval was built on, each with a dev and a test split,
+    // hold their figures; the newer businesses are measured (README), not yet held to a bar.
+    let held: Vec<_> = reports
+        .iter()
+        .filter(|r| ["buchhandlung-lindenblatt", "harbour-bikes"].contains(&r.business.as_str()))
+        .collect();
+    assert_eq!(held.len(), 4);
+    assert!(
+        reports.len() >= 8,
+        "every corpus business reports two splits"
+    );
+    for r in held {
         assert!(
             r.questions >= 25,
             "{}: {} questions",
