@@ -38,3 +38,11 @@ pub fn upload(name: &str, text: &str) -> Upload {
         bytes: text.as_bytes().to_vec(),
     }
 }
+
+/// How many demo businesses `corpus/` holds (one folder each).
+pub fn demo_businesses() -> usize {
+    std::fs::read_dir(corpus())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_dir())
+        .count()
+}
