@@ -8,6 +8,7 @@ pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod documents;
+pub mod embed;
 pub mod engine;
 pub mod eval;
 pub mod http;

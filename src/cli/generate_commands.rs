@@ -118,6 +118,9 @@ pub enum BenchCommand {
     /// WhatsApp webhook load: signed deliveries at a steady rate through a real server, a
     /// fake Cloud API and the real index and model; acknowledgement latency and memory.
     Whatsapp(Box<super::whatsapp_commands::BenchWhatsAppArgs>),
+    /// Sentence encoder speed: load time, query latency (p50, p90), passages per second of
+    /// ~200-token passages, peak RSS.
+    Embed(super::embed_commands::BenchEmbedArgs),
 }
 
 #[derive(Debug, Args)]
@@ -290,7 +293,8 @@ fn tg(m: &mut dyn LanguageModel, n: usize, depth: usize, reps: usize) -> anyhow:
     Ok(mean(&rates))
 }
 
-fn peak_rss_mb() -> f64 {
+/// Peak resident memory in MB (from /proc; NaN where there is none).
+pub(super) fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -306,6 +310,7 @@ pub fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
     let args = match cmd {
         BenchCommand::Generate(args) => args,
         BenchCommand::Whatsapp(args) => return super::whatsapp_commands::bench(*args),
+        BenchCommand::Embed(args) => return super::embed_commands::bench(args),
     };
     let reps = args.reps.max(1);
     let path = args.model.path()?;

@@ -3,6 +3,7 @@
 
 mod answer_commands;
 mod commands;
+mod embed_commands;
 mod generate_commands;
 mod llm_commands;
 mod whatsapp_commands;

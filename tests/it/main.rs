@@ -1,8 +1,9 @@
-//! One integration-test binary: documents, index, HTTP API and retrieval quality, each through
-//! the library's public boundary with real files and a real index.
+//! One integration-test binary: documents, index, HTTP API, retrieval quality and the sentence
+//! encoder, each through the library's public boundary with real files and a real index.
 
 mod answers;
 mod documents;
+mod embed;
 mod generation;
 mod hardening;
 mod http;

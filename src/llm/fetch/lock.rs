@@ -1,5 +1,5 @@
 //! The pull lock: a file in the models dir that one process at a time holds while it fetches
-//! the default model, so two test binaries or two `clerk` runs do not write the same file.
+//! a model, so two test binaries or two `clerk` runs do not write the same file.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};

@@ -208,10 +208,11 @@ fn f32_kernels_match_scalar() {
     }
 }
 
-/// The SIMD attention heads (64 and 128 dims) against the scalar one, over f16 keys/values.
+/// The SIMD attention heads (32, 64 and 128 dims) against the scalar one, over f16
+/// keys/values.
 #[test]
 fn attention_head_matches_scalar() {
-    for hd in [64, 128] {
+    for hd in [32, 64, 128] {
         for len in [1, 3, 4, 5, 33] {
             let q = random(hd, 3);
             let keys: Vec<u16> = random(len * hd, 4).iter().map(|&x| f32_to_f16(x)).collect();

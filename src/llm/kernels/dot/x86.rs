@@ -404,6 +404,7 @@ unsafe fn head(
     out: &mut [f32],
 ) {
     match q.len() {
+        32 => head_n::<4>(q, keys, values, scale, s, out),
         64 => head_n::<8>(q, keys, values, scale, s, out),
         128 => head_n::<16>(q, keys, values, scale, s, out),
         _ => super::scalar::head(q, keys, values, scale, s, out),
