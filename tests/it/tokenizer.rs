@@ -50,12 +50,7 @@ struct ChatCase {
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let path = support::shared().join("fixtures/smollm2-135m-instruct-q4_1.llamacpp.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-        serde_json::from_str(&text).expect("fixture parses")
-    })
+    FIXTURE.get_or_init(|| support::fixture("smollm2-135m-instruct-q4_1.llamacpp.json"))
 }
 
 fn model_path() -> &'static PathBuf {

@@ -17,5 +17,22 @@ pub mod pool;
 pub mod quant;
 
 pub use arena::WeightArena;
+
+/// Reproducible values in [-1, 1) for the kernels' tests and their callers' (a 64-bit LCG;
+/// the same `seed` gives the same values on every machine).
+#[cfg(test)]
+pub(crate) fn test_values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
 pub use matmul::{matmul, Acts, QMatrix};
 pub use quant::{Q8Act, Q8Pair, QType};

@@ -231,12 +231,8 @@ pub struct Unanswered {
     /// The message type ("text", "image", …).
     pub kind: String,
     pub reason: String,
-    #[serde(skip_serializing_if = "is_zero")]
+    /// When it was recorded, seconds since the epoch: set by the store, ignored when recording.
     pub at: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 /// An outbound message that will not be sent, and why.

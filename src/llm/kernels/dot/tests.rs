@@ -2,22 +2,9 @@
 
 use super::*;
 use crate::llm::kernels::quant::{f32_to_f16, quantize_acts};
+use crate::llm::kernels::test_values as random;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-
-fn random(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
 
 /// Our kernels (scalar and the dispatched ones) against candle's quantize + dequantize +
 /// f32 dot on random data.
