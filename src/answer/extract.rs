@@ -461,6 +461,8 @@ mod tests {
             score: 1.0,
             product: None,
             coverage: None,
+            similarity: None,
+            question_similarity: None,
         };
         let reply = extractive_reply("where can I park?", &[hit], "en", None).unwrap();
         assert!(reply.contains("Parking is free behind the shop"), "{reply}");

@@ -15,6 +15,7 @@
 //! The pipeline is synchronous and CPU-bound; callers run it off the async runtime.
 
 mod check;
+pub mod decision;
 mod expect;
 mod extract;
 mod generated;
@@ -28,6 +29,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 pub use check::{unsupported, unsupported_claims, Evidence, FactKind, Unsupported};
+pub use decision::{Calibration, PassageEvidence};
 
 use crate::documents::PassageKind;
 use crate::index::{Hit, IndexError};
@@ -123,6 +125,10 @@ pub struct Answer {
     pub conversation_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generation: Option<GenerationStats>,
+    /// What the decision rested on: the evidence of the passage the reply (or the hand-over)
+    /// was decided on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<PassageEvidence>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +168,11 @@ pub struct AnswerSettings {
     pub max_reply_tokens: usize,
     /// Passages retrieved for deciding.
     pub retrieve: usize,
+    /// How evidence is weighed when the index has vectors.
+    pub calibration: Calibration,
+    /// With vectors: answer with an FAQ entry's text when the question is at least this
+    /// similar to the entry's own question.
+    pub faq_similarity: f32,
 }
 
 impl Default for AnswerSettings {
@@ -173,6 +184,8 @@ impl Default for AnswerSettings {
             prompt_budget: 512,
             max_reply_tokens: 64,
             retrieve: 5,
+            calibration: Calibration::HYBRID,
+            faq_similarity: decision::FAQ_SIMILARITY,
         }
     }
 }
@@ -270,20 +283,27 @@ impl Answerer {
             _ => question.to_string(),
         };
         let mut hits = search(&query, self.settings.retrieve)?;
-        // The decision rests on the passage that covers most of the question; among passages
-        // that cover about as much, the scorer's order stands.
-        hits.sort_by_key(|h| std::cmp::Reverse((h.coverage.unwrap_or(0.0) * 20.0).round() as u32));
+        let dense = hits.iter().any(|h| h.similarity.is_some());
+        let mut evidence = decision::weigh(&hits, &self.settings.calibration);
+        // The decision rests on the passage with the strongest evidence: with vectors the
+        // calibrated confidence, else the coverage; among passages about as strong, the
+        // retrieval's order stands.
+        let threshold = if dense {
+            self.settings.calibration.threshold
+        } else {
+            self.settings.abstain_below
+        };
+        let mut order: Vec<usize> = (0..hits.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse((evidence[i].confidence * 20.0).round() as u32));
+        reorder(&mut hits, &mut evidence, &order);
         // A question that wants a phone number, a price or a time is answered by a passage
         // that holds one, among those that cover the question well enough to answer at all.
-        let coverage = hits.first().and_then(|h| h.coverage).unwrap_or(0.0);
         let expected = expect::expected(question);
         let asked = content_words(question);
         if let Some(kind) = expected {
             // The passage holding the fact may name less of the question ("Find us: … Email:
-            // hello@…" for "email address?"), so it needs only part of the usual coverage.
-            let candidate = |h: &Hit| {
-                h.coverage.unwrap_or(0.0) >= self.settings.abstain_below * PROMOTE_COVERAGE
-            };
+            // hello@…" for "email address?"), so it needs only part of the usual strength.
+            let candidate = |i: usize| evidence[i].confidence >= threshold * PROMOTE_COVERAGE;
             // Best the passage with the fact beside most of what was asked about (a product:
             // its name says what it is, its fields are the facts), else any holding one.
             let nearness = |h: &Hit| match h.kind {
@@ -296,18 +316,22 @@ impl Answerer {
             let nearest = hits
                 .iter()
                 .enumerate()
-                .filter(|(_, h)| candidate(h))
+                .filter(|(i, _)| candidate(*i))
                 .map(|(i, h)| (nearness(h), i))
                 .filter(|&(score, _)| score > 0)
                 .max_by_key(|&(score, i)| (score, std::cmp::Reverse(i)))
                 .map(|(_, i)| i);
             let anywhere = |h: &Hit| expect::holds(&format!("{} {}", h.title, h.text), kind);
-            let chosen = nearest.or_else(|| hits.iter().position(|h| candidate(h) && anywhere(h)));
+            let chosen = nearest.or_else(|| {
+                hits.iter()
+                    .enumerate()
+                    .position(|(i, h)| candidate(i) && anywhere(h))
+            });
             if let Some(i) = chosen {
-                let hit = hits.remove(i);
-                hits.insert(0, hit);
+                promote(&mut hits, &mut evidence, i);
             }
         }
+        let mut strength = evidence.first().map_or(0.0, |e| e.confidence);
         let retrieve_ms = ms(started);
         if tracing::enabled!(tracing::Level::DEBUG) {
             for hit in hits.iter().take(3) {
@@ -336,11 +360,11 @@ impl Answerer {
             needs_person: false,
             conversation_id: None,
             generation: None,
+            evidence: None,
         };
         // "Do you sell X?" is answered by an FAQ entry that asks about X or a product that is
         // an X (its name or category says so), not by a page or an answer that happens to
         // mention X ("Kopenhagen mit dem Fahrrad" is no answer to "verkauft ihr Fahrräder?").
-        let mut coverage = coverage;
         if extract::asks_what_is_sold(question) {
             let sells = |h: &Hit| match h.kind {
                 PassageKind::Faq | PassageKind::Product => extract::names_it(question, h),
@@ -348,20 +372,16 @@ impl Answerer {
             };
             match hits
                 .iter()
-                .position(|h| sells(h) && h.coverage.unwrap_or(0.0) >= self.settings.abstain_below)
+                .enumerate()
+                .position(|(i, h)| sells(h) && evidence[i].confidence >= threshold)
             {
-                Some(i) => {
-                    let hit = hits.remove(i);
-                    hits.insert(0, hit);
-                }
-                None => coverage = 0.0,
+                Some(i) => promote(&mut hits, &mut evidence, i),
+                None => strength = 0.0,
             }
         }
+        answer.evidence = evidence.first().copied();
         let top_coverage = hits.first().and_then(|h| h.coverage).unwrap_or(0.0);
-        let Some(top) = hits
-            .first()
-            .filter(|_| coverage >= self.settings.abstain_below)
-        else {
+        let Some(top) = hits.first().filter(|_| strength >= threshold) else {
             answer.text = language::abstention(&language).to_string();
             answer.needs_person = true;
             answer.timings.total_ms = ms(started);
@@ -381,7 +401,11 @@ impl Answerer {
                 return Ok(answer);
             }
         }
-        if top.kind == PassageKind::Faq && top_coverage >= self.settings.faq_above {
+        let faq_match = match top.question_similarity {
+            Some(similarity) => similarity >= self.settings.faq_similarity,
+            None => top_coverage >= self.settings.faq_above,
+        };
+        if top.kind == PassageKind::Faq && faq_match {
             answer.text = extract::faq_reply(top);
             answer.mode = Mode::Faq;
             answer.sources = vec![source(top)];
@@ -458,6 +482,26 @@ impl Answerer {
         answer.timings.total_ms = ms(started);
         Ok(answer)
     }
+}
+
+/// Puts hits (and their evidence) in the order `order` gives by index.
+fn reorder(hits: &mut Vec<Hit>, evidence: &mut Vec<PassageEvidence>, order: &[usize]) {
+    let mut taken: Vec<Option<(Hit, PassageEvidence)>> =
+        hits.drain(..).zip(evidence.drain(..)).map(Some).collect();
+    for &i in order {
+        if let Some((hit, e)) = taken[i].take() {
+            hits.push(hit);
+            evidence.push(e);
+        }
+    }
+}
+
+/// Moves hit `i` (and its evidence) to the front.
+fn promote(hits: &mut Vec<Hit>, evidence: &mut Vec<PassageEvidence>, i: usize) {
+    let hit = hits.remove(i);
+    hits.insert(0, hit);
+    let e = evidence.remove(i);
+    evidence.insert(0, e);
 }
 
 fn ms(since: Instant) -> f64 {

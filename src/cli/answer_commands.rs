@@ -86,6 +86,8 @@ pub struct EvalAnswersArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
+    pub retrieval: super::RetrievalArgs,
+    #[command(flatten)]
     pub tuning: AnswerTuning,
     /// A corpus folder of demo businesses with eval.json files [default: ./corpus].
     #[arg(long, env = "CLERK_CORPUS_DIR")]
@@ -105,6 +107,7 @@ pub fn ask(args: AskArgs) -> anyhow::Result<()> {
     if engine.businesses()?.is_empty() {
         super::commands::seed_demo(&engine, &config.corpus_dir)?;
     }
+    super::commands::attach_encoder(&engine, &config)?;
     engine.set_model(
         args.model
             .load_chat(1, args.tuning.model_languages.clone())?,
@@ -184,8 +187,15 @@ pub fn eval_answers(args: EvalAnswersArgs) -> anyhow::Result<()> {
     let model = args
         .model
         .load_chat(1, args.tuning.model_languages.clone())?;
-    let reports = eval::answers::evaluate(&corpus, args.business.as_deref(), model, settings)
-        .with_context(|| format!("evaluating answers on {}", corpus.display()))?;
+    let retrieval = super::commands::retrieval(&args.retrieval)?;
+    let reports = eval::answers::evaluate(
+        &corpus,
+        args.business.as_deref(),
+        model,
+        settings,
+        &retrieval,
+    )
+    .with_context(|| format!("evaluating answers on {}", corpus.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
         return Ok(());
@@ -205,6 +215,10 @@ pub fn eval_answers(args: EvalAnswersArgs) -> anyhow::Result<()> {
             r.not_facts_hits,
             r.abstain_precision,
             r.abstain_recall
+        );
+        println!(
+            "  faq replies {} · precision {:.3} · cross-language questions {} · answered {:.3}",
+            r.faq_replies, r.faq_precision, r.cross_language, r.cross_language_answered
         );
         println!("  latency p50 {:.1} ms · p95 {:.1} ms", r.p50_ms, r.p95_ms);
         println!(

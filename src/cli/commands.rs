@@ -8,11 +8,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::generate_commands::ModelArgs;
 use super::{
-    BusinessCommand, DocumentsCommand, EvalRetrievalArgs, IngestArgs, SearchArgs, ServeArgs,
+    BusinessCommand, DocumentsCommand, EvalCalibrateArgs, EvalRetrievalArgs, IngestArgs,
+    RetrievalArgs, SearchArgs, ServeArgs,
 };
 use crate::channels::whatsapp::WhatsApp;
 use crate::config::{default_corpus_dir, Config, Overrides};
-use crate::engine::{Engine, EngineError, Upload};
+use crate::engine::{EncoderEmbedder, Engine, EngineError, Upload};
 use crate::eval;
 use crate::http::{self, AppState};
 use crate::index::Language;
@@ -60,22 +61,30 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let engine_for_channel = engine.clone();
     let state = AppState::new(engine.clone(), Some(&admin_token));
-    let state = if model_args.is_none() {
+    let state = if model_args.is_none() && config.encoder.eq_ignore_ascii_case("none") {
         state
     } else {
-        // The API listens at once; /readyz and the answer endpoints say 503 until the model
-        // (pulled on first start) is loaded.
+        // The API listens at once; /readyz and the answer endpoints say 503 until the encoder
+        // and the model (pulled on first start) are loaded.
         let state = state.starting();
         let loading = state.clone();
         let (queue, languages) = (config.queue, args.tuning.model_languages.clone());
+        let config = config.clone();
         std::thread::Builder::new()
             .name("clerk-model-loader".into())
             .spawn(move || {
                 let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if let Err(e) = attach_encoder(&engine, &config) {
+                        tracing::error!(
+                            error = format!("{e:#}"),
+                            "no sentence encoder: retrieval is BM25 only"
+                        );
+                    }
                     model_args.load_chat(queue, languages)
                 }));
                 match loaded {
-                    Ok(Ok(model)) => engine.set_model(model),
+                    Ok(Ok(Some(model))) => engine.set_model(Some(model)),
+                    Ok(Ok(None)) => {}
                     Ok(Err(e)) => tracing::error!(
                         error = format!("{e:#}"),
                         "no model: answers use FAQ, catalog and extractive replies only"
@@ -112,6 +121,50 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         http::serve(listener, state, shutdown).await?;
         Ok(())
     })
+}
+
+/// The configured sentence encoder (`default`: pulled into the models dir on first use), or
+/// None for `none`.
+pub(super) fn load_encoder(config: &Config) -> anyhow::Result<Option<Arc<EncoderEmbedder>>> {
+    let path = match config.encoder.as_str() {
+        e if e.eq_ignore_ascii_case("none") => return Ok(None),
+        e if e.eq_ignore_ascii_case("default") => {
+            let dir = config
+                .models_dir
+                .clone()
+                .unwrap_or_else(crate::llm::fetch::default_models_dir);
+            crate::embed::pull_encoder(&dir).context("pulling the sentence encoder")?
+        }
+        path => PathBuf::from(path),
+    };
+    let started = std::time::Instant::now();
+    let embedder = EncoderEmbedder::load(&path)
+        .with_context(|| format!("loading the sentence encoder {}", path.display()))?;
+    tracing::info!(
+        model = crate::index::Embedder::model_id(&embedder),
+        seconds = started.elapsed().as_secs_f64(),
+        "sentence encoder ready"
+    );
+    Ok(Some(Arc::new(embedder)))
+}
+
+/// Makes `engine`'s retrieval hybrid with the configured encoder (embedding the passages that
+/// have no vectors yet); nothing for `none`.
+pub(super) fn attach_encoder(engine: &Engine, config: &Config) -> anyhow::Result<()> {
+    let Some(embedder) = load_encoder(config)? else {
+        return Ok(());
+    };
+    let started = std::time::Instant::now();
+    let embedded = engine.set_embedder(embedder)?;
+    let total: usize = embedded.iter().map(|(_, n)| n).sum();
+    if total > 0 {
+        tracing::info!(
+            texts = total,
+            seconds = started.elapsed().as_secs_f64(),
+            "embedded the passages that had no vectors"
+        );
+    }
+    Ok(())
 }
 
 /// Indexes the demo corpus into an empty data dir so a new user has businesses at once.
@@ -193,6 +246,7 @@ fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let config = args.common.config(Overrides::default())?;
     let engine = open_engine(&config)?;
+    attach_encoder(&engine, &config)?;
     match engine.business(&args.business) {
         Ok(_) => {}
         Err(EngineError::UnknownBusiness(_)) if args.create => {
@@ -255,6 +309,7 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
 pub fn search(args: SearchArgs) -> anyhow::Result<()> {
     let config = args.common.config(Overrides::default())?;
     let engine = open_engine(&config)?;
+    attach_encoder(&engine, &config)?;
     let hits = engine.search(&args.business, &args.query, args.limit)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
@@ -335,6 +390,42 @@ pub fn documents(cmd: DocumentsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An evaluation's retrieval from its flags: the encoder loaded, vectors cached in the models
+/// dir unless told otherwise.
+pub(super) fn retrieval(args: &RetrievalArgs) -> anyhow::Result<eval::Retrieval> {
+    let mut hybrid = crate::index::HybridParams::default();
+    if let Some(w) = args.bm25_weight {
+        if !(0.0..=1.0).contains(&w) {
+            bail!("--bm25-weight must lie between 0 and 1, not {w}");
+        }
+        hybrid.bm25_weight = w;
+    }
+    let config = Config {
+        encoder: args.encoder.clone(),
+        ..Config::resolve(Default::default(), Default::default())?
+    };
+    let embedder = load_encoder(&config)?;
+    let vector_dir = match &args.vector_cache {
+        Some(dir) => Some(dir.clone()),
+        None if embedder.is_some() => {
+            Some(crate::llm::fetch::default_models_dir().join("vector-cache"))
+        }
+        None => None,
+    };
+    Ok(eval::Retrieval {
+        embedder: embedder.map(|e| e as Arc<dyn crate::index::Embedder>),
+        vector_dir,
+        hybrid,
+    })
+}
+
+pub fn eval_calibrate(args: EvalCalibrateArgs) -> anyhow::Result<()> {
+    let corpus = args.corpus.unwrap_or_else(default_corpus_dir);
+    let report = eval::calibrate::calibrate(&corpus, &retrieval(&args.retrieval)?)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
 pub fn eval_retrieval(args: EvalRetrievalArgs) -> anyhow::Result<()> {
     let language = match args.language.as_deref() {
         None | Some("auto") => None,
@@ -351,7 +442,7 @@ pub fn eval_retrieval(args: EvalRetrievalArgs) -> anyhow::Result<()> {
         group: args.group.unwrap_or(defaults.group),
     };
     if let Some(dir) = args.beir {
-        let report = eval::beir::evaluate(&dir, language, params)?;
+        let report = eval::beir::evaluate(&dir, language, params, &retrieval(&args.retrieval)?)?;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
         } else {
@@ -374,7 +465,12 @@ pub fn eval_retrieval(args: EvalRetrievalArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let corpus = args.corpus.unwrap_or_else(default_corpus_dir);
-    let reports = eval::demo::evaluate(&corpus, args.business.as_deref(), params)?;
+    let reports = eval::demo::evaluate(
+        &corpus,
+        args.business.as_deref(),
+        params,
+        &retrieval(&args.retrieval)?,
+    )?;
     if args.json {
         println!("{}", serde_json::to_string(&reports)?);
         return Ok(());

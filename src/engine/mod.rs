@@ -7,6 +7,7 @@
 
 mod answers;
 mod data_dir;
+mod encoder;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,12 +18,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::answer::{AnswerError, AnswerSettings};
 use crate::documents::{self, Cancel, Document, DocumentError, Format, Limits};
-use crate::index::{Bm25Params, BusinessIndex, DocumentInfo, Hit, IndexError, Language};
+use crate::index::{
+    Bm25Params, BusinessIndex, DocumentInfo, Embedder, Hit, HybridParams, IndexError, Language,
+};
 use crate::llm::{ChatModel, LlmError};
 use crate::store::{Business, Store, StoreError};
 
 pub use answers::{validate_conversation_id, History};
 pub use data_dir::write_private;
+pub use encoder::EncoderEmbedder;
 
 /// Limits on what one call may carry; all configurable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +141,11 @@ pub struct Engine {
     limits: EngineLimits,
     params: Bm25Params,
     model: RwLock<Option<Arc<ChatModel>>>,
+    /// Once set, every index is searched hybrid (BM25F and dense) with its vectors.
+    embedder: RwLock<Option<Arc<dyn Embedder>>>,
+    hybrid: HybridParams,
+    /// Where vectors are kept when not in each index's own folder (evaluations share one).
+    vector_dir: Option<PathBuf>,
     answer_settings: AnswerSettings,
 }
 
@@ -194,8 +203,59 @@ impl Engine {
             limits,
             params: Bm25Params::default(),
             model: RwLock::new(None),
+            embedder: RwLock::new(None),
+            hybrid: HybridParams::default(),
+            vector_dir: None,
             answer_settings: AnswerSettings::default(),
         })
+    }
+
+    /// Merges BM25 and dense rankings with other settings (evaluations compare them).
+    pub fn with_hybrid(mut self, hybrid: HybridParams) -> Engine {
+        self.hybrid = hybrid;
+        self
+    }
+
+    /// Keeps every index's vectors in `dir` instead of the index's own folder (vectors are
+    /// content-addressed, so businesses can share it).
+    pub fn with_vector_dir(mut self, dir: &Path) -> Engine {
+        self.vector_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Makes every business's retrieval hybrid with `embedder`: each index gets its vectors,
+    /// embedding now the passages that have none of this model (an index from before, or a
+    /// changed model). Returns the texts embedded per business.
+    pub fn set_embedder(
+        &self,
+        embedder: Arc<dyn Embedder>,
+    ) -> Result<Vec<(String, usize)>, EngineError> {
+        *self.embedder.write() = Some(embedder.clone());
+        let mut embedded = Vec::new();
+        for business in self.businesses()? {
+            // Opening an index attaches the embedder; one opened before gets it here.
+            let already_open = self.indexes.lock().get(&business.id).cloned();
+            match already_open {
+                Some(index) => {
+                    let n = index.attach_embedder(embedder.clone(), self.vector_dir.as_deref())?;
+                    embedded.push((business.id, n));
+                }
+                None => {
+                    if let Some((_, n)) = self.open_index(&business.id)? {
+                        embedded.push((business.id, n));
+                    }
+                }
+            }
+        }
+        Ok(embedded)
+    }
+
+    /// The embedding model searches use, if one is set.
+    pub fn embedding_model(&self) -> Option<String> {
+        self.embedder
+            .read()
+            .as_ref()
+            .map(|e| e.model_id().to_string())
     }
 
     /// Scores every business's questions with `params` (evaluations compare settings).
@@ -427,19 +487,48 @@ impl Engine {
     /// The business's index, if it has one yet (it is made by the first upload).
     fn index(&self, business: &str) -> Result<Option<Arc<BusinessIndex>>, EngineError> {
         self.business(business)?;
+        if let Some(index) = self.indexes.lock().get(business) {
+            return Ok(Some(index.clone()));
+        }
+        Ok(self.open_index(business)?.map(|(index, _)| index))
+    }
+
+    /// Opens a business's index (if it has one) with the engine's settings and embedder,
+    /// and keeps it; also returns how many texts attaching the embedder embedded.
+    fn open_index(
+        &self,
+        business: &str,
+    ) -> Result<Option<(Arc<BusinessIndex>, usize)>, EngineError> {
         let mut indexes = self.indexes.lock();
         if let Some(index) = indexes.get(business) {
-            return Ok(Some(index.clone()));
+            return Ok(Some((index.clone(), 0)));
         }
         let dir = self.index_dir(business);
         if !dir.exists() {
             return Ok(None);
         }
-        let mut index = BusinessIndex::open(&dir)?;
-        index.set_params(self.params);
-        let index = Arc::new(index);
+        let index = self.configured(BusinessIndex::open(&dir)?);
+        let embedded = self.attach(&index, business)?;
         indexes.insert(business.to_string(), index.clone());
-        Ok(Some(index))
+        Ok(Some((index, embedded)))
+    }
+
+    fn configured(&self, mut index: BusinessIndex) -> Arc<BusinessIndex> {
+        index.set_params(self.params);
+        index.set_hybrid(self.hybrid);
+        Arc::new(index)
+    }
+
+    /// Attaches the engine's embedder, if any, to an index being opened.
+    fn attach(&self, index: &BusinessIndex, business: &str) -> Result<usize, EngineError> {
+        let Some(embedder) = self.embedder.read().clone() else {
+            return Ok(0);
+        };
+        let embedded = index.attach_embedder(embedder, self.vector_dir.as_deref())?;
+        if embedded > 0 {
+            tracing::info!(business, embedded, "embedded passages that had no vectors");
+        }
+        Ok(embedded)
     }
 
     /// The index an upload goes to, created on the first upload with the configured language or
@@ -465,9 +554,11 @@ impl Engine {
                 detected
             }
         };
-        let mut index = BusinessIndex::open_or_create(&self.index_dir(&business.id), language)?;
-        index.set_params(self.params);
-        let index = Arc::new(index);
+        let index = self.configured(BusinessIndex::open_or_create(
+            &self.index_dir(&business.id),
+            language,
+        )?);
+        self.attach(&index, &business.id)?;
         self.indexes
             .lock()
             .insert(business.id.clone(), index.clone());

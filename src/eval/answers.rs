@@ -17,6 +17,7 @@ use super::metrics::percentile;
 use super::EvalError;
 use crate::answer::{unsupported, AnswerSettings, Evidence, Mode};
 use crate::engine::{Engine, EngineLimits, History};
+use crate::eval::Retrieval;
 use crate::llm::ChatModel;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -42,6 +43,14 @@ pub struct AnswerReport {
     pub not_facts_hits: usize,
     pub abstain_precision: f64,
     pub abstain_recall: f64,
+    /// Replies that were an FAQ entry's answer, and the share of them whose entry is one the
+    /// question names as its answer.
+    pub faq_replies: usize,
+    pub faq_precision: f64,
+    /// Answerable questions in another language than the documents', and the share of them
+    /// answered with every expected fact.
+    pub cross_language: usize,
+    pub cross_language_answered: f64,
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub modes: BTreeMap<String, ModeReport>,
@@ -65,10 +74,12 @@ pub fn evaluate(
     only: Option<&str>,
     model: Option<Arc<ChatModel>>,
     settings: AnswerSettings,
+    retrieval: &Retrieval,
 ) -> Result<Vec<AnswerReport>, EvalError> {
     let scratch = tempfile::tempdir()?;
-    let engine =
-        Engine::open(scratch.path(), EngineLimits::default())?.with_answer_settings(settings);
+    let engine = retrieval.apply(
+        Engine::open(scratch.path(), EngineLimits::default())?.with_answer_settings(settings),
+    )?;
     engine.set_model(model);
     by_split(
         index_demo(&engine, corpus_dir, only)?,
@@ -101,6 +112,9 @@ pub fn score(
     let mut problems = Vec::new();
     let (mut drafts, mut drafts_rejected) = (0, 0);
     let mut draft_times = Vec::new();
+    let (mut faq_replies, mut faq_right) = (0, 0);
+    let (mut foreign, mut foreign_answered) = (0, 0);
+    let documents_language = engine.business(id)?.language;
     for q in questions {
         let hits = engine.search(id, &q.question, 5)?;
         if q.answerable && !q.passages.is_empty() {
@@ -125,6 +139,37 @@ pub fn score(
         let is_abstained = answer.mode == Mode::Abstained;
         if !q.answerable {
             unanswerable += 1;
+        }
+        if answer.mode == Mode::Faq {
+            faq_replies += 1;
+            let top = answer.sources.first();
+            let right = q.answerable
+                && top.is_some_and(|s| {
+                    q.passages.iter().any(|p| {
+                        p.document == s.document
+                            && s.title.to_lowercase().contains(&p.title.to_lowercase())
+                    })
+                });
+            if right {
+                faq_right += 1;
+            } else {
+                problems.push(format!(
+                    "faq reply from {:?} to {:?}",
+                    top.map(|s| s.title.as_str()).unwrap_or_default(),
+                    q.question
+                ));
+            }
+        }
+        let cross_language = q
+            .language
+            .as_deref()
+            .is_some_and(|l| l != documents_language);
+        if q.answerable && cross_language {
+            foreign += 1;
+            let lowered = answer.text.to_lowercase();
+            if !is_abstained && q.facts.iter().all(|f| lowered.contains(&f.to_lowercase())) {
+                foreign_answered += 1;
+            }
         }
         if is_abstained {
             abstained += 1;
@@ -218,6 +263,10 @@ pub fn score(
         not_facts_hits,
         abstain_precision: share(abstained_right, abstained),
         abstain_recall: share(abstained_right, unanswerable),
+        faq_replies,
+        faq_precision: share(faq_right, faq_replies),
+        cross_language: foreign,
+        cross_language_answered: share(foreign_answered, foreign),
         p50_ms: percentile(&latencies, 50.0),
         p95_ms: percentile(&latencies, 95.0),
         modes,

@@ -12,7 +12,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{mean, ndcg_at, percentile, recall_at, rr_at};
-use super::EvalError;
+use super::{EvalError, Retrieval};
 use crate::documents::{Document, Format, Passage, PassageKind};
 use crate::index::{Bm25Params, BusinessIndex, Language};
 
@@ -158,11 +158,16 @@ pub fn evaluate(
     dir: &Path,
     language: Option<Language>,
     params: Bm25Params,
+    retrieval: &Retrieval,
 ) -> Result<RetrievalReport, EvalError> {
     let set = BeirSet::load(dir)?;
     let language = language.unwrap_or_else(|| Language::detect(&set.sample()));
     let mut index = BusinessIndex::in_memory(language)?;
     index.set_params(params);
+    index.set_hybrid(retrieval.hybrid);
+    if let Some(embedder) = &retrieval.embedder {
+        index.attach_embedder(embedder.clone(), retrieval.vector_dir.as_deref())?;
+    }
     let passages = set.document.passages.len();
     index.replace_documents(&[(set.document.clone(), 0)])?;
     let (mut ndcg, mut mrr, mut r10, mut r100, mut latencies) =

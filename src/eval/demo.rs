@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{mean, percentile};
-use super::EvalError;
+use super::{EvalError, Retrieval};
 use crate::engine::{demo_businesses, Engine, EngineLimits};
 use crate::index::{Bm25Params, Hit};
 
@@ -120,9 +120,11 @@ pub fn evaluate(
     corpus_dir: &Path,
     only: Option<&str>,
     params: Bm25Params,
+    retrieval: &Retrieval,
 ) -> Result<Vec<DemoRetrievalReport>, EvalError> {
     let scratch = tempfile::tempdir()?;
-    let engine = Engine::open(scratch.path(), EngineLimits::default())?.with_params(params);
+    let engine = retrieval
+        .apply(Engine::open(scratch.path(), EngineLimits::default())?.with_params(params))?;
     by_split(
         index_demo(&engine, corpus_dir, only)?,
         |id, split, questions| score(&engine, id, split, questions),

@@ -6,8 +6,40 @@
 
 pub mod answers;
 pub mod beir;
+pub mod calibrate;
 pub mod demo;
 pub mod metrics;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::engine::Engine;
+use crate::index::{Embedder, HybridParams};
+
+/// How an evaluation retrieves: BM25 alone, or hybrid with an embedder.
+#[derive(Clone, Default)]
+pub struct Retrieval {
+    /// None: BM25 only.
+    pub embedder: Option<Arc<dyn Embedder>>,
+    /// Where vectors are kept between runs (content-addressed, so one folder serves every
+    /// set and business); None embeds everything afresh in memory or in the scratch dir.
+    pub vector_dir: Option<PathBuf>,
+    pub hybrid: HybridParams,
+}
+
+impl Retrieval {
+    /// `engine` set up to retrieve this way.
+    pub(crate) fn apply(&self, engine: Engine) -> Result<Engine, EvalError> {
+        let mut engine = engine.with_hybrid(self.hybrid);
+        if let Some(dir) = &self.vector_dir {
+            engine = engine.with_vector_dir(dir);
+        }
+        if let Some(embedder) = &self.embedder {
+            engine.set_embedder(embedder.clone())?;
+        }
+        Ok(engine)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {

@@ -48,7 +48,8 @@ pub(super) enum Turns {
 /// What the blocking pipeline reports back.
 pub(super) enum Progress {
     Text(StreamEvent),
-    Done(Result<Answer, ApiError>),
+    /// Boxed: an answer is large beside a piece of text.
+    Done(Box<Result<Answer, ApiError>>),
 }
 
 pub(super) fn require_ready(state: &AppState) -> Result<(), ApiError> {
@@ -87,7 +88,7 @@ pub(super) fn start(
         if let Ok(answer) = &result {
             metrics.record_answer(answer);
         }
-        let _ = tx.blocking_send(Progress::Done(result.map_err(ApiError::from)));
+        let _ = tx.blocking_send(Progress::Done(Box::new(result.map_err(ApiError::from))));
     });
     rx
 }
@@ -96,7 +97,7 @@ pub(super) fn start(
 pub(super) async fn finish(mut rx: mpsc::Receiver<Progress>) -> Result<Answer, ApiError> {
     while let Some(progress) = rx.recv().await {
         if let Progress::Done(result) = progress {
-            return result;
+            return *result;
         }
     }
     Err(ApiError::internal(
@@ -116,12 +117,14 @@ fn sse_event(progress: Progress) -> Result<Event, Infallible> {
         Progress::Text(StreamEvent::Reset) => Event::default()
             .event("reset")
             .json_data(serde_json::json!({})),
-        Progress::Done(Ok(answer)) => Event::default().event("answer").json_data(&answer),
-        Progress::Done(Err(e)) => Event::default()
-            .event("error")
-            .json_data(serde_json::json!({
-                "error": { "code": e.code, "message": e.message }
-            })),
+        Progress::Done(done) => match *done {
+            Ok(answer) => Event::default().event("answer").json_data(&answer),
+            Err(e) => Event::default()
+                .event("error")
+                .json_data(serde_json::json!({
+                    "error": { "code": e.code, "message": e.message }
+                })),
+        },
     };
     Ok(event.unwrap_or_else(|_| Event::default().event("error").data("{}")))
 }
@@ -147,7 +150,9 @@ pub async fn answer(
     // Nothing is streamed until the pipeline has either produced text or finished, so a
     // refused question still gets its status code.
     let first = match rx.recv().await {
-        Some(Progress::Done(Err(e))) => return Err(e),
+        Some(Progress::Done(done)) if done.is_err() => {
+            return Err(done.err().expect("checked to be an error"))
+        }
         Some(first) => first,
         None => {
             return Err(ApiError::internal(

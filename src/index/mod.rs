@@ -9,27 +9,37 @@
 //! nothing about HTTP, businesses' keys or the model.
 
 mod analysis;
+mod dense;
 mod glossary;
+mod hybrid;
 mod query;
 mod schema;
 mod scoring;
+pub mod vectors;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use tantivy::collector::DocSetCollector;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::TermQuery;
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
+};
 
 pub use analysis::{fold, Language};
+pub use dense::Similarity;
+pub use hybrid::HybridParams;
 pub use scoring::Bm25Params;
+pub use vectors::{Embedder, Reading};
 
 use crate::documents::{Document, Format, PassageKind, ProductFields};
+use dense::Dense;
 use query::WordEvidence;
 use schema::Fields;
 use scoring::Scorer;
@@ -50,6 +60,8 @@ pub enum IndexError {
     Io(#[from] std::io::Error),
     #[error("index operation failed: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
+    #[error("embedding passages failed: {0}")]
+    Embedding(String),
 }
 
 /// What the index knows about one uploaded document.
@@ -80,6 +92,13 @@ pub struct Hit {
     /// [`BusinessIndex::search_with_evidence`] fills it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<f32>,
+    /// Cosine similarity (sentence encoder) of the question with this passage, when the index
+    /// has vectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
+    /// For an FAQ entry: cosine similarity of the question with the entry's own question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question_similarity: Option<f32>,
 }
 
 impl Hit {
@@ -102,6 +121,11 @@ pub struct BusinessIndex {
     analyzer: TextAnalyzer,
     surface_analyzer: TextAnalyzer,
     params: Bm25Params,
+    hybrid: HybridParams,
+    /// Set once an embedder is attached: searches are then hybrid.
+    dense: RwLock<Option<Arc<Dense>>>,
+    /// Where the index lives (`None` in memory): its vector files go there too.
+    dir: Option<PathBuf>,
 }
 
 impl BusinessIndex {
@@ -131,7 +155,9 @@ impl BusinessIndex {
     /// An index held in memory only (evaluations, tests).
     pub fn in_memory(language: Language) -> Result<BusinessIndex, IndexError> {
         let index = Index::create_in_ram(schema::build());
-        Self::from_index(index, language, Path::new(":memory:"))
+        let mut index = Self::from_index(index, language, Path::new(":memory:"))?;
+        index.dir = None;
+        Ok(index)
     }
 
     fn from_index(index: Index, language: Language, dir: &Path) -> Result<Self, IndexError> {
@@ -162,6 +188,9 @@ impl BusinessIndex {
             analyzer: language.analyzer(),
             surface_analyzer: language.surface_analyzer(),
             params: Bm25Params::default(),
+            hybrid: HybridParams::default(),
+            dense: RwLock::new(None),
+            dir: Some(dir.to_path_buf()),
         })
     }
 
@@ -174,9 +203,60 @@ impl BusinessIndex {
         self.params = params;
     }
 
+    /// Replaces how BM25 and dense rankings are merged.
+    pub fn set_hybrid(&mut self, params: HybridParams) {
+        self.hybrid = params;
+    }
+
+    /// Makes searches hybrid with `embedder`'s vectors, kept in `vector_dir` (the index's own
+    /// directory when `None`; in memory for an in-memory index without one). Passages that
+    /// have no vector of this model yet — an index from before vectors, or a changed model —
+    /// are embedded now. Returns how many texts were embedded.
+    pub fn attach_embedder(
+        &self,
+        embedder: Arc<dyn Embedder>,
+        vector_dir: Option<&Path>,
+    ) -> Result<usize, IndexError> {
+        let dir = vector_dir.or(self.dir.as_deref());
+        if let Some(dir) = dir {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = vectors::VectorFile::open(dir, embedder.model_id(), embedder.dim())?;
+        let dense = Arc::new(Dense::new(embedder, file));
+        // The writer's lock keeps an upload from committing passages between the scan and
+        // the switch, which would leave them without vectors.
+        let _writer = self.writer.lock();
+        let texts = Dense::texts_in(&self.reader.searcher(), &self.fields)?;
+        let embedded = dense.embed_missing(&texts)?;
+        *self.dense.write() = Some(dense);
+        Ok(embedded)
+    }
+
+    /// The embedding model searches use, if any.
+    pub fn embedding_model(&self) -> Option<String> {
+        self.dense.read().as_ref().map(|d| d.model())
+    }
+
     /// Indexes `documents` (with their upload sizes) in one commit, replacing any earlier
     /// documents of the same names. On error nothing of it is visible.
     pub fn replace_documents(&self, documents: &[(Document, u64)]) -> Result<(), IndexError> {
+        let dense = self.dense.read().clone();
+        if let Some(dense) = dense {
+            // Vectors first, synced: every passage committed below has its vectors.
+            let texts: Vec<_> = documents
+                .iter()
+                .flat_map(|(d, _)| &d.passages)
+                .flat_map(|p| {
+                    dense::texts(
+                        p.kind.as_str(),
+                        &p.title,
+                        &p.heading_path.join(" > "),
+                        &p.text,
+                    )
+                })
+                .collect();
+            dense.embed_missing(&texts)?;
+        }
         let uploaded_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -313,7 +393,33 @@ impl BusinessIndex {
         let mut surface = self.surface_analyzer.clone();
         let mut full = self.analyzer.clone();
         let terms = scorer.question_terms(&mut surface, &mut full, question)?;
-        let scored = scorer.top(&terms, limit)?;
+        let dense = self.dense.read().clone();
+        let shortlist = match dense {
+            Some(_) => limit.max(self.hybrid.shortlist),
+            None => limit,
+        };
+        let bm25: Vec<(DocAddress, f32)> = scorer
+            .top(&terms, shortlist)?
+            .into_iter()
+            .map(|s| (s.address, s.score))
+            .collect();
+        let mut ranked: Vec<hybrid::Fused> = match dense {
+            None => bm25
+                .iter()
+                .map(|&(address, score)| hybrid::Fused {
+                    address,
+                    score,
+                    bm25: Some(score),
+                    similarity: None,
+                })
+                .collect(),
+            Some(dense) => {
+                let scores = dense.scores(&searcher, &self.fields, question)?;
+                let top = scores.top(&searcher, self.hybrid.shortlist);
+                hybrid::fuse(&self.hybrid, &bm25, &top, |a| scores.of(a))
+            }
+        };
+        ranked.truncate(limit);
         let words = match evidence {
             Some(ignored) => {
                 let german = self.language == Language::German;
@@ -331,11 +437,13 @@ impl BusinessIndex {
             }
             None => Vec::new(),
         };
-        scored
+        ranked
             .into_iter()
             .map(|s| {
                 let doc: TantivyDocument = searcher.doc(s.address)?;
                 let mut hit = self.hit(&doc, s.score);
+                hit.similarity = s.similarity.map(|s| s.passage);
+                hit.question_similarity = s.similarity.and_then(|s| s.question);
                 if evidence.is_some() {
                     hit.coverage = Some(coverage(&mut full, &hit, &words));
                 }
@@ -373,6 +481,8 @@ impl BusinessIndex {
                 .and_then(|v| v.as_str())
                 .and_then(|json| serde_json::from_str(json).ok()),
             coverage: None,
+            similarity: None,
+            question_similarity: None,
         }
     }
 }

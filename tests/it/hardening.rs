@@ -327,6 +327,7 @@ fn clerk_serve_keeps_its_data_dir_private_and_its_log_free_of_secrets() {
         .env("CLERK_LISTEN", format!("127.0.0.1:{port}"))
         .env("CLERK_CORPUS_DIR", support::corpus())
         .env("CLERK_MODEL", "none")
+        .env("CLERK_ENCODER", "none")
         .env_remove("CLERK_ADMIN_TOKEN")
         .env_remove("CLERK_LOG")
         .env_remove("RUST_LOG")

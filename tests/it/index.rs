@@ -324,3 +324,51 @@ fn index_survives_reopening() {
         "Wann habt ihr geöffnet?"
     );
 }
+
+/// Hybrid retrieval with the real encoder: a question in another language than the
+/// documents' finds its passage, vectors live with the index across restarts, and a changed
+/// model embeds everything again.
+#[test]
+fn vectors_persist_with_the_index_and_follow_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let encoder = crate::support::embedder();
+    {
+        let e = clerk::engine::Engine::open(dir.path(), EngineLimits::default()).unwrap();
+        assert!(e.set_embedder(encoder.clone()).unwrap().is_empty());
+        e.create_business("laden", None, None).unwrap();
+        e.ingest("laden", &[upload("faq.md", GERMAN_FAQ)]).unwrap();
+        // English and Portuguese to a German FAQ: no word in common.
+        for (question, title) in [
+            ("can I put a book on hold?", "Kann ich Bücher reservieren?"),
+            ("vocês têm livros infantis?", "Habt ihr Bücher für Kinder?"),
+        ] {
+            let hits = e.search("laden", question, 3).unwrap();
+            assert_eq!(hits[0].title, title, "{question}: {:?}", titles(&hits));
+            assert!(hits[0].similarity.is_some() && hits[0].question_similarity.is_some());
+        }
+    }
+    // The same model again: the vectors were kept, nothing is embedded.
+    {
+        let e = clerk::engine::Engine::open(dir.path(), EngineLimits::default()).unwrap();
+        let embedded = e.set_embedder(encoder.clone()).unwrap();
+        assert_eq!(embedded, vec![("laden".to_string(), 0)]);
+        assert_eq!(
+            top_title(&e, "laden", "can I put a book on hold?"),
+            "Kann ich Bücher reservieren?"
+        );
+    }
+    // Another cut of the texts is another model: every passage (4) and FAQ question (4) is
+    // embedded again, into that model's own file.
+    let path = clerk::embed::pull_encoder(&clerk::llm::fetch::default_models_dir()).unwrap();
+    let other =
+        std::sync::Arc::new(clerk::engine::EncoderEmbedder::load_with(&path, Some(128)).unwrap());
+    let e = clerk::engine::Engine::open(dir.path(), EngineLimits::default()).unwrap();
+    let embedded = e.set_embedder(other).unwrap();
+    assert_eq!(embedded, vec![("laden".to_string(), 8)]);
+    let files = std::fs::read_dir(dir.path().join("indexes/laden"))
+        .unwrap()
+        .filter_map(|f| f.ok())
+        .filter(|f| f.file_name().to_string_lossy().starts_with("vectors-"))
+        .count();
+    assert_eq!(files, 2);
+}

@@ -54,3 +54,18 @@ pub fn demo_businesses() -> usize {
         .filter(|e| e.as_ref().unwrap().path().is_dir())
         .count()
 }
+
+/// The real sentence encoder as the index's embedder, loaded once (pulled if missing).
+pub fn embedder() -> std::sync::Arc<dyn clerk::index::Embedder> {
+    static EMBEDDER: std::sync::OnceLock<std::sync::Arc<clerk::engine::EncoderEmbedder>> =
+        std::sync::OnceLock::new();
+    EMBEDDER
+        .get_or_init(|| {
+            let path = clerk::embed::pull_encoder(&clerk::llm::fetch::default_models_dir())
+                .expect("the encoder is available");
+            std::sync::Arc::new(
+                clerk::engine::EncoderEmbedder::load(&path).expect("the encoder loads"),
+            )
+        })
+        .clone()
+}

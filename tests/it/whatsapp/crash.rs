@@ -48,6 +48,8 @@ fn spawn(dir: &Path, port: u16, graph: &str, run: usize) -> Child {
         .env("CLERK_ADMIN_TOKEN", ADMIN)
         .env("CLERK_CORPUS_DIR", support::corpus())
         .env("CLERK_MODELS_DIR", fetch::default_models_dir())
+        // The point is delivery, not retrieval: BM25 alone spares each start the embedding.
+        .env("CLERK_ENCODER", "none")
         .env("CLERK_WHATSAPP_GRAPH_URL", graph)
         .env("CLERK_WHATSAPP_RETRY_BASE_MS", "50")
         .env("CLERK_WHATSAPP_RESEND_GRACE_S", GRACE_S.to_string())

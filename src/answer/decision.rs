@@ -1,0 +1,232 @@
+//! Whether a passage answers the question: the evidence it brings, weighed by one calibration
+//! fitted on the demo businesses' dev questions, instead of lists of words.
+//!
+//! The evidence of a passage is what the retrieval measured about it: the share of the
+//! question's words it covers (by rarity), the sentence encoder's similarity of the question
+//! to the passage and — for an FAQ entry — to the entry's own question, and how far its dense
+//! similarity stands above the best other passage's (an ambiguous question has several
+//! passages about as close). A logistic model turns these into the probability that the
+//! question is answerable from this passage; the pipeline ranks its passages by it and abstains
+//! below the calibrated threshold. Without vectors (BM25-only retrieval) coverage alone
+//! decides, against `AnswerSettings::abstain_below`.
+//!
+//! The weights are fitted by `clerk eval calibrate` (logistic regression on every dev
+//! question of every demo business, labelled answerable or not) and written here by hand with
+//! the figures it printed; the test split never enters the fit.
+
+use serde::{Deserialize, Serialize};
+
+use crate::index::Hit;
+
+/// With vectors: an FAQ entry answers with its own text when the customer's question is at
+/// least this similar to the entry's question (fitted with the calibration).
+pub const FAQ_SIMILARITY: f32 = 0.8767;
+
+/// What one passage brings to the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PassageEvidence {
+    /// Share (0–1) of the question the passage covers, words weighted by rarity.
+    pub coverage: f32,
+    /// Cosine similarity of the question with the passage (None without vectors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
+    /// For an FAQ entry: cosine similarity of the question with the entry's question.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question_similarity: Option<f32>,
+    /// This passage's best dense similarity minus the best of the other passages retrieved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f32>,
+    /// The calibrated probability that the question is answered here.
+    pub confidence: f32,
+}
+
+/// Weights of the logistic model over the evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub intercept: f32,
+    pub coverage: f32,
+    pub similarity: f32,
+    pub question_similarity: f32,
+    pub margin: f32,
+    /// Answer at or above this probability.
+    pub threshold: f32,
+}
+
+impl Calibration {
+    /// Fitted by `clerk eval calibrate` on the dev split of every demo business (see the
+    /// README for the run and its figures).
+    pub const HYBRID: Calibration = Calibration {
+        intercept: -0.2255,
+        coverage: 2.6612,
+        similarity: 16.175,
+        question_similarity: -7.5008,
+        margin: 12.800,
+        threshold: 0.5,
+    };
+
+    /// The features in the model's order (similarities as distances from 0.8, e5's middle
+    /// ground, so the intercept stays small).
+    pub fn features(
+        coverage: f32,
+        similarity: f32,
+        question: Option<f32>,
+        margin: f32,
+    ) -> [f32; 4] {
+        [
+            coverage,
+            similarity - 0.8,
+            question.map_or(0.0, |q| q - 0.8),
+            margin,
+        ]
+    }
+
+    pub fn probability(&self, features: [f32; 4]) -> f32 {
+        let z = self.intercept
+            + self.coverage * features[0]
+            + self.similarity * features[1]
+            + self.question_similarity * features[2]
+            + self.margin * features[3];
+        1.0 / (1.0 + (-z).exp())
+    }
+}
+
+/// The evidence of every hit (in order); `None` entries for similarity when the index has no
+/// vectors. With vectors the confidence is calibrated; without, it is the coverage itself.
+pub fn weigh(hits: &[Hit], calibration: &Calibration) -> Vec<PassageEvidence> {
+    let best = |h: &Hit| {
+        h.similarity
+            .map(|s| h.question_similarity.map_or(s, |q| q.max(s)))
+    };
+    hits.iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let coverage = h.coverage.unwrap_or(0.0);
+            let Some(mine) = best(h) else {
+                return PassageEvidence {
+                    coverage,
+                    similarity: None,
+                    question_similarity: None,
+                    margin: None,
+                    confidence: coverage,
+                };
+            };
+            let others = hits
+                .iter()
+                .enumerate()
+                .filter(|&(j, o)| j != i && !same_answer(h, o))
+                .filter_map(|(_, o)| best(o))
+                .fold(f32::MIN, f32::max);
+            let margin = if others == f32::MIN {
+                0.0
+            } else {
+                mine - others
+            };
+            let similarity = h.similarity.unwrap_or(0.0);
+            let features =
+                Calibration::features(coverage, similarity, h.question_similarity, margin);
+            PassageEvidence {
+                coverage,
+                similarity: h.similarity,
+                question_similarity: h.question_similarity,
+                margin: Some(margin),
+                confidence: calibration.probability(features),
+            }
+        })
+        .collect()
+}
+
+/// Chunks of one section (same document, title and headings) are one answer, not rivals.
+fn same_answer(a: &Hit, b: &Hit) -> bool {
+    a.document == b.document && a.title == b.title && a.heading_path == b.heading_path
+}
+
+/// Fits the calibration by logistic regression (gradient descent, a little L2) on feature
+/// rows labelled answerable (true) or not; the threshold is the probability that classifies
+/// the most rows right.
+pub fn fit(rows: &[([f32; 4], bool)]) -> Calibration {
+    // Standardized features converge evenly (a similarity varies over ~0.1, a coverage over
+    // 1); the weights are mapped back to the raw features at the end.
+    let n = rows.len().max(1) as f64;
+    let mut mean = [0f64; 4];
+    let mut spread = [0f64; 4];
+    for (x, _) in rows {
+        for k in 0..4 {
+            mean[k] += x[k] as f64 / n;
+        }
+    }
+    for (x, _) in rows {
+        for k in 0..4 {
+            spread[k] += (x[k] as f64 - mean[k]).powi(2) / n;
+        }
+    }
+    let spread = spread.map(|v| v.sqrt().max(1e-6));
+    let mut w = [0f64; 5];
+    let (rate, l2) = (0.5, 0.02);
+    for _ in 0..5_000 {
+        let mut grad = [0f64; 5];
+        for (x, y) in rows {
+            let mut xs = [1.0; 5];
+            for k in 0..4 {
+                xs[k + 1] = (x[k] as f64 - mean[k]) / spread[k];
+            }
+            let z: f64 = w.iter().zip(&xs).map(|(a, b)| a * b).sum();
+            let p = 1.0 / (1.0 + (-z).exp());
+            let err = p - f64::from(u8::from(*y));
+            for (g, xi) in grad.iter_mut().zip(&xs) {
+                *g += err * xi / n;
+            }
+        }
+        for (k, (wk, g)) in w.iter_mut().zip(grad).enumerate() {
+            let decay = if k == 0 { 0.0 } else { l2 * *wk };
+            *wk -= rate * (g + decay);
+        }
+    }
+    let raw: [f64; 4] = std::array::from_fn(|k| w[k + 1] / spread[k]);
+    let intercept = w[0] - (0..4).map(|k| raw[k] * mean[k]).sum::<f64>();
+    let w = [intercept, raw[0], raw[1], raw[2], raw[3]];
+    let mut calibration = Calibration {
+        intercept: w[0] as f32,
+        coverage: w[1] as f32,
+        similarity: w[2] as f32,
+        question_similarity: w[3] as f32,
+        margin: w[4] as f32,
+        threshold: 0.5,
+    };
+    let mut best = (0usize, 0.5f32);
+    for step in 1..100 {
+        let t = step as f32 / 100.0;
+        let right = rows
+            .iter()
+            .filter(|(x, y)| (calibration.probability(*x) >= t) == *y)
+            .count();
+        // Ties go to the threshold nearest 0.5.
+        if right > best.0 || (right == best.0 && (t - 0.5).abs() < (best.1 - 0.5).abs()) {
+            best = (right, t);
+        }
+    }
+    calibration.threshold = best.1;
+    calibration
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitting_separates_what_the_features_separate() {
+        let rows: Vec<([f32; 4], bool)> = (0..200)
+            .map(|i| {
+                let answerable = i % 2 == 0;
+                let s = if answerable { 0.9 } else { 0.75 } + (i % 7) as f32 * 0.005;
+                ([0.5, s - 0.8, 0.0, 0.0], answerable)
+            })
+            .collect();
+        let c = fit(&rows);
+        assert!(c.similarity > 0.0, "{c:?}");
+        let right = rows
+            .iter()
+            .filter(|(x, y)| (c.probability(*x) >= c.threshold) == *y)
+            .count();
+        assert_eq!(right, rows.len());
+    }
+}
