@@ -20,7 +20,7 @@ use crate::index::Hit;
 
 /// With vectors: an FAQ entry answers with its own text when the customer's question is at
 /// least this similar to the entry's question (fitted with the calibration).
-pub const FAQ_SIMILARITY: f32 = 0.8767;
+pub const FAQ_SIMILARITY: f32 = 0.8861;
 
 /// What one passage brings to the decision.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -36,9 +36,18 @@ pub struct PassageEvidence {
     /// This passage's best dense similarity minus the best of the other passages retrieved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub margin: Option<f32>,
+    /// The question is in another language than the documents.
+    #[serde(default)]
+    pub foreign: bool,
     /// The calibrated probability that the question is answered here.
     pub confidence: f32,
 }
+
+/// Number of features the model weighs.
+pub const FEATURES: usize = 5;
+
+/// The features, as measured for one passage.
+pub type Features = [f32; FEATURES];
 
 /// Weights of the logistic model over the evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -48,6 +57,9 @@ pub struct Calibration {
     pub similarity: f32,
     pub question_similarity: f32,
     pub margin: f32,
+    /// The question is in another language than the documents: lexical coverage is then
+    /// expected to be low, and cross-lingual similarities run lower.
+    pub foreign: f32,
     /// Answer at or above this probability.
     pub threshold: f32,
 }
@@ -56,12 +68,13 @@ impl Calibration {
     /// Fitted by `clerk eval calibrate` on the dev split of every demo business (see the
     /// README for the run and its figures).
     pub const HYBRID: Calibration = Calibration {
-        intercept: -0.2255,
-        coverage: 2.6612,
-        similarity: 16.175,
-        question_similarity: -7.5008,
-        margin: 12.800,
-        threshold: 0.5,
+        intercept: -1.9683,
+        coverage: 3.2048,
+        similarity: 19.510,
+        question_similarity: -2.4911,
+        margin: 10.379,
+        foreign: 1.0157,
+        threshold: 0.52,
     };
 
     /// The features in the model's order (similarities as distances from 0.8, e5's middle
@@ -71,28 +84,42 @@ impl Calibration {
         similarity: f32,
         question: Option<f32>,
         margin: f32,
-    ) -> [f32; 4] {
+        foreign: bool,
+    ) -> Features {
         [
             coverage,
             similarity - 0.8,
             question.map_or(0.0, |q| q - 0.8),
             margin,
+            f32::from(u8::from(foreign)),
         ]
     }
 
-    pub fn probability(&self, features: [f32; 4]) -> f32 {
+    fn weights(&self) -> Features {
+        [
+            self.coverage,
+            self.similarity,
+            self.question_similarity,
+            self.margin,
+            self.foreign,
+        ]
+    }
+
+    pub fn probability(&self, features: Features) -> f32 {
         let z = self.intercept
-            + self.coverage * features[0]
-            + self.similarity * features[1]
-            + self.question_similarity * features[2]
-            + self.margin * features[3];
+            + self
+                .weights()
+                .iter()
+                .zip(features)
+                .map(|(w, x)| w * x)
+                .sum::<f32>();
         1.0 / (1.0 + (-z).exp())
     }
 }
 
 /// The evidence of every hit (in order); `None` entries for similarity when the index has no
 /// vectors. With vectors the confidence is calibrated; without, it is the coverage itself.
-pub fn weigh(hits: &[Hit], calibration: &Calibration) -> Vec<PassageEvidence> {
+pub fn weigh(hits: &[Hit], foreign: bool, calibration: &Calibration) -> Vec<PassageEvidence> {
     let best = |h: &Hit| {
         h.similarity
             .map(|s| h.question_similarity.map_or(s, |q| q.max(s)))
@@ -107,6 +134,7 @@ pub fn weigh(hits: &[Hit], calibration: &Calibration) -> Vec<PassageEvidence> {
                     similarity: None,
                     question_similarity: None,
                     margin: None,
+                    foreign,
                     confidence: coverage,
                 };
             };
@@ -123,12 +151,13 @@ pub fn weigh(hits: &[Hit], calibration: &Calibration) -> Vec<PassageEvidence> {
             };
             let similarity = h.similarity.unwrap_or(0.0);
             let features =
-                Calibration::features(coverage, similarity, h.question_similarity, margin);
+                Calibration::features(coverage, similarity, h.question_similarity, margin, foreign);
             PassageEvidence {
                 coverage,
                 similarity: h.similarity,
                 question_similarity: h.question_similarity,
                 margin: Some(margin),
+                foreign,
                 confidence: calibration.probability(features),
             }
         })
@@ -143,30 +172,30 @@ fn same_answer(a: &Hit, b: &Hit) -> bool {
 /// Fits the calibration by logistic regression (gradient descent, a little L2) on feature
 /// rows labelled answerable (true) or not; the threshold is the probability that classifies
 /// the most rows right.
-pub fn fit(rows: &[([f32; 4], bool)]) -> Calibration {
+pub fn fit(rows: &[(Features, bool)]) -> Calibration {
     // Standardized features converge evenly (a similarity varies over ~0.1, a coverage over
     // 1); the weights are mapped back to the raw features at the end.
     let n = rows.len().max(1) as f64;
-    let mut mean = [0f64; 4];
-    let mut spread = [0f64; 4];
+    let mut mean = [0f64; FEATURES];
+    let mut spread = [0f64; FEATURES];
     for (x, _) in rows {
-        for k in 0..4 {
+        for k in 0..FEATURES {
             mean[k] += x[k] as f64 / n;
         }
     }
     for (x, _) in rows {
-        for k in 0..4 {
+        for k in 0..FEATURES {
             spread[k] += (x[k] as f64 - mean[k]).powi(2) / n;
         }
     }
     let spread = spread.map(|v| v.sqrt().max(1e-6));
-    let mut w = [0f64; 5];
+    let mut w = [0f64; FEATURES + 1];
     let (rate, l2) = (0.5, 0.02);
     for _ in 0..5_000 {
-        let mut grad = [0f64; 5];
+        let mut grad = [0f64; FEATURES + 1];
         for (x, y) in rows {
-            let mut xs = [1.0; 5];
-            for k in 0..4 {
+            let mut xs = [1.0; FEATURES + 1];
+            for k in 0..FEATURES {
                 xs[k + 1] = (x[k] as f64 - mean[k]) / spread[k];
             }
             let z: f64 = w.iter().zip(&xs).map(|(a, b)| a * b).sum();
@@ -181,15 +210,15 @@ pub fn fit(rows: &[([f32; 4], bool)]) -> Calibration {
             *wk -= rate * (g + decay);
         }
     }
-    let raw: [f64; 4] = std::array::from_fn(|k| w[k + 1] / spread[k]);
-    let intercept = w[0] - (0..4).map(|k| raw[k] * mean[k]).sum::<f64>();
-    let w = [intercept, raw[0], raw[1], raw[2], raw[3]];
+    let raw: [f64; FEATURES] = std::array::from_fn(|k| w[k + 1] / spread[k]);
+    let intercept = w[0] - (0..FEATURES).map(|k| raw[k] * mean[k]).sum::<f64>();
     let mut calibration = Calibration {
-        intercept: w[0] as f32,
-        coverage: w[1] as f32,
-        similarity: w[2] as f32,
-        question_similarity: w[3] as f32,
-        margin: w[4] as f32,
+        intercept: intercept as f32,
+        coverage: raw[0] as f32,
+        similarity: raw[1] as f32,
+        question_similarity: raw[2] as f32,
+        margin: raw[3] as f32,
+        foreign: raw[4] as f32,
         threshold: 0.5,
     };
     let mut best = (0usize, 0.5f32);
@@ -214,11 +243,11 @@ mod tests {
 
     #[test]
     fn fitting_separates_what_the_features_separate() {
-        let rows: Vec<([f32; 4], bool)> = (0..200)
+        let rows: Vec<(Features, bool)> = (0..200)
             .map(|i| {
                 let answerable = i % 2 == 0;
                 let s = if answerable { 0.9 } else { 0.75 } + (i % 7) as f32 * 0.005;
-                ([0.5, s - 0.8, 0.0, 0.0], answerable)
+                ([0.5, s - 0.8, 0.0, 0.0, 0.0], answerable)
             })
             .collect();
         let c = fit(&rows);

@@ -284,7 +284,11 @@ impl Answerer {
         };
         let mut hits = search(&query, self.settings.retrieve)?;
         let dense = hits.iter().any(|h| h.similarity.is_some());
-        let mut evidence = decision::weigh(&hits, &self.settings.calibration);
+        // The customer's language, known before deciding: a question in another language
+        // than the documents' shares few words with them by nature.
+        let language = language::detect(question, business.language);
+        let foreign = language != business.language;
+        let mut evidence = decision::weigh(&hits, foreign, &self.settings.calibration);
         // The decision rests on the passage with the strongest evidence: with vectors the
         // calibrated confidence, else the coverage; among passages about as strong, the
         // retrieval's order stands.
@@ -346,7 +350,6 @@ impl Answerer {
                 );
             }
         }
-        let language = language::detect(question, business.language);
         let mut answer = Answer {
             text: String::new(),
             sources: Vec::new(),

@@ -64,17 +64,21 @@ pub fn calibrate(corpus_dir: &Path, retrieval: &Retrieval) -> Result<Calibration
                 e.similarity.unwrap_or(0.0),
                 e.question_similarity,
                 e.margin.unwrap_or(0.0),
+                e.foreign,
             );
-            rows.push((features, q.answerable));
-            // An FAQ reply to a question the documents do not answer is a wrong one too.
-            if let Some(similarity) = e.question_similarity {
-                let right = q.answerable
-                    && answer.sources.first().is_some_and(|s| {
+            // Whether the passage decided on is one the question names as its answer: the
+            // model learns when a passage answers, not only whether an answer exists.
+            let right = q.answerable
+                && (q.passages.is_empty()
+                    || answer.sources.first().is_some_and(|s| {
                         q.passages.iter().any(|p: &PassageRef| {
                             p.document == s.document
                                 && s.title.to_lowercase().contains(&p.title.to_lowercase())
                         })
-                    });
+                    }));
+            rows.push((features, right));
+            // An FAQ reply to a question the documents do not answer is a wrong one too.
+            if let Some(similarity) = e.question_similarity {
                 faq.push((similarity, right));
             }
         }
