@@ -8,6 +8,7 @@
 //! averaged over the tokens and scaled to length 1, so a dot product is the cosine. This
 //! module knows nothing of indexes or retrieval.
 
+mod attention;
 mod bert;
 mod container;
 mod error;
@@ -154,7 +155,7 @@ impl Encoder {
                 take += 1;
             }
             let (batch, tail) = rest.split_at(take);
-            let means = self.bert.mean_hidden(batch)?.to_vec2::<f32>()?;
+            let means = self.bert.mean_hidden(batch);
             out.extend(means.into_iter().map(unit_length));
             rest = tail;
         }
