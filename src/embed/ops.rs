@@ -10,9 +10,10 @@
 //! token, not a batch, so the linear layers now run on `gemm` (weights unpacked once, at
 //! load, into int8 panels for a register-blocked VNNI product), attention on its own f32
 //! kernel and layer norm here rather than on candle's ops, whose threads spun against the
-//! pool's. `clerk bench embed`, before and after in one sitting on the 2-core development
-//! machine (AMD EPYC, AVX-512): query p50 8.2 → 3.3 ms, passages of 206 tokens 9.4 → 27/s
-//! batched (64), 8.7 → 32/s one at a time.
+//! pool's. `clerk bench embed` (default options), the old and new builds run alternately in
+//! one sitting on the 2-core development machine (AMD EPYC, AVX-512 VNNI) while another job
+//! kept both cores busy: query p50 8.9-9.6 → 1.9-2.5 ms, passages of 206 tokens 5.0 → 28-42/s
+//! batched (64). The old build alone on a quieter machine: 8.2 ms and 9.4/s.
 
 use std::sync::Mutex;
 
@@ -216,26 +217,29 @@ unsafe fn norm_row_avx2(x: &mut [f32], residual: Option<&[f32]>, n: &LayerNorm) 
     norm_row_portable(x, residual, n)
 }
 
-/// Mean and variance in f32 over 16 running lanes (independent sums the compiler can keep in
-/// one vector, where one running sum would be a serial chain), then the affine map.
+/// Σ f(v) over `x` in 16 running lanes: independent sums the compiler keeps in one vector,
+/// where one running sum would be a serial chain.
+#[inline(always)]
+fn lane_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0f32; 16];
+    let mut chunks = x.chunks_exact(16);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += f(*v);
+        }
+    }
+    acc.iter().sum::<f32>() + chunks.remainder().iter().map(|&v| f(v)).sum::<f32>()
+}
+
+/// The residual sum, mean and variance (`lane_sum`), then the affine map.
 #[inline(always)]
 fn norm_row_portable(x: &mut [f32], residual: Option<&[f32]>, n: &LayerNorm) {
     if let Some(r) = residual {
         x.iter_mut().zip(r).for_each(|(x, r)| *x += r);
     }
-    let lanes = |f: &dyn Fn(f32) -> f32, x: &[f32]| {
-        let mut acc = [0f32; 16];
-        let mut chunks = x.chunks_exact(16);
-        for c in &mut chunks {
-            for (a, v) in acc.iter_mut().zip(c) {
-                *a += f(*v);
-            }
-        }
-        acc.iter().sum::<f32>() + chunks.remainder().iter().map(|v| f(*v)).sum::<f32>()
-    };
     let len = x.len() as f32;
-    let mean = lanes(&|v| v, x) / len;
-    let var = lanes(&|v| (v - mean) * (v - mean), x) / len;
+    let mean = lane_sum(x, |v| v) / len;
+    let var = lane_sum(x, |v| (v - mean) * (v - mean)) / len;
     let inv = 1.0 / (var + n.eps).sqrt();
     for ((v, w), b) in x.iter_mut().zip(&n.weight).zip(&n.bias) {
         *v = (*v - mean) * inv * w + b;

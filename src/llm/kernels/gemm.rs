@@ -375,12 +375,11 @@ mod x86 {
     pub unsafe fn quantize_avx512(x: &[f32], qs: &mut [i8], d: &mut [f32], off: &mut [i32]) {
         let n = x.len() / QK;
         assert!(qs.len() >= n * QK && d.len() >= n && off.len() >= n);
-        let sign = _mm512_set1_ps(-0.0);
         for b in 0..n {
             let p = x.as_ptr().add(b * QK);
             let v0 = _mm512_loadu_ps(p);
             let v1 = _mm512_loadu_ps(p.add(16));
-            let m = _mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1));
+            let m = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1));
             let amax = _mm512_reduce_max_ps(m);
             let id = _mm512_set1_ps(if amax > 0.0 { 127.0 / amax } else { 0.0 });
             let q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id));
@@ -457,10 +456,26 @@ mod x86 {
         out: *mut f32,
         stride: usize,
     ) {
+        panel_avx512_n::<STEP512>(w, a, t0, t1, bias, out, stride)
+    }
+
+    /// Activation rows per micro-kernel step.
+    pub const STEP512: usize = 6;
+
+    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vnni")]
+    pub unsafe fn panel_avx512_n<const S: usize>(
+        w: *const u8,
+        a: &Q8Rows,
+        t0: usize,
+        t1: usize,
+        bias: *const f32,
+        out: *mut f32,
+        stride: usize,
+    ) {
         let mut t = t0;
-        while t + 6 <= t1 {
-            micro512::<6>(w, a, t, bias, out, stride);
-            t += 6;
+        while t + S <= t1 {
+            micro512::<S>(w, a, t, bias, out, stride);
+            t += S;
         }
         match t1 - t {
             1 => micro512::<1>(w, a, t, bias, out, stride),
@@ -468,6 +483,8 @@ mod x86 {
             3 => micro512::<3>(w, a, t, bias, out, stride),
             4 => micro512::<4>(w, a, t, bias, out, stride),
             5 => micro512::<5>(w, a, t, bias, out, stride),
+            6 => micro512::<6>(w, a, t, bias, out, stride),
+            7 => micro512::<7>(w, a, t, bias, out, stride),
             _ => {}
         }
     }
@@ -664,6 +681,56 @@ mod tests {
             }
             assert_eq!(nb * QK, cols);
         }
+    }
+
+    /// Timing of the kernel variants on e5-small's shapes:
+    /// `cargo test --release --lib gemm_speed -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn gemm_speed() {
+        // One thread: the kernels' own speed, less at the mercy of whatever else runs.
+        let pool = &Pool::new(1);
+        let t_len = 1024;
+        for (rows, cols) in [(1152, 384), (1536, 384), (384, 1536)] {
+            let (m, _) = q4_0(&random(rows * cols, 1), rows, cols);
+            let packed = PackedQ4::from_q4_0(&m).unwrap();
+            let x = random(t_len * cols, 2);
+            let mut a = Q8Rows::default();
+            a.quantize(pool, &x, t_len);
+            let mut out = vec![0f32; t_len * rows];
+            let mut variants: Vec<(PanelFn, &str)> = kernels();
+            #[cfg(target_arch = "x86_64")]
+            if x86::avx512_available() {
+                variants.push((x86::panel_avx512_n::<4>, "avx512 x4"));
+                variants.push((x86::panel_avx512_n::<5>, "avx512 x5"));
+                variants.push((x86::panel_avx512_n::<6>, "avx512 x6"));
+                variants.push((x86::panel_avx512_n::<7>, "avx512 x7"));
+            }
+            for (k, name) in variants {
+                if name == "scalar" {
+                    continue;
+                }
+                let mut best = f64::MAX;
+                for _ in 0..15 {
+                    let start = std::time::Instant::now();
+                    gemm_with(pool, k, &packed, &a, None, &mut out, &|_| {});
+                    best = best.min(start.elapsed().as_secs_f64());
+                }
+                let gmacs = (t_len * rows * cols) as f64 / best / 1e9;
+                println!(
+                    "{rows}x{cols} {name:>12}: {:.2} ms, {gmacs:.0} GMAC/s",
+                    best * 1e3
+                );
+            }
+        }
+        let mut a = Q8Rows::default();
+        let x = random(t_len * 1536, 2);
+        let start = std::time::Instant::now();
+        a.quantize(pool, &x, t_len);
+        println!(
+            "quantize 1024x1536: {:.2} ms",
+            start.elapsed().as_secs_f64() * 1e3
+        );
     }
 
     #[test]
