@@ -10,10 +10,11 @@
 //! token, not a batch, so the linear layers now run on `gemm` (weights unpacked once, at
 //! load, into int8 panels for a register-blocked VNNI product), attention on its own f32
 //! kernel and layer norm here rather than on candle's ops, whose threads spun against the
-//! pool's. `clerk bench embed` (default options), the old and new builds run alternately in
-//! one sitting on the 2-core development machine (AMD EPYC, AVX-512 VNNI) while another job
-//! kept both cores busy: query p50 8.9-9.6 → 1.9-2.5 ms, passages of 206 tokens 5.0 → 28-42/s
-//! batched (64). The old build alone on a quieter machine: 8.2 ms and 9.4/s.
+//! pool's. `clerk bench embed` (default options), the old build (`matmul`, candle ops) and
+//! this one run alternately, three times each, in one sitting on the 2-core development
+//! machine (AMD EPYC, AVX-512 VNNI, otherwise idle): query p50 6.6-6.8 → 1.1-1.8 ms;
+//! passages of 206 tokens 9.7-10.0 → 87-88/s batched (64), 9.4-9.8 → 76-78/s one at a time;
+//! peak RSS 179 → 124 MB. With another job keeping both cores busy it was 5/s → 28-42/s.
 
 use std::sync::Mutex;
 
