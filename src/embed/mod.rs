@@ -32,7 +32,7 @@ use self::tokenizer::Tokenizer;
 /// positions.
 pub const DEFAULT_MAX_TOKENS: usize = 512;
 /// Tokens per forward pass when embedding many passages: enough that each matrix product has
-/// work for every thread and the weights (~25 MB unpacked, within L3) are read once for
+/// work for every thread and the weights (~24 MB unpacked, within L3) are read once for
 /// several passages, few enough that a pass's activations (~20 KB per token at the widest)
 /// stay near the caches; 1024 embedded ~15% more passages/s than 4096 here.
 const TOKENS_PER_PASS: usize = 1024;

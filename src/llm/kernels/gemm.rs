@@ -11,8 +11,8 @@
 //! half is 16 rows' 4 weights, which `vpdpbusd` multiplies with 4 activation bytes broadcast
 //! to every lane; Q4_0's offset of 8 is applied in integers by starting each block's sum at
 //! −8·Σq of the activation block (`Q8Rows::off`), so a block's sum is exactly
-//! Σ (w − 8)·q before its one conversion to f32. The weights take 2.1× Q4_0's bytes; for
-//! e5-small that is ~25 MB, against a product several times faster.
+//! Σ (w − 8)·q before its one conversion to f32. The weights take 2× Q4_0's bytes; for
+//! e5-small that is ~24 MB, against a product several times faster.
 //!
 //! Kernels, chosen once at run time by the CPU's features: AVX-512 VNNI (2 × 16 rows × 7
 //! activation rows per step), AVX2 (8 rows × 4 activation rows, `vpmaddubsw` pairs), and a
