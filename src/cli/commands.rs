@@ -442,7 +442,13 @@ pub fn eval_retrieval(args: EvalRetrievalArgs) -> anyhow::Result<()> {
         group: args.group.unwrap_or(defaults.group),
     };
     if let Some(dir) = args.beir {
-        let report = eval::beir::evaluate(&dir, language, params, &retrieval(&args.retrieval)?)?;
+        let kind = if args.as_faq {
+            crate::documents::PassageKind::Faq
+        } else {
+            crate::documents::PassageKind::Page
+        };
+        let report =
+            eval::beir::evaluate_as(&dir, language, params, &retrieval(&args.retrieval)?, kind)?;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
         } else {

@@ -244,6 +244,10 @@ pub struct EvalRetrievalArgs {
     /// A BEIR-layout folder (corpus.jsonl, queries*.jsonl, qrels*.tsv).
     #[arg(long, env = "CLERK_BEIR", conflicts_with = "corpus")]
     pub beir: Option<PathBuf>,
+    /// Read the BEIR corpus as FAQ entries (title = the question, text = its answer), as an
+    /// uploaded FAQ is read.
+    #[arg(long, requires = "beir")]
+    pub as_faq: bool,
     /// A corpus folder of demo businesses with eval.json files [default: ./corpus].
     #[arg(long, env = "CLERK_CORPUS_DIR")]
     pub corpus: Option<PathBuf>,

@@ -91,6 +91,12 @@ fn jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, EvalError>
 
 impl BeirSet {
     pub fn load(dir: &Path) -> Result<BeirSet, EvalError> {
+        Self::load_as(dir, PassageKind::Page)
+    }
+
+    /// Loads the corpus as passages of `kind`: `Faq` for a set whose titles are the questions
+    /// its texts answer (StackFAQ), as an uploaded FAQ would be read.
+    pub fn load_as(dir: &Path, kind: PassageKind) -> Result<BeirSet, EvalError> {
         let corpus_path = dir.join("corpus.jsonl");
         let corpus: Vec<CorpusLine> = jsonl(&corpus_path)?;
         let mut ids = Vec::with_capacity(corpus.len());
@@ -101,7 +107,7 @@ impl BeirSet {
                 ids.push(line.id);
                 Passage {
                     ordinal: i as u32,
-                    kind: PassageKind::Page,
+                    kind,
                     title: line.title,
                     heading_path: line.context.into_iter().filter(|c| !c.is_empty()).collect(),
                     text: line.text,
@@ -160,7 +166,18 @@ pub fn evaluate(
     params: Bm25Params,
     retrieval: &Retrieval,
 ) -> Result<RetrievalReport, EvalError> {
-    let set = BeirSet::load(dir)?;
+    evaluate_as(dir, language, params, retrieval, PassageKind::Page)
+}
+
+/// [`evaluate`] with the corpus read as passages of `kind` (see [`BeirSet::load_as`]).
+pub fn evaluate_as(
+    dir: &Path,
+    language: Option<Language>,
+    params: Bm25Params,
+    retrieval: &Retrieval,
+    kind: PassageKind,
+) -> Result<RetrievalReport, EvalError> {
+    let set = BeirSet::load_as(dir, kind)?;
     let language = language.unwrap_or_else(|| Language::detect(&set.sample()));
     let mut index = BusinessIndex::in_memory(language)?;
     index.set_params(params);
