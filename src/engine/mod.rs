@@ -508,8 +508,12 @@ impl Engine {
             return Ok(None);
         }
         let index = self.configured(BusinessIndex::open(&dir)?);
-        let embedded = self.attach(&index, business)?;
         indexes.insert(business.to_string(), index.clone());
+        // Embedding what has no vectors can take minutes on a big business: other businesses'
+        // requests must not wait for it, so the engine's lock is let go first (meanwhile this
+        // index answers with BM25 alone).
+        drop(indexes);
+        let embedded = self.attach(&index, business)?;
         Ok(Some((index, embedded)))
     }
 
