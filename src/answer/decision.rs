@@ -68,13 +68,13 @@ impl Calibration {
     /// Fitted by `clerk eval calibrate` on the dev split of every demo business (see the
     /// README for the run and its figures).
     pub const HYBRID: Calibration = Calibration {
-        intercept: -2.0986,
-        coverage: 3.3427,
-        similarity: 20.913,
-        question_similarity: -0.0435,
-        margin: 7.4896,
-        foreign: 1.1062,
-        threshold: 0.6,
+        intercept: -2.2528,
+        coverage: 3.3628,
+        similarity: 20.952,
+        question_similarity: 1.2146,
+        margin: 11.704,
+        foreign: 1.1098,
+        threshold: 0.47,
     };
 
     /// The features in the model's order (similarities as distances from 0.8, e5's middle

@@ -300,6 +300,9 @@ impl Answerer {
         let mut order: Vec<usize> = (0..hits.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse((evidence[i].confidence * 20.0).round() as u32));
         reorder(&mut hits, &mut evidence, &order);
+        // Whether the documents answer at all is judged on the strongest passage; the passage
+        // promoted below for holding the asked-for fact then gives the reply.
+        let decided_on = evidence.first().copied();
         // A question that wants a phone number, a price or a time is answered by a passage
         // that holds one, among those that cover the question well enough to answer at all.
         let expected = expect::expected(question);
@@ -335,7 +338,7 @@ impl Answerer {
                 promote(&mut hits, &mut evidence, i);
             }
         }
-        let mut strength = evidence.first().map_or(0.0, |e| e.confidence);
+        let mut strength = decided_on.map_or(0.0, |e| e.confidence);
         let retrieve_ms = ms(started);
         if tracing::enabled!(tracing::Level::DEBUG) {
             for hit in hits.iter().take(3) {
@@ -382,7 +385,7 @@ impl Answerer {
                 None => strength = 0.0,
             }
         }
-        answer.evidence = evidence.first().copied();
+        answer.evidence = decided_on;
         let top_coverage = hits.first().and_then(|h| h.coverage).unwrap_or(0.0);
         let Some(top) = hits.first().filter(|_| strength >= threshold) else {
             answer.text = language::abstention(&language).to_string();

@@ -240,6 +240,9 @@ impl BusinessIndex {
     /// Indexes `documents` (with their upload sizes) in one commit, replacing any earlier
     /// documents of the same names. On error nothing of it is visible.
     pub fn replace_documents(&self, documents: &[(Document, u64)]) -> Result<(), IndexError> {
+        // The writer's lock first: an embedder attached meanwhile (which scans under the same
+        // lock) then either sees these passages or is seen here.
+        let mut writer = self.writer.lock();
         let dense = self.dense.read().clone();
         if let Some(dense) = dense {
             // Vectors first, synced: every passage committed below has its vectors.
@@ -262,7 +265,6 @@ impl BusinessIndex {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let f = self.fields;
-        let mut writer = self.writer.lock();
         let staged = (|| -> Result<(), IndexError> {
             for (document, bytes) in documents {
                 writer.delete_term(Term::from_field_text(f.document, &document.name));
