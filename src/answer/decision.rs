@@ -11,8 +11,8 @@
 //! decides, against `AnswerSettings::abstain_below`.
 //!
 //! The weights are fitted by `clerk eval calibrate` (logistic regression on every dev
-//! question of every demo business, labelled answerable or not) and written here by hand with
-//! the figures it printed; the test split never enters the fit.
+//! question of every demo business, labelled by whether the passage decided on answers it)
+//! and written here by hand with the figures it printed; the test split never enters the fit.
 
 use serde::{Deserialize, Serialize};
 
@@ -170,8 +170,8 @@ fn same_answer(a: &Hit, b: &Hit) -> bool {
 }
 
 /// Fits the calibration by logistic regression (gradient descent, a little L2) on feature
-/// rows labelled answerable (true) or not; the threshold is the probability that classifies
-/// the most rows right.
+/// rows labelled true where the passage answers the question; the threshold is the
+/// probability that classifies the most rows right.
 pub fn fit(rows: &[(Features, bool)]) -> Calibration {
     // Standardized features converge evenly (a similarity varies over ~0.1, a coverage over
     // 1); the weights are mapped back to the raw features at the end.

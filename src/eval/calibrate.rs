@@ -2,8 +2,10 @@
 //! demo business, and nothing else.
 //!
 //! Every dev question goes through the pipeline with abstention and the FAQ path turned off,
-//! so the evidence of the passage it would be decided on is seen for every question. The
-//! answerable/unanswerable labels fit the logistic model (`answer::decision::fit`); the FAQ
+//! so the evidence of the passage it would be decided on is seen for every question. Each is
+//! labelled by whether the reply's passage is one the question names as its answer (never,
+//! for a question the documents do not answer), and the labels fit the logistic model
+//! (`answer::decision::fit`); the FAQ
 //! similarity threshold is the lowest at which the FAQ entries chosen are the labelled ones
 //! for at least `FAQ_PRECISION` of the dev questions (an unanswerable one counts as wrong).
 
