@@ -123,23 +123,27 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-/// The configured sentence encoder (`default`: pulled into the models dir on first use), or
-/// None for `none`.
-pub(super) fn load_encoder(config: &Config) -> anyhow::Result<Option<Arc<EncoderEmbedder>>> {
-    let path = match config.encoder.as_str() {
+/// The sentence encoder `spec` names (`default`: pulled into the models dir on first use, a
+/// file, or `none` for None).
+pub(super) fn load_encoder(
+    spec: &str,
+    models_dir: Option<&Path>,
+) -> anyhow::Result<Option<Arc<EncoderEmbedder>>> {
+    let started = std::time::Instant::now();
+    let embedder = match spec {
         e if e.eq_ignore_ascii_case("none") => return Ok(None),
         e if e.eq_ignore_ascii_case("default") => {
-            let dir = config
-                .models_dir
-                .clone()
+            let dir = models_dir
+                .map(Path::to_path_buf)
                 .unwrap_or_else(crate::llm::fetch::default_models_dir);
-            crate::embed::pull_encoder(&dir).context("pulling the sentence encoder")?
+            let path = crate::embed::pull_encoder(&dir).context("pulling the sentence encoder")?;
+            // The pull has just checked the file's sha256.
+            EncoderEmbedder::load_known(&path, crate::embed::ENCODER_MODEL.sha256, None)
+                .with_context(|| format!("loading the sentence encoder {}", path.display()))?
         }
-        path => PathBuf::from(path),
+        path => EncoderEmbedder::load(Path::new(path))
+            .with_context(|| format!("loading the sentence encoder {path}"))?,
     };
-    let started = std::time::Instant::now();
-    let embedder = EncoderEmbedder::load(&path)
-        .with_context(|| format!("loading the sentence encoder {}", path.display()))?;
     tracing::info!(
         model = crate::index::Embedder::model_id(&embedder),
         seconds = started.elapsed().as_secs_f64(),
@@ -151,7 +155,7 @@ pub(super) fn load_encoder(config: &Config) -> anyhow::Result<Option<Arc<Encoder
 /// Makes `engine`'s retrieval hybrid with the configured encoder (embedding the passages that
 /// have no vectors yet); nothing for `none`.
 pub(super) fn attach_encoder(engine: &Engine, config: &Config) -> anyhow::Result<()> {
-    let Some(embedder) = load_encoder(config)? else {
+    let Some(embedder) = load_encoder(&config.encoder, config.models_dir.as_deref())? else {
         return Ok(());
     };
     let started = std::time::Instant::now();
@@ -400,11 +404,7 @@ pub(super) fn retrieval(args: &RetrievalArgs) -> anyhow::Result<eval::Retrieval>
         }
         hybrid.bm25_weight = w;
     }
-    let config = Config {
-        encoder: args.encoder.clone(),
-        ..Config::resolve(Default::default(), Default::default())?
-    };
-    let embedder = load_encoder(&config)?;
+    let embedder = load_encoder(&args.encoder, None)?;
     let vector_dir = match &args.vector_cache {
         Some(dir) => Some(dir.clone()),
         None if embedder.is_some() => {

@@ -5,14 +5,12 @@
 //! limit: a different file or a different cut gives different vectors, and the index keeps
 //! vectors of each id apart (re-embedding when the id changes).
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use crate::embed::{EmbedError, Encoder, TextKind};
 use crate::index::{Embedder, Reading};
+use crate::llm::fetch::sha256_file;
 
 pub struct EncoderEmbedder {
     encoder: Arc<Encoder>,
@@ -30,19 +28,27 @@ impl EncoderEmbedder {
         path: &Path,
         max_tokens: Option<usize>,
     ) -> Result<EncoderEmbedder, EmbedError> {
+        let digest = sha256_file(path)?;
+        Self::load_known(path, &digest, max_tokens)
+    }
+
+    /// Loads a file whose sha256 is already known (a pull has just checked it), without
+    /// reading it a second time for its id.
+    pub fn load_known(
+        path: &Path,
+        sha256: &str,
+        max_tokens: Option<usize>,
+    ) -> Result<EncoderEmbedder, EmbedError> {
         let mut encoder = Encoder::load(path)?;
         if let Some(max_tokens) = max_tokens {
             encoder = encoder.with_max_tokens(max_tokens);
         }
-        let digest = file_digest(path).map_err(|source| EmbedError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("encoder");
-        let id = format!("{stem}-{}-t{}", &digest[..12], encoder.max_tokens());
+        let prefix = sha256.get(..12).unwrap_or(sha256);
+        let id = format!("{stem}-{prefix}-t{}", encoder.max_tokens());
         Ok(EncoderEmbedder {
             encoder: Arc::new(encoder),
             id,
@@ -52,20 +58,6 @@ impl EncoderEmbedder {
     pub fn encoder(&self) -> &Arc<Encoder> {
         &self.encoder
     }
-}
-
-fn file_digest(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hash = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hash.update(&buf[..n]);
-    }
-    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl Embedder for EncoderEmbedder {

@@ -143,13 +143,8 @@ pub fn score(
         if answer.mode == Mode::Faq {
             faq_replies += 1;
             let top = answer.sources.first();
-            let right = q.answerable
-                && top.is_some_and(|s| {
-                    q.passages.iter().any(|p| {
-                        p.document == s.document
-                            && s.title.to_lowercase().contains(&p.title.to_lowercase())
-                    })
-                });
+            let right =
+                q.answerable && top.is_some_and(|s| q.passages.iter().any(|p| p.matches_source(s)));
             if right {
                 faq_right += 1;
             } else {

@@ -75,11 +75,16 @@ pub struct PassageRef {
 
 impl PassageRef {
     pub fn matches(&self, hit: &Hit) -> bool {
-        hit.document == self.document
-            && hit
-                .title
-                .to_lowercase()
-                .contains(&self.title.to_lowercase())
+        self.names(&hit.document, &hit.title)
+    }
+
+    /// Whether a reply's source is this passage.
+    pub fn matches_source(&self, source: &crate::answer::Source) -> bool {
+        self.names(&source.document, &source.title)
+    }
+
+    fn names(&self, document: &str, title: &str) -> bool {
+        document == self.document && title.to_lowercase().contains(&self.title.to_lowercase())
     }
 }
 
