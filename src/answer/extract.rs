@@ -313,7 +313,9 @@ pub fn section_of(hits: &[Hit]) -> Vec<&Hit> {
 }
 
 /// The best reply made of the sources' own words: an FAQ answer or a product's fields as they
-/// are, else the passage sentences that share most words with the question.
+/// are, else the passage's sentence the question is closest to (by the sentence encoder where
+/// the index has vectors, else by the words they share), with neighbours as room allows. A
+/// sentence holding the kind of fact asked for comes first either way.
 pub fn extractive_reply(
     question: &str,
     hits: &[Hit],
@@ -333,24 +335,56 @@ pub fn extractive_reply(
     // A section split into overlapping chunks is read whole: the sentence that answers may sit
     // in the chunk beside the one that ranked first.
     let mut sentences: Vec<&str> = Vec::new();
+    // The encoder's similarity of each sentence to the question, where known.
+    let mut similarity: Vec<Option<f32>> = Vec::new();
     let section = section_of(hits);
     for chunk in section {
-        for sentence in split_sentences(&chunk.text) {
-            if !sentences.contains(&sentence) {
-                sentences.push(sentence);
+        let of_chunk = sentences_of(&chunk.text);
+        // A chunk of one sentence has only its passage vector.
+        let known: Vec<Option<f32>> = if of_chunk.len() == chunk.sentence_similarities.len() {
+            chunk
+                .sentence_similarities
+                .iter()
+                .copied()
+                .map(Some)
+                .collect()
+        } else {
+            vec![chunk.similarity.filter(|_| of_chunk.len() == 1); of_chunk.len()]
+        };
+        for (sentence, s) in of_chunk.into_iter().zip(known) {
+            match sentences.iter().position(|x| *x == sentence) {
+                Some(at) => {
+                    similarity[at] = match (similarity[at], s) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    }
+                }
+                None => {
+                    sentences.push(sentence);
+                    similarity.push(s);
+                }
             }
         }
     }
-    // A sentence holding the kind of fact asked for outweighs one that only repeats words.
-    let overlap = |s: &str| {
-        let in_sentence = words(s);
-        let shared = asked
-            .iter()
-            .filter(|a| in_sentence.iter().any(|w| same_word(a, w)))
-            .count();
-        shared + 2 * usize::from(expected.is_some_and(|kind| holds(s, kind)))
+    let holds_fact = |s: &str| expected.is_some_and(|kind| holds(s, kind));
+    let best = if similarity.iter().all(Option::is_some) && !similarity.is_empty() {
+        (0..sentences.len()).max_by(|&a, &b| {
+            let key = |i: usize| (holds_fact(sentences[i]), similarity[i].unwrap_or(0.0));
+            let (ka, kb) = (key(a), key(b));
+            ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1)).then(b.cmp(&a))
+        })?
+    } else {
+        // A sentence holding the kind of fact asked for outweighs one that only repeats words.
+        let overlap = |s: &str| {
+            let in_sentence = words(s);
+            let shared = asked
+                .iter()
+                .filter(|a| in_sentence.iter().any(|w| same_word(a, w)))
+                .count();
+            shared + 2 * usize::from(holds_fact(s))
+        };
+        (0..sentences.len()).max_by_key(|&i| (overlap(sentences[i]), usize::MAX - i))?
     };
-    let best = (0..sentences.len()).max_by_key(|&i| (overlap(sentences[i]), usize::MAX - i))?;
     // The best sentence often leans on its neighbours ("… as follows:", "It costs …"): grow
     // the window forward, then backward, while it stays a chat message.
     let (mut first, mut last) = (best, best);
@@ -369,28 +403,13 @@ pub fn extractive_reply(
     Some(clip(&sentences[first..=last].join(" ")))
 }
 
-fn split_sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let bytes = text.as_bytes();
-    for (i, c) in text.char_indices() {
-        let end = i + c.len_utf8();
-        let boundary = c == '\n'
-            || (matches!(c, '.' | '!' | '?')
-                && bytes.get(end).is_none_or(|b| b.is_ascii_whitespace()));
-        if boundary {
-            let s = text[start..end].trim();
-            if !s.is_empty() {
-                out.push(s);
-            }
-            start = end;
-        }
+/// The sentences of a text as the index embeds them, or the whole text where it is one.
+fn sentences_of(text: &str) -> Vec<&str> {
+    let sentences = crate::index::sentences(text);
+    if sentences.is_empty() && !text.trim().is_empty() {
+        return vec![text.trim()];
     }
-    let tail = text[start..].trim();
-    if !tail.is_empty() {
-        out.push(tail);
-    }
-    out
+    sentences
 }
 
 /// Shortens to a sentence or word boundary under the limit, marking the cut with "…".
@@ -462,6 +481,8 @@ mod tests {
             product: None,
             coverage: None,
             similarity: None,
+            sentence_similarity: None,
+            sentence_similarities: Vec::new(),
             question_similarity: None,
         };
         let reply = extractive_reply("where can I park?", &[hit], "en", None).unwrap();

@@ -19,6 +19,9 @@ pub mod decision;
 mod expect;
 mod extract;
 mod generated;
+pub mod judge;
+#[cfg(test)]
+mod judge_tests;
 pub mod language;
 #[cfg(test)]
 mod tests;
@@ -29,7 +32,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 pub use check::{unsupported, unsupported_claims, Evidence, FactKind, Unsupported};
-pub use decision::{Calibration, PassageEvidence};
+pub use decision::{Calibration, JudgeSettings, PassageEvidence};
+pub use judge::Judge;
 
 use crate::documents::PassageKind;
 use crate::index::{Hit, IndexError};
@@ -90,6 +94,9 @@ pub struct Source {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
     pub retrieve_ms: f64,
+    /// The judge reading the strongest passages (0 without one).
+    #[serde(default)]
+    pub judge_ms: f64,
     pub generate_ms: f64,
     pub total_ms: f64,
 }
@@ -173,6 +180,8 @@ pub struct AnswerSettings {
     /// With vectors: answer with an FAQ entry's text when the question is at least this
     /// similar to the entry's own question.
     pub faq_similarity: f32,
+    /// With vectors and a judge: which passages it reads and what it must say.
+    pub judge: JudgeSettings,
 }
 
 impl Default for AnswerSettings {
@@ -186,6 +195,7 @@ impl Default for AnswerSettings {
             retrieve: 5,
             calibration: Calibration::HYBRID,
             faq_similarity: decision::FAQ_SIMILARITY,
+            judge: JudgeSettings::default(),
         }
     }
 }
@@ -202,7 +212,18 @@ pub struct BusinessContext<'a> {
 
 pub struct Answerer {
     model: Option<Arc<ChatModel>>,
+    judge: Option<Arc<Judge>>,
     settings: AnswerSettings,
+}
+
+/// What the judge said about the strongest passages.
+enum Judgement {
+    /// No judge, no vectors, or the judge failed: the calibration alone decides.
+    NotAsked,
+    /// The first passage (in confidence order) the judge says answers.
+    Answers(usize),
+    /// None of the passages asked about answers.
+    NoneAnswers,
 }
 
 /// The words of a question that say what it is about (its phrasing left out).
@@ -251,7 +272,45 @@ fn is_follow_up(question: &str) -> bool {
 
 impl Answerer {
     pub fn new(model: Option<Arc<ChatModel>>, settings: AnswerSettings) -> Answerer {
-        Answerer { model, settings }
+        Answerer {
+            model,
+            judge: None,
+            settings,
+        }
+    }
+
+    /// Lets `judge` read the strongest passages before deciding (with vectors only).
+    pub fn with_judge(mut self, judge: Option<Arc<Judge>>) -> Answerer {
+        self.judge = judge;
+        self
+    }
+
+    /// Asks the judge about the passages in confidence order, from the strongest, until one
+    /// answers: at most `JudgeSettings::candidates`, none below its confidence floor.
+    fn judge(&self, query: &str, hits: &[Hit], evidence: &mut [PassageEvidence]) -> Judgement {
+        let Some(judge) = &self.judge else {
+            return Judgement::NotAsked;
+        };
+        let settings = self.settings.judge;
+        for i in 0..hits.len().min(settings.candidates) {
+            if evidence[i].confidence < settings.floor {
+                break;
+            }
+            match judge.judge(query, &hits[i]) {
+                Ok(log_odds) => {
+                    evidence[i].judgement = Some(log_odds);
+                    if log_odds >= settings.threshold {
+                        return Judgement::Answers(i);
+                    }
+                }
+                Err(e) => {
+                    // A busy or failed judge leaves the decision to the calibration.
+                    tracing::warn!(error = %e, "the judge failed; the calibration decides alone");
+                    return Judgement::NotAsked;
+                }
+            }
+        }
+        Judgement::NoneAnswers
     }
 
     pub fn settings(&self) -> &AnswerSettings {
@@ -300,14 +359,28 @@ impl Answerer {
         let mut order: Vec<usize> = (0..hits.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse((evidence[i].confidence * 20.0).round() as u32));
         reorder(&mut hits, &mut evidence, &order);
-        // Whether the documents answer at all is judged on the strongest passage; the passage
-        // promoted below for holding the asked-for fact then gives the reply.
+        let retrieve_ms = ms(started);
+        let judge_started = Instant::now();
+        let judgement = if dense {
+            self.judge(&query, &hits, &mut evidence)
+        } else {
+            Judgement::NotAsked
+        };
+        let judge_ms = ms(judge_started);
+        if let Judgement::Answers(i) = judgement {
+            promote(&mut hits, &mut evidence, i);
+        }
+        // Whether the documents answer at all is judged on the strongest passage (the one the
+        // judge chose, where it was asked); the passage promoted below for holding the
+        // asked-for fact then gives the reply.
         let decided_on = evidence.first().copied();
+        let calibrated = matches!(judgement, Judgement::NotAsked);
+        // (Without a judge's word, the rules below pick among the calibrated passages.)
         // A question that wants a phone number, a price or a time is answered by a passage
         // that holds one, among those that cover the question well enough to answer at all.
         let expected = expect::expected(question);
         let asked = content_words(question);
-        if let Some(kind) = expected {
+        if let Some(kind) = expected.filter(|_| calibrated) {
             // The passage holding the fact may name less of the question ("Find us: … Email:
             // hello@…" for "email address?"), so it needs only part of the usual strength.
             let candidate = |i: usize| evidence[i].confidence >= threshold * PROMOTE_COVERAGE;
@@ -338,8 +411,11 @@ impl Answerer {
                 promote(&mut hits, &mut evidence, i);
             }
         }
-        let mut strength = decided_on.map_or(0.0, |e| e.confidence);
-        let retrieve_ms = ms(started);
+        let mut strength = match judgement {
+            Judgement::NotAsked => decided_on.map_or(0.0, |e| e.confidence),
+            Judgement::Answers(_) => f32::INFINITY,
+            Judgement::NoneAnswers => 0.0,
+        };
         if tracing::enabled!(tracing::Level::DEBUG) {
             for hit in hits.iter().take(3) {
                 tracing::debug!(
@@ -360,6 +436,7 @@ impl Answerer {
             language: language.clone(),
             timings: Timings {
                 retrieve_ms,
+                judge_ms,
                 ..Timings::default()
             },
             model: None,
@@ -371,7 +448,7 @@ impl Answerer {
         // "Do you sell X?" is answered by an FAQ entry that asks about X or a product that is
         // an X (its name or category says so), not by a page or an answer that happens to
         // mention X ("Kopenhagen mit dem Fahrrad" is no answer to "verkauft ihr Fahrräder?").
-        if extract::asks_what_is_sold(question) {
+        if calibrated && extract::asks_what_is_sold(question) {
             let sells = |h: &Hit| match h.kind {
                 PassageKind::Faq | PassageKind::Product => extract::names_it(question, h),
                 PassageKind::Page => false,

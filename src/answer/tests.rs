@@ -45,7 +45,7 @@ impl Generator for Scripted {
 }
 
 /// One token per byte: enough to count a prompt against the budget.
-struct Bytes;
+pub(super) struct Bytes;
 
 impl TokenDecoder for Bytes {
     fn decode(&self, ids: &[u32]) -> Result<String, LlmError> {
@@ -64,23 +64,43 @@ fn model(reply: &str) -> (Arc<ChatModel>, Arc<Scripted>) {
         reply: reply.to_string(),
         calls: Mutex::new(0),
     });
-    let model = ChatModel {
-        name: "scripted".into(),
+    let model = scripted_model("scripted", scripted.clone(), Arc::new(Bytes));
+    (Arc::new(model), scripted)
+}
+
+/// A chat model around a scripted generator, with ChatML and an English-only language list.
+pub(super) fn scripted_model(
+    name: &str,
+    generator: Arc<dyn Generator>,
+    codec: Arc<dyn TokenCodec>,
+) -> ChatModel {
+    ChatModel {
+        name: name.into(),
         languages: vec!["en".into()],
-        generator: scripted.clone(),
-        codec: Arc::new(Bytes),
+        generator,
+        codec,
         template: ChatTemplate::chatml("", "<|im_end|>"),
         bos: None,
         stop_tokens: Vec::new(),
         context: 8192,
-    };
-    (Arc::new(model), scripted)
+    }
 }
 
 fn shop() -> BusinessIndex {
+    index_of(&[("faq.md", FAQ), ("about.md", PAGE)], None)
+}
+
+/// An English in-memory index of `files` (name, text), with `embedder`'s vectors if given.
+pub(super) fn index_of(
+    files: &[(&str, &str)],
+    embedder: Option<Arc<dyn crate::index::Embedder>>,
+) -> BusinessIndex {
     let index = BusinessIndex::in_memory(Language::English).unwrap();
-    let docs: Vec<_> = [("faq.md", FAQ), ("about.md", PAGE)]
-        .into_iter()
+    if let Some(embedder) = embedder {
+        index.attach_embedder(embedder, None).unwrap();
+    }
+    let docs: Vec<_> = files
+        .iter()
         .map(|(name, text)| {
             let doc = documents::parse(name, text.as_bytes(), &Limits::default()).unwrap();
             (doc, text.len() as u64)

@@ -3,13 +3,14 @@
 //! targets are stated in).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::generate_commands::ModelArgs;
 use super::CommonArgs;
-use crate::answer::{AnswerSettings, StreamEvent};
+use crate::answer::{AnswerSettings, Judge, JudgeSettings, StreamEvent};
 use crate::config::{default_corpus_dir, Overrides};
 use crate::engine::History;
 use crate::eval;
@@ -32,6 +33,17 @@ pub struct AnswerTuning {
     /// Languages the model may write, comma-separated (default: what the model declares).
     #[arg(long, env = "CLERK_MODEL_LANGUAGES", value_delimiter = ',')]
     pub model_languages: Option<Vec<String>>,
+    /// The judge: a language model that reads the strongest passages with the question
+    /// before an answer is decided (with an encoder only): a .gguf path,
+    /// hf:OWNER/REPO[@REVISION]/FILE.gguf, or `none` [default: none].
+    #[arg(long, env = "CLERK_JUDGE")]
+    pub judge: Option<String>,
+    /// The judge's log-odds of "yes" at or above which a passage answers.
+    #[arg(long, env = "CLERK_JUDGE_THRESHOLD")]
+    pub judge_threshold: Option<f32>,
+    /// Passages below this calibrated confidence are not shown to the judge (0–1).
+    #[arg(long, env = "CLERK_JUDGE_FLOOR")]
+    pub judge_floor: Option<f32>,
 }
 
 impl AnswerTuning {
@@ -42,11 +54,17 @@ impl AnswerTuning {
             faq_above: self.faq_above.unwrap_or(defaults.faq_above),
             prompt_budget: self.prompt_budget.unwrap_or(defaults.prompt_budget),
             max_reply_tokens: self.max_reply_tokens.unwrap_or(defaults.max_reply_tokens),
+            judge: JudgeSettings {
+                threshold: self.judge_threshold.unwrap_or(defaults.judge.threshold),
+                floor: self.judge_floor.unwrap_or(defaults.judge.floor),
+                ..defaults.judge
+            },
             ..defaults
         };
         for (name, value) in [
             ("--abstain-below", settings.abstain_below),
             ("--faq-above", settings.faq_above),
+            ("--judge-floor", settings.judge.floor),
         ] {
             anyhow::ensure!(
                 (0.0..=1.0).contains(&value),
@@ -59,7 +77,29 @@ impl AnswerTuning {
         );
         Ok(settings)
     }
+
+    /// The judge `--judge` names, loaded on `model`'s models dir and device; None for none.
+    pub fn load_judge(&self, model: &ModelArgs) -> anyhow::Result<Option<Arc<Judge>>> {
+        let spec = self.judge.as_deref().unwrap_or("none");
+        if spec.eq_ignore_ascii_case("none") {
+            return Ok(None);
+        }
+        let args = ModelArgs {
+            model: spec.to_string(),
+            ..model.clone()
+        };
+        // Every language: the judge reads, it never writes to a customer.
+        let Some(chat) = args.load_chat(JUDGE_QUEUE, None)? else {
+            return Ok(None);
+        };
+        let judge = Judge::new(chat).context("the judge model")?;
+        tracing::info!(model = judge.model_name(), "judge ready");
+        Ok(Some(Arc::new(judge)))
+    }
 }
+
+/// Judgements that may wait while one runs (each answer asks for at most a few, in turn).
+const JUDGE_QUEUE: usize = 8;
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
@@ -112,6 +152,7 @@ pub fn ask(args: AskArgs) -> anyhow::Result<()> {
         args.model
             .load_chat(1, args.tuning.model_languages.clone())?,
     );
+    engine.set_judge(args.tuning.load_judge(&args.model)?);
     let json = args.json;
     let mut streamed = false;
     let answer = engine.answer(
@@ -162,8 +203,8 @@ pub fn ask(args: AskArgs) -> anyhow::Result<()> {
     }
     let t = answer.timings;
     println!(
-        "timings: retrieve {:.1} ms · generate {:.1} ms · total {:.1} ms",
-        t.retrieve_ms, t.generate_ms, t.total_ms
+        "timings: retrieve {:.1} ms · judge {:.1} ms · generate {:.1} ms · total {:.1} ms",
+        t.retrieve_ms, t.judge_ms, t.generate_ms, t.total_ms
     );
     if let Some(g) = &answer.generation {
         println!(
@@ -187,11 +228,13 @@ pub fn eval_answers(args: EvalAnswersArgs) -> anyhow::Result<()> {
     let model = args
         .model
         .load_chat(1, args.tuning.model_languages.clone())?;
+    let judge = args.tuning.load_judge(&args.model)?;
     let retrieval = super::commands::retrieval(&args.retrieval)?;
     let reports = eval::answers::evaluate(
         &corpus,
         args.business.as_deref(),
         model,
+        judge,
         settings,
         &retrieval,
     )

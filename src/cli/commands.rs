@@ -69,6 +69,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let state = state.starting();
         let loading = state.clone();
         let (queue, languages) = (config.queue, args.tuning.model_languages.clone());
+        let tuning = args.tuning.clone();
         let config = config.clone();
         std::thread::Builder::new()
             .name("clerk-model-loader".into())
@@ -92,6 +93,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     Err(_) => tracing::error!(
                         "loading the model panicked: answers use FAQ, catalog and extractive \
                          replies only"
+                    ),
+                }
+                match tuning.load_judge(&model_args) {
+                    Ok(judge) => engine.set_judge(judge),
+                    Err(e) => tracing::error!(
+                        error = format!("{e:#}"),
+                        "no judge: the calibration decides alone"
                     ),
                 }
                 // Ready either way: a service without a model still answers from documents.
@@ -421,7 +429,8 @@ pub(super) fn retrieval(args: &RetrievalArgs) -> anyhow::Result<eval::Retrieval>
 
 pub fn eval_calibrate(args: EvalCalibrateArgs) -> anyhow::Result<()> {
     let corpus = args.corpus.unwrap_or_else(default_corpus_dir);
-    let report = eval::calibrate::calibrate(&corpus, &retrieval(&args.retrieval)?)?;
+    let judge = args.tuning.load_judge(&args.model)?;
+    let report = eval::calibrate::calibrate(&corpus, &retrieval(&args.retrieval)?, judge)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -216,6 +216,12 @@ pub enum EvalCommand {
 pub struct EvalCalibrateArgs {
     #[command(flatten)]
     pub retrieval: RetrievalArgs,
+    /// Also fit when the judge is asked and what it must say: the model (a .gguf path or
+    /// hf:…) and where model files live.
+    #[command(flatten)]
+    pub model: generate_commands::ModelArgs,
+    #[command(flatten)]
+    pub tuning: answer_commands::AnswerTuning,
     /// A corpus folder of demo businesses with eval.json files [default: ./corpus].
     #[arg(long, env = "CLERK_CORPUS_DIR")]
     pub corpus: Option<PathBuf>,

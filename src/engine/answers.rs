@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use rand::RngCore;
 
-use crate::answer::language::QUESTION_WORDS;
-use crate::answer::{Answer, Answerer, BusinessContext, Role, StreamEvent, Turn};
+use crate::answer::decision::{self, Features};
+use crate::answer::language::{self, QUESTION_WORDS};
+use crate::answer::{Answer, Answerer, BusinessContext, Judge, Role, StreamEvent, Turn};
+use crate::index::Hit;
 use crate::llm::ChatModel;
 use crate::store::{Conversation, Exchange};
 
@@ -54,6 +56,16 @@ impl Engine {
         self.model.read().clone()
     }
 
+    /// Installs (or removes) the judge: a language model that reads the strongest passages
+    /// with the question before an answer is decided (see `answer::judge`).
+    pub fn set_judge(&self, judge: Option<Arc<Judge>>) {
+        *self.judge.write() = judge;
+    }
+
+    pub fn judge(&self) -> Option<Arc<Judge>> {
+        self.judge.read().clone()
+    }
+
     /// Answers `question` for `business`; checked reply text is passed to `on_event` as it is
     /// made. With `History::Stored`, the conversation's earlier turns come from the store and
     /// the exchange is recorded there before the answer is returned; with `History::Given`
@@ -98,7 +110,7 @@ impl Engine {
             .as_ref()
             .map(|i| i.language().code().to_string())
             .unwrap_or_else(|| record.language.clone());
-        let answerer = Answerer::new(self.model(), self.answer_settings);
+        let answerer = Answerer::new(self.model(), self.answer_settings).with_judge(self.judge());
         let mut search = |query: &str, limit: usize| match &index {
             Some(index) => index.search_with_evidence(query, limit, QUESTION_WORDS),
             None => Ok(Vec::new()),
@@ -145,6 +157,28 @@ impl Engine {
                 text: t.text,
             })
             .collect())
+    }
+
+    /// The passages an answer to `question` weighs, in retrieval order, with each one's
+    /// decision features (None without vectors): what the calibration is fitted on.
+    pub fn weigh_passages(
+        &self,
+        business: &str,
+        question: &str,
+    ) -> Result<(Vec<Hit>, Option<Vec<Features>>), EngineError> {
+        let question = self.check_question(question)?;
+        let language = self.language_of(business)?;
+        let hits = match self.index(business)? {
+            Some(index) => index.search_with_evidence(
+                question,
+                self.answer_settings.retrieve,
+                QUESTION_WORDS,
+            )?,
+            None => Vec::new(),
+        };
+        let foreign = language::detect(question, &language) != language;
+        let features = decision::features(&hits, foreign);
+        Ok((hits, features))
     }
 
     /// The language a business's documents are in ("auto" until its first upload decides).

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
-use crate::answer::{AnswerError, AnswerSettings};
+use crate::answer::{AnswerError, AnswerSettings, Judge};
 use crate::documents::{self, Cancel, Document, DocumentError, Format, Limits};
 use crate::index::{
     Bm25Params, BusinessIndex, DocumentInfo, Embedder, Hit, HybridParams, IndexError, Language,
@@ -141,6 +141,8 @@ pub struct Engine {
     limits: EngineLimits,
     params: Bm25Params,
     model: RwLock<Option<Arc<ChatModel>>>,
+    /// The language model that reads question and passage together before deciding.
+    judge: RwLock<Option<Arc<Judge>>>,
     /// Once set, every index is searched hybrid (BM25F and dense) with its vectors.
     embedder: RwLock<Option<Arc<dyn Embedder>>>,
     hybrid: HybridParams,
@@ -203,6 +205,7 @@ impl Engine {
             limits,
             params: Bm25Params::default(),
             model: RwLock::new(None),
+            judge: RwLock::new(None),
             embedder: RwLock::new(None),
             hybrid: HybridParams::default(),
             vector_dir: None,

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::demo::{by_split, index_demo, EvalQuestion, Split};
 use super::metrics::percentile;
 use super::EvalError;
+use crate::answer::Judge;
 use crate::answer::{unsupported, AnswerSettings, Evidence, Mode};
 use crate::engine::{Engine, EngineLimits, History};
 use crate::eval::Retrieval;
@@ -67,12 +68,13 @@ pub struct AnswerReport {
 }
 
 /// Indexes every (or one) demo business into a scratch data dir and runs its eval file
-/// through the answer pipeline with `model` (None: no generated path): one report per
-/// business and split (dev first).
+/// through the answer pipeline with `model` (None: no generated path) and `judge` (None: the
+/// calibration decides alone): one report per business and split (dev first).
 pub fn evaluate(
     corpus_dir: &Path,
     only: Option<&str>,
     model: Option<Arc<ChatModel>>,
+    judge: Option<Arc<Judge>>,
     settings: AnswerSettings,
     retrieval: &Retrieval,
 ) -> Result<Vec<AnswerReport>, EvalError> {
@@ -81,6 +83,7 @@ pub fn evaluate(
         Engine::open(scratch.path(), EngineLimits::default())?.with_answer_settings(settings),
     )?;
     engine.set_model(model);
+    engine.set_judge(judge);
     by_split(
         index_demo(&engine, corpus_dir, only)?,
         |id, split, questions| score(&engine, id, split, questions),

@@ -4,8 +4,13 @@
 //! A passage is embedded as a passage (its title, headings and text together); an FAQ entry
 //! also has its question embedded as a question, since a customer's question is compared best
 //! with the question the business wrote down (e5 reads both sides of such a symmetric pair
-//! with the `query: ` prefix). Which vector rows belong to which tantivy document is worked
-//! out once per segment, from the stored text, and kept until the segment is merged away.
+//! with the `query: ` prefix). A page or FAQ answer of several sentences also has each
+//! sentence embedded, behind its title: the answer to a question is often one sentence of a
+//! section about something broader ("Gut erzogene Hunde sind willkommen" under "Im Salon"), and
+//! one vector for the whole section dilutes it. Catalog rows are one vector each: their lines
+//! are fields, and a catalog may have hundreds of thousands of rows. Which vector rows belong
+//! to which tantivy document is worked out once per segment, from the stored text, and kept
+//! until the segment is merged away.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,9 +29,60 @@ use crate::documents::PassageKind;
 /// progress shows.
 const EMBED_BATCH: usize = 64;
 const NONE: u32 = u32::MAX;
+/// Most sentences of one passage embedded on their own (passages are chunked to a few hundred
+/// words, so this is rarely reached; it bounds the work a pathological passage causes).
+const MAX_SENTENCES: usize = 32;
+/// e5 rates a question against another question higher than against a passage that answers
+/// it; an FAQ entry's question similarity is lowered by this much before it is compared with
+/// other passages' similarities (fitted on the demo dev questions: 0.02–0.1 rank alike).
+pub const QUESTION_OFFSET: f32 = 0.03;
 
-/// The texts a passage is embedded as: itself, and for an FAQ entry its question.
-pub fn texts(kind: &str, title: &str, headings: &str, body: &str) -> Vec<(Reading, String)> {
+/// What an embedded text is to its passage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The whole passage.
+    Passage,
+    /// An FAQ entry's question.
+    Question,
+    /// One sentence of the passage, behind its title.
+    Sentence,
+}
+
+impl Role {
+    fn reading(self) -> Reading {
+        match self {
+            Role::Passage | Role::Sentence => Reading::Passage,
+            Role::Question => Reading::Query,
+        }
+    }
+}
+
+/// The sentences of a passage's text: each line (a list item, a table row) and, within a
+/// line, each run ending in `.`, `?` or `!` before a space. Fragments of three characters or
+/// fewer carry nothing to match on.
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut start = 0;
+        let mut chars = line.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            let ends = matches!(c, '.' | '?' | '!')
+                && chars.peek().is_none_or(|&(_, next)| next.is_whitespace());
+            if ends {
+                out.push(&line[start..i + c.len_utf8()]);
+                start = i + c.len_utf8();
+            }
+        }
+        out.push(&line[start..]);
+    }
+    out.retain(|s| s.trim().chars().count() > 3);
+    out.iter_mut().for_each(|s| *s = s.trim());
+    out
+}
+
+/// The texts a passage is embedded as: itself; for an FAQ entry its question; for prose of
+/// several sentences each sentence.
+pub fn texts(kind: &str, title: &str, headings: &str, body: &str) -> Vec<(Role, String)> {
     if kind == MANIFEST_KIND {
         return Vec::new();
     }
@@ -39,9 +95,22 @@ pub fn texts(kind: &str, title: &str, headings: &str, body: &str) -> Vec<(Readin
             passage.push_str(part);
         }
     }
-    let mut out = vec![(Reading::Passage, passage)];
+    let mut out = vec![(Role::Passage, passage)];
     if kind == PassageKind::Faq.as_str() && !title.is_empty() {
-        out.push((Reading::Query, title.to_string()));
+        out.push((Role::Question, title.to_string()));
+    }
+    if kind != PassageKind::Product.as_str() {
+        let sentences = sentences(body);
+        if sentences.len() > 1 {
+            out.extend(sentences.into_iter().take(MAX_SENTENCES).map(|s| {
+                let text = if title.is_empty() {
+                    s.to_string()
+                } else {
+                    format!("{title}: {s}")
+                };
+                (Role::Sentence, text)
+            }));
+        }
     }
     out
 }
@@ -50,6 +119,9 @@ pub fn texts(kind: &str, title: &str, headings: &str, body: &str) -> Vec<(Readin
 struct SegmentRows {
     passage: Vec<u32>,
     question: Vec<u32>,
+    /// Each document's sentence rows: `sentence_rows[sentences[doc].0 ..][.. sentences[doc].1]`.
+    sentences: Vec<(u32, u32)>,
+    sentence_rows: Vec<u32>,
     /// Every passage had its vectors when this was built (else it is rebuilt once more exist).
     complete: bool,
     built_with: usize,
@@ -61,19 +133,35 @@ pub struct Dense {
     rows: Mutex<HashMap<SegmentId, Arc<SegmentRows>>>,
 }
 
-/// A passage's dense evidence: cosine of the question with the passage, and with the FAQ
-/// question where the passage is an FAQ entry.
+/// A passage's dense evidence: cosine of the question with the passage, with its closest
+/// sentence where it has several, and with the FAQ question where it is an FAQ entry.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Similarity {
     pub passage: f32,
+    pub sentence: Option<f32>,
     pub question: Option<f32>,
 }
 
 impl Similarity {
-    /// The stronger of the two signals.
-    pub fn best(&self) -> f32 {
-        self.question.map_or(self.passage, |q| q.max(self.passage))
+    /// The passage's similarity where it is only one vector.
+    pub fn of_passage(passage: f32) -> Similarity {
+        Similarity {
+            passage,
+            sentence: None,
+            question: None,
+        }
     }
+
+    /// The strongest signal, on the passage's scale: what ranks passages.
+    pub fn best(&self) -> f32 {
+        best_of(self.passage, self.sentence, self.question)
+    }
+}
+
+/// The strongest of a passage's similarities, its FAQ question's lowered to a passage's scale.
+pub fn best_of(passage: f32, sentence: Option<f32>, question: Option<f32>) -> f32 {
+    let text = sentence.map_or(passage, |s| s.max(passage));
+    question.map_or(text, |q| text.max(q - QUESTION_OFFSET))
 }
 
 /// Every live passage's similarity to one question.
@@ -90,10 +178,29 @@ impl Scores {
                 .filter(|&&r| r != NONE)
                 .map(|&r| self.values[r as usize])
         };
+        let (start, len) = rows.sentences[address.doc_id as usize];
+        let sentence = rows.sentence_rows[start as usize..][..len as usize]
+            .iter()
+            .map(|&r| self.values[r as usize])
+            .reduce(f32::max);
         Some(Similarity {
             passage: at(&rows.passage)?,
+            sentence,
             question: at(&rows.question),
         })
+    }
+
+    /// The question's similarity to each embedded sentence of the passage, in the order
+    /// `sentences` gives them (empty where the passage is one vector).
+    pub fn sentences_of(&self, address: DocAddress) -> Vec<f32> {
+        let Some(rows) = self.segments.get(address.segment_ord as usize) else {
+            return Vec::new();
+        };
+        let (start, len) = rows.sentences[address.doc_id as usize];
+        rows.sentence_rows[start as usize..][..len as usize]
+            .iter()
+            .map(|&r| self.values[r as usize])
+            .collect()
     }
 
     /// The `n` passages most similar to the question, best first.
@@ -137,15 +244,16 @@ impl Dense {
     }
 
     /// Embeds the texts the vector file lacks and appends them (synced); returns how many.
-    pub fn embed_missing(&self, texts: &[(Reading, String)]) -> Result<usize, IndexError> {
+    pub fn embed_missing(&self, texts: &[(Role, String)]) -> Result<usize, IndexError> {
         let mut missing: Vec<(Key, Reading, &str)> = Vec::new();
         {
             let vectors = self.vectors.read();
             let mut seen = std::collections::HashSet::new();
-            for (reading, text) in texts {
-                let k = key(*reading, text);
+            for (role, text) in texts {
+                let reading = role.reading();
+                let k = key(reading, text);
                 if vectors.row(&k).is_none() && seen.insert(k) {
-                    missing.push((k, *reading, text));
+                    missing.push((k, reading, text));
                 }
             }
         }
@@ -170,7 +278,7 @@ impl Dense {
     pub fn texts_in(
         searcher: &Searcher,
         fields: &Fields,
-    ) -> Result<Vec<(Reading, String)>, IndexError> {
+    ) -> Result<Vec<(Role, String)>, IndexError> {
         let mut out = Vec::new();
         for segment in searcher.segment_readers() {
             for_each_stored(segment, fields, |_, texts| out.extend(texts))?;
@@ -217,21 +325,32 @@ impl Dense {
         let mut rows = SegmentRows {
             passage: vec![NONE; max],
             question: vec![NONE; max],
+            sentences: vec![(0, 0); max],
+            sentence_rows: Vec::new(),
             complete: true,
             built_with: vectors.len(),
         };
         for_each_stored(segment, fields, |doc, texts| {
-            for (reading, text) in texts {
-                let row = vectors.row(&key(reading, &text));
-                let slot = match reading {
-                    Reading::Passage => &mut rows.passage,
-                    Reading::Query => &mut rows.question,
+            let start = rows.sentence_rows.len();
+            let mut sentences_whole = true;
+            for (role, text) in texts {
+                let Some(row) = vectors.row(&key(role.reading(), &text)) else {
+                    rows.complete = false;
+                    sentences_whole &= role != Role::Sentence;
+                    continue;
                 };
-                match row {
-                    Some(row) => slot[doc as usize] = row,
-                    None => rows.complete = false,
+                match role {
+                    Role::Passage => rows.passage[doc as usize] = row,
+                    Role::Question => rows.question[doc as usize] = row,
+                    Role::Sentence => rows.sentence_rows.push(row),
                 }
             }
+            // Sentence similarities are read by position: all of a passage's or none.
+            if !sentences_whole {
+                rows.sentence_rows.truncate(start);
+            }
+            let len = rows.sentence_rows.len() - start;
+            rows.sentences[doc as usize] = (start as u32, len as u32);
         })?;
         let rows = Arc::new(rows);
         let mut cache = self.rows.lock();
@@ -249,7 +368,7 @@ impl Dense {
 fn for_each_stored(
     segment: &SegmentReader,
     fields: &Fields,
-    mut f: impl FnMut(u32, Vec<(Reading, String)>),
+    mut f: impl FnMut(u32, Vec<(Role, String)>),
 ) -> Result<(), IndexError> {
     let store = segment.get_store_reader(64)?;
     let alive = segment.alive_bitset();
@@ -275,4 +394,61 @@ fn for_each_stored(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prose_is_split_into_sentences_and_lines() {
+        let text =
+            "Gut erzogene Hunde sind willkommen. Kaffee gibt es auch!\n- Montag: geschlossen\n\
+                    - Di: 9.00–19.00 Uhr\nOK.";
+        assert_eq!(
+            sentences(text),
+            [
+                "Gut erzogene Hunde sind willkommen.",
+                "Kaffee gibt es auch!",
+                "- Montag: geschlossen",
+                "- Di: 9.00–19.00 Uhr",
+            ]
+        );
+    }
+
+    #[test]
+    fn sentences_are_embedded_for_prose_not_for_catalog_rows() {
+        let page = texts(
+            "page",
+            "Im Salon",
+            "",
+            "Hunde sind willkommen. Es gibt WLAN.",
+        );
+        let roles: Vec<Role> = page.iter().map(|t| t.0).collect();
+        assert_eq!(roles, [Role::Passage, Role::Sentence, Role::Sentence]);
+        assert_eq!(page[1].1, "Im Salon: Hunde sind willkommen.");
+        let faq = texts("faq", "Darf mein Hund mit?", "", "Ja.");
+        assert_eq!(
+            faq.iter().map(|t| t.0).collect::<Vec<_>>(),
+            [Role::Passage, Role::Question]
+        );
+        let product = texts("product", "Bart", "", "Preis: 18,00 EUR\nDauer: 20 min");
+        assert_eq!(product.len(), 1);
+    }
+
+    #[test]
+    fn an_faq_question_is_weighed_on_a_passage_s_scale() {
+        let faq = Similarity {
+            passage: 0.80,
+            sentence: None,
+            question: Some(0.90),
+        };
+        assert!((faq.best() - (0.90 - QUESTION_OFFSET)).abs() < 1e-6);
+        let prose = Similarity {
+            passage: 0.80,
+            sentence: Some(0.86),
+            question: None,
+        };
+        assert_eq!(prose.best(), 0.86);
+    }
 }

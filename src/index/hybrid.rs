@@ -6,8 +6,9 @@
 //! where BM25 is weak, that pulled plain RRF below dense retrieval alone. Here BM25 scores are
 //! divided by the best BM25 score of the question (a passage BM25 did not shortlist counts
 //! 0), dense similarities are spread over 0–1 between the lowest and highest of the merged
-//! shortlist, and `bm25_weight` sets the mix. For an FAQ entry the dense score is the better
-//! of the question's similarity to the entry and to the entry's own question.
+//! shortlist, and `bm25_weight` sets the mix. The dense score is the best of the question's
+//! similarity to the passage, to its closest sentence and — for an FAQ entry, lowered to a
+//! passage's scale — to the entry's own question (`Similarity::best`).
 
 use std::collections::HashMap;
 
@@ -107,10 +108,7 @@ mod tests {
     }
 
     fn sim(passage: f32) -> Similarity {
-        Similarity {
-            passage,
-            question: None,
-        }
+        Similarity::of_passage(passage)
     }
 
     #[test]
@@ -148,6 +146,7 @@ mod tests {
         let params = HybridParams::default();
         let faq = Similarity {
             passage: 0.75,
+            sentence: None,
             question: Some(0.95),
         };
         let dense = [(at(1), faq), (at(2), sim(0.85)), (at(3), sim(0.7))];

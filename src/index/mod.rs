@@ -33,7 +33,7 @@ use tantivy::{
 };
 
 pub use analysis::{fold, Language};
-pub use dense::Similarity;
+pub use dense::{best_of, sentences, Similarity};
 pub use hybrid::HybridParams;
 pub use scoring::Bm25Params;
 pub use vectors::{Embedder, Reading};
@@ -96,6 +96,14 @@ pub struct Hit {
     /// has vectors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub similarity: Option<f32>,
+    /// For prose of several sentences: cosine similarity of the question with its closest
+    /// sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentence_similarity: Option<f32>,
+    /// For prose of several sentences: the question's similarity to each of
+    /// [`sentences`]`(text)`, in order (empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sentence_similarities: Vec<f32>,
     /// For an FAQ entry: cosine similarity of the question with the entry's own question.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub question_similarity: Option<f32>,
@@ -405,6 +413,7 @@ impl BusinessIndex {
             .into_iter()
             .map(|s| (s.address, s.score))
             .collect();
+        let mut sentence_similarities: Vec<Vec<f32>> = Vec::new();
         let mut ranked: Vec<hybrid::Fused> = match dense {
             None => bm25
                 .iter()
@@ -418,7 +427,13 @@ impl BusinessIndex {
             Some(dense) => {
                 let scores = dense.scores(&searcher, &self.fields, question)?;
                 let top = scores.top(&searcher, self.hybrid.shortlist);
-                hybrid::fuse(&self.hybrid, &bm25, &top, |a| scores.of(a))
+                let mut fused = hybrid::fuse(&self.hybrid, &bm25, &top, |a| scores.of(a));
+                fused.truncate(limit);
+                sentence_similarities = fused
+                    .iter()
+                    .map(|f| scores.sentences_of(f.address))
+                    .collect();
+                fused
             }
         };
         ranked.truncate(limit);
@@ -439,12 +454,16 @@ impl BusinessIndex {
             }
             None => Vec::new(),
         };
+        sentence_similarities.resize(ranked.len(), Vec::new());
         ranked
             .into_iter()
-            .map(|s| {
+            .zip(sentence_similarities)
+            .map(|(s, sentences)| {
                 let doc: TantivyDocument = searcher.doc(s.address)?;
                 let mut hit = self.hit(&doc, s.score);
+                hit.sentence_similarities = sentences;
                 hit.similarity = s.similarity.map(|s| s.passage);
+                hit.sentence_similarity = s.similarity.and_then(|s| s.sentence);
                 hit.question_similarity = s.similarity.and_then(|s| s.question);
                 if evidence.is_some() {
                     hit.coverage = Some(coverage(&mut full, &hit, &words));
@@ -484,6 +503,8 @@ impl BusinessIndex {
                 .and_then(|json| serde_json::from_str(json).ok()),
             coverage: None,
             similarity: None,
+            sentence_similarity: None,
+            sentence_similarities: Vec::new(),
             question_similarity: None,
         }
     }

@@ -1,7 +1,9 @@
 //! The one owner of a loaded model: a thread that holds the model and its tokenizer and serves
 //! generation requests one at a time from a bounded queue. Submitting to a full queue fails at
 //! once with `LlmError::Busy` instead of waiting; each accepted request gets a stream of events.
-//! Dropping the stream cancels the request. `Generator` is the seam callers depend on, so tests
+//! Dropping the stream cancels the request. Besides generating, the thread scores a prompt:
+//! how likely each of a few continuations is after it (a yes/no judgement), from one forward
+//! pass. `Generator` is the seam callers depend on, so tests
 //! elsewhere can use a scripted fake.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,6 +65,13 @@ pub trait Generator: Send + Sync {
     /// Queues `request`; `Err(LlmError::Busy)` when the queue is full.
     fn submit(&self, request: Request) -> Result<EventStream, LlmError>;
 
+    /// The log-probability, after `prompt`, of the next token being one of each group of
+    /// token ids (e.g. the ids of "yes"/"Yes" and of "no"/"No"); queued like a request.
+    fn score(&self, prompt: Prompt, groups: &[Vec<u32>]) -> Result<Vec<f32>, LlmError> {
+        let _ = (prompt, groups);
+        Err(LlmError::Unsupported("scoring".into()))
+    }
+
     /// Requests accepted and not yet finished (the running one included).
     fn queue_depth(&self) -> usize {
         0
@@ -78,9 +87,30 @@ impl Drop for Finished<'_> {
     }
 }
 
-struct Job {
-    request: Request,
-    events: mpsc::Sender<Result<Event, LlmError>>,
+enum Job {
+    Generate {
+        request: Request,
+        events: mpsc::Sender<Result<Event, LlmError>>,
+    },
+    Score {
+        prompt: Prompt,
+        groups: Vec<Vec<u32>>,
+        reply: mpsc::Sender<Result<Vec<f32>, LlmError>>,
+    },
+}
+
+impl Job {
+    /// Tells the job's caller that the engine failed it.
+    fn fail(&self, error: LlmError) {
+        match self {
+            Job::Generate { events, .. } => {
+                let _ = events.send(Err(error));
+            }
+            Job::Score { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
 }
 
 pub struct Engine {
@@ -106,13 +136,12 @@ impl Engine {
                 for job in rx {
                     // Counted down even if the job panics, and a panic fails only that job.
                     let _done = Finished(&finished);
-                    let events = job.events.clone();
                     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        serve(&mut *model, &*codec, job)
+                        serve(&mut *model, &*codec, &job)
                     }));
                     if served.is_err() {
                         model.reset();
-                        let _ = events.send(Err(LlmError::EngineStopped));
+                        job.fail(LlmError::EngineStopped);
                     }
                 }
             })?;
@@ -125,42 +154,99 @@ impl Engine {
     }
 }
 
-fn serve(model: &mut dyn LanguageModel, codec: &dyn TokenCodec, job: Job) {
-    let Job { request, events } = job;
-    let prompt = match request.prompt {
-        Prompt::Tokens(t) => Ok(t),
-        Prompt::Text(s) => codec.encode(&s),
+fn serve(model: &mut dyn LanguageModel, codec: &dyn TokenCodec, job: &Job) {
+    let tokens = |prompt: &Prompt| match prompt {
+        Prompt::Tokens(t) => Ok(t.clone()),
+        Prompt::Text(s) => codec.encode(s),
     };
-    let result = prompt.and_then(|prompt| {
-        generate(model, codec, &prompt, &request.params, &mut |e| {
-            events.send(Ok(e)).is_ok()
-        })
-    });
-    if let Err(e) = result {
-        let _ = events.send(Err(e));
+    match job {
+        Job::Generate { request, events } => {
+            let result = tokens(&request.prompt).and_then(|prompt| {
+                generate(model, codec, &prompt, &request.params, &mut |e| {
+                    events.send(Ok(e)).is_ok()
+                })
+            });
+            if let Err(e) = result {
+                let _ = events.send(Err(e));
+            }
+        }
+        Job::Score {
+            prompt,
+            groups,
+            reply,
+        } => {
+            let scored = tokens(prompt).and_then(|prompt| score(model, &prompt, groups));
+            let _ = reply.send(scored);
+        }
     }
+}
+
+/// One forward pass over `prompt`, then each group's log-probability (log-sum-exp of its ids'
+/// log-softmax).
+fn score(
+    model: &mut dyn LanguageModel,
+    prompt: &[u32],
+    groups: &[Vec<u32>],
+) -> Result<Vec<f32>, LlmError> {
+    if prompt.is_empty() {
+        return Err(LlmError::InvalidParams("the prompt is empty".into()));
+    }
+    if prompt.len() > model.context_capacity() {
+        return Err(LlmError::ContextFull {
+            needed: prompt.len(),
+            capacity: model.context_capacity(),
+        });
+    }
+    let logits = model.forward(prompt, 0)?;
+    let log_sum_exp = |values: &mut dyn Iterator<Item = f32>| {
+        let values: Vec<f32> = values.collect();
+        let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        max + values.iter().map(|v| (v - max).exp()).sum::<f32>().ln()
+    };
+    let all = log_sum_exp(&mut logits.iter().copied());
+    groups
+        .iter()
+        .map(|ids| {
+            let mut of_group = ids.iter().filter_map(|&i| logits.get(i as usize).copied());
+            Ok(log_sum_exp(&mut of_group) - all)
+        })
+        .collect()
 }
 
 impl Generator for Engine {
     fn submit(&self, request: Request) -> Result<EventStream, LlmError> {
-        let tx = self.tx.as_ref().ok_or(LlmError::EngineStopped)?;
         let (events, rx) = mpsc::channel();
-        // Counted before it is sent, so the worker never finishes a job it was not counted for.
-        self.pending.fetch_add(1, Ordering::Relaxed);
-        match tx.try_send(Job { request, events }) {
-            Ok(()) => Ok(EventStream { rx }),
-            Err(e) => {
-                self.pending.fetch_sub(1, Ordering::Relaxed);
-                match e {
-                    TrySendError::Full(_) => Err(LlmError::Busy(self.queue)),
-                    TrySendError::Disconnected(_) => Err(LlmError::EngineStopped),
-                }
-            }
-        }
+        self.enqueue(Job::Generate { request, events })?;
+        Ok(EventStream { rx })
+    }
+
+    fn score(&self, prompt: Prompt, groups: &[Vec<u32>]) -> Result<Vec<f32>, LlmError> {
+        let (reply, rx) = mpsc::channel();
+        self.enqueue(Job::Score {
+            prompt,
+            groups: groups.to_vec(),
+            reply,
+        })?;
+        rx.recv().map_err(|_| LlmError::EngineStopped)?
     }
 
     fn queue_depth(&self) -> usize {
         self.pending.load(Ordering::Relaxed)
+    }
+}
+
+impl Engine {
+    fn enqueue(&self, job: Job) -> Result<(), LlmError> {
+        let tx = self.tx.as_ref().ok_or(LlmError::EngineStopped)?;
+        // Counted before it is sent, so the worker never finishes a job it was not counted for.
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        tx.try_send(job).map_err(|e| {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+            match e {
+                TrySendError::Full(_) => LlmError::Busy(self.queue),
+                TrySendError::Disconnected(_) => LlmError::EngineStopped,
+            }
+        })
     }
 }
 

@@ -19,6 +19,8 @@ pub enum LlmError {
     Busy(usize),
     #[error("the model worker has stopped")]
     EngineStopped,
+    #[error("{0} is not supported by this generator")]
+    Unsupported(String),
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
     #[error("tokenizer: {0}")]
