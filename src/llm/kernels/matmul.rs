@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::arena::{WeightArena, WeightBytes};
 use super::dot::kernels;
+use super::kquant::{quantize_q8k, Q8K, QK_K};
 use super::pool::OutPtr;
 use super::pool::Pool;
 use super::quant::{
@@ -80,15 +81,19 @@ impl QMatrix {
     }
 }
 
-/// Activation rows quantized in the layouts the matrices about to use them need.
+/// Activation rows quantized in the layouts the matrices about to use them need: Q8 blocks of
+/// 32 (`std`), pairs of them (`pairs`, for `Q4_1x2`), `Q8K` super-blocks (`super_blocks`, for
+/// the K-quants).
 #[derive(Default)]
 pub struct Acts {
     t_len: usize,
     cols: usize,
     std: Vec<Q8Act>,
     pairs: Vec<Q8Pair>,
+    super_blocks: Vec<Q8K>,
     has_std: bool,
     has_pairs: bool,
+    has_super_blocks: bool,
 }
 
 impl Acts {
@@ -97,7 +102,14 @@ impl Acts {
         self.t_len = t_len;
         self.cols = x.len() / t_len.max(1);
         self.has_pairs = mats.iter().any(|m| m.qtype == QType::Q4_1x2);
-        self.has_std = mats.iter().any(|m| m.qtype != QType::Q4_1x2);
+        self.has_super_blocks = mats.iter().any(|m| matches!(m.qtype, QType::K(_)));
+        self.has_std = mats
+            .iter()
+            .any(|m| !matches!(m.qtype, QType::Q4_1x2 | QType::K(_)));
+        if self.has_super_blocks {
+            self.super_blocks.resize(x.len() / QK_K, Q8K::default());
+            quantize_q8k(x, &mut self.super_blocks);
+        }
         if self.has_pairs {
             self.pairs.resize(x.len() / (2 * QK), Q8Pair::default());
             quantize_pairs(x, &mut self.pairs);
@@ -124,8 +136,18 @@ pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
     assert_eq!(acts.cols, w.cols, "activation width");
     assert!(out.len() >= t_len * w.rows, "output too small");
     let paired = w.qtype == QType::Q4_1x2;
+    let k_format = match w.qtype {
+        QType::K(format) => Some(format),
+        _ => None,
+    };
     assert!(
-        if paired { acts.has_pairs } else { acts.has_std },
+        if paired {
+            acts.has_pairs
+        } else if k_format.is_some() {
+            acts.has_super_blocks
+        } else {
+            acts.has_std
+        },
         "activations not prepared"
     );
     let k = kernels();
@@ -136,7 +158,7 @@ pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
     let t_blocks = t_len.div_ceil(T_TILE);
     let out_ptr = OutPtr(out.as_mut_ptr());
     let rb = w.qtype.row_bytes(w.cols);
-    let (nb, np) = (w.cols / QK, w.cols / (2 * QK));
+    let (nb, np, nk) = (w.cols / QK, w.cols / (2 * QK), w.cols / QK_K);
     let task = |i: usize| {
         let (rblk, tblk) = (i % row_blocks, i / row_blocks);
         let r0 = rblk * row_block;
@@ -161,6 +183,11 @@ pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
                     let rows: [&[Q8Pair]; 4] =
                         std::array::from_fn(|j| &acts.pairs[(t + j.min(n - 1)) * np..][..np]);
                     k.dot_pairs(wrow, &rows[..n], &mut res);
+                } else if let Some(format) = k_format {
+                    let rows: [&[Q8K]; 4] = std::array::from_fn(|j| {
+                        &acts.super_blocks[(t + j.min(n - 1)) * nk..][..nk]
+                    });
+                    k.dot_k(format, wrow, &rows[..n], &mut res);
                 } else {
                     let rows: [&[Q8Act]; 4] =
                         std::array::from_fn(|j| &acts.std[(t + j.min(n - 1)) * nb..][..nb]);
@@ -183,10 +210,37 @@ mod tests {
     use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
     use candle_core::{Device, Module, Tensor};
 
-    /// Against candle's QMatMul (its own Q8 activation path) on random weights.
+    /// Against candle's QMatMul (its own Q8 activation path) on random weights, for the
+    /// 32-weight formats (128 wide) and the K-quants (512 wide).
     #[test]
     fn matches_candle_qmatmul() {
-        let (rows, cols, t_len) = (72, 128, 9);
+        use super::super::kquant::KFormat;
+        for (cols, types) in [
+            (
+                128,
+                &[
+                    (GgmlDType::Q4_0, QType::Q4_0),
+                    (GgmlDType::Q4_1, QType::Q4_1),
+                    (GgmlDType::Q5_0, QType::Q5_0),
+                    (GgmlDType::Q5_1, QType::Q5_1),
+                    (GgmlDType::Q8_0, QType::Q8_0),
+                ][..],
+            ),
+            (
+                512,
+                &[
+                    (GgmlDType::Q4K, QType::K(KFormat::Q4K)),
+                    (GgmlDType::Q5K, QType::K(KFormat::Q5K)),
+                    (GgmlDType::Q6K, QType::K(KFormat::Q6K)),
+                ][..],
+            ),
+        ] {
+            matches_candle_for(cols, types);
+        }
+    }
+
+    fn matches_candle_for(cols: usize, types: &[(GgmlDType, QType)]) {
+        let (rows, t_len) = (72, 9);
         let wf: Vec<f32> = (0..rows * cols)
             .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 0.3)
             .collect();
@@ -194,11 +248,7 @@ mod tests {
             .map(|i| (i * 104729 % 997) as f32 / 498.0 - 1.0)
             .collect();
         let pool = Pool::new(2);
-        for (dtype, qtype) in [
-            (GgmlDType::Q4_0, QType::Q4_0),
-            (GgmlDType::Q4_1, QType::Q4_1),
-            (GgmlDType::Q8_0, QType::Q8_0),
-        ] {
+        for &(dtype, qtype) in types {
             let w = Tensor::from_vec(wf.clone(), (rows, cols), &Device::Cpu).unwrap();
             let qt = QTensor::quantize(&w, dtype).unwrap();
             let m = QMatrix {

@@ -1,9 +1,12 @@
 //! The block formats the CPU forward keeps weights in, byte-compatible with GGML's so the GGUF
-//! bytes are used as they are: Q4_0 (18 bytes per 32 weights), Q4_1 (20) and Q8_0 (34). Also the
-//! Q8 activation block the dot products take, and conversions (f16, dequantizing a row,
+//! bytes are used as they are: Q4_0 (18 bytes per 32 weights), Q4_1 (20), Q5_0 (22), Q5_1 (24),
+//! Q8_0 (34), and the K-quants' 256-weight super-blocks (`kquant`). Also the Q8 activation block
+//! the 32-weight formats' dot products take, and conversions (f16, dequantizing a row,
 //! quantizing f32 to Q8_0 for weight types we have no kernel for).
 
-/// Elements per quantization block in every format here.
+use super::kquant::{dequantize_block, KFormat, QK_K};
+
+/// Elements per quantization block in the 32-weight formats (Q4_0 … Q8_0).
 pub const QK: usize = 32;
 
 /// Weight formats the CPU kernels work on directly.
@@ -11,7 +14,13 @@ pub const QK: usize = 32;
 pub enum QType {
     Q4_0,
     Q4_1,
+    /// 4 bits in nibbles plus a fifth in a 32-bit mask; weights `d * (q - 16)`.
+    Q5_0,
+    /// As Q5_0, unsigned with a minimum: `d * q + m`.
+    Q5_1,
     Q8_0,
+    /// The K-quants (super-blocks of `QK_K`), multiplied with `Q8K` activations.
+    K(KFormat),
     /// Q4_1 regrouped by pairs of blocks (`repack_q4_1_pairs`): the same 40 bytes per 64
     /// weights, laid out so one 256-bit load holds both blocks' nibbles and one f16→f32
     /// conversion both blocks' scales. Multiplied with `Q8Pair` activations.
@@ -19,18 +28,29 @@ pub enum QType {
 }
 
 impl QType {
-    /// Bytes of one block of `QK` weights.
+    /// Bytes of one block (`block_len` weights).
     pub const fn block_bytes(self) -> usize {
         match self {
             QType::Q4_0 => 18,
             QType::Q4_1 | QType::Q4_1x2 => 20,
+            QType::Q5_0 => 22,
+            QType::Q5_1 => 24,
             QType::Q8_0 => 34,
+            QType::K(format) => format.block_bytes(),
         }
     }
 
-    /// Bytes of one row of `cols` weights (`cols` a multiple of `QK`).
+    /// Weights per block: `QK`, or `QK_K` for the K-quants.
+    pub const fn block_len(self) -> usize {
+        match self {
+            QType::K(_) => QK_K,
+            _ => QK,
+        }
+    }
+
+    /// Bytes of one row of `cols` weights (`cols` a multiple of `block_len`).
     pub const fn row_bytes(self, cols: usize) -> usize {
-        cols / QK * self.block_bytes()
+        cols / self.block_len() * self.block_bytes()
     }
 }
 
@@ -202,6 +222,15 @@ pub fn dequantize_row(qtype: QType, data: &[u8], cols: usize, row: usize, out: &
         }
         return;
     }
+    if let QType::K(format) = qtype {
+        for (blk, o) in bytes
+            .chunks_exact(format.block_bytes())
+            .zip(out.chunks_exact_mut(QK_K))
+        {
+            dequantize_block(format, blk, o);
+        }
+        return;
+    }
     let bb = qtype.block_bytes();
     for (blk, o) in bytes.chunks_exact(bb).zip(out.chunks_exact_mut(QK)) {
         let d = read_f16(blk, 0);
@@ -221,14 +250,41 @@ pub fn dequantize_row(qtype: QType, data: &[u8], cols: usize, row: usize, out: &
                     o[j + QK / 2] = (q >> 4) as f32 * d + m;
                 }
             }
+            QType::Q5_0 => {
+                let q = q5_values(&blk[2..]);
+                for j in 0..QK {
+                    o[j] = (q[j] as i32 - 16) as f32 * d;
+                }
+            }
+            QType::Q5_1 => {
+                let m = read_f16(blk, 2);
+                let q = q5_values(&blk[4..]);
+                for j in 0..QK {
+                    o[j] = q[j] as f32 * d + m;
+                }
+            }
             QType::Q8_0 => {
                 for j in 0..QK {
                     o[j] = blk[2 + j] as i8 as f32 * d;
                 }
             }
-            QType::Q4_1x2 => unreachable!("handled above"),
+            QType::Q4_1x2 | QType::K(_) => unreachable!("handled above"),
         }
     }
+}
+
+/// The 32 unsigned 5-bit values of a Q5_0/Q5_1 block from its 32-bit mask of fifth bits
+/// (little-endian, bit `j` for weight `j`) followed by 16 bytes of nibbles (weight `j` in the
+/// low nibble of byte `j`, weight `j + 16` in the high one).
+pub(crate) fn q5_values(qh_qs: &[u8]) -> [u8; QK] {
+    let qh = u32::from_le_bytes([qh_qs[0], qh_qs[1], qh_qs[2], qh_qs[3]]);
+    let mut q = [0u8; QK];
+    for j in 0..QK / 2 {
+        let byte = qh_qs[4 + j];
+        q[j] = (byte & 0x0f) | (((qh >> j) & 1) as u8) << 4;
+        q[j + QK / 2] = (byte >> 4) | (((qh >> (j + QK / 2)) & 1) as u8) << 4;
+    }
+    q
 }
 
 /// Quantizes f32 weights (a multiple of `QK` long) to Q8_0 bytes, as GGML does; used at load

@@ -1,7 +1,8 @@
-//! Reading tensors out of a GGUF file into the CPU forward's formats. Q4_0, Q4_1 and Q8_0 bytes
-//! are read straight from the file into their matrix (one copy, no f32 detour); other weight
-//! types (f32, f16, bf16, K-quants) are dequantized by candle and re-encoded to Q8_0 so every
-//! matrix runs on our kernels; vectors (norms, biases) become f32.
+//! Reading tensors out of a GGUF file into the CPU forward's formats. Q4_0, Q4_1, Q5_0, Q5_1,
+//! Q8_0, Q4_K, Q5_K and Q6_K bytes are read straight from the file into their matrix (one copy,
+//! no f32 detour); other weight types (f32, f16, bf16, the other K-quants) are dequantized by
+//! candle and re-encoded to Q8_0 so every matrix runs on our kernels; vectors (norms, biases)
+//! become f32.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -10,6 +11,7 @@ use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::GgmlDType;
 use candle_core::Device;
 
+use crate::llm::kernels::kquant::KFormat;
 use crate::llm::kernels::quant::{quantize_q8_0, QK};
 use crate::llm::kernels::{QMatrix, QType};
 use crate::llm::LlmError;
@@ -56,14 +58,21 @@ impl GgufReader {
         }
     }
 
-    /// The block format a tensor is kept in: its own where our kernels take it.
-    fn kept_as(dtype: GgmlDType) -> Option<QType> {
-        match dtype {
-            GgmlDType::Q4_0 => Some(QType::Q4_0),
-            GgmlDType::Q4_1 => Some(QType::Q4_1),
-            GgmlDType::Q8_0 => Some(QType::Q8_0),
-            _ => None,
-        }
+    /// The block format a tensor with rows of `cols` is kept in: its own where our kernels
+    /// take it (the whole rows of super-blocks being what the K-quant kernels take).
+    fn kept_as(dtype: GgmlDType, cols: usize) -> Option<QType> {
+        let qtype = match dtype {
+            GgmlDType::Q4_0 => QType::Q4_0,
+            GgmlDType::Q4_1 => QType::Q4_1,
+            GgmlDType::Q5_0 => QType::Q5_0,
+            GgmlDType::Q5_1 => QType::Q5_1,
+            GgmlDType::Q8_0 => QType::Q8_0,
+            GgmlDType::Q4K => QType::K(KFormat::Q4K),
+            GgmlDType::Q5K => QType::K(KFormat::Q5K),
+            GgmlDType::Q6K => QType::K(KFormat::Q6K),
+            _ => return None,
+        };
+        cols.is_multiple_of(qtype.block_len()).then_some(qtype)
     }
 
     /// Bytes every 2-D tensor of the file takes once loaded by `matrix` (an upper bound on
@@ -74,7 +83,7 @@ impl GgufReader {
             .values()
             .filter_map(|info| match info.shape.dims() {
                 [rows, cols] if cols % QK == 0 => {
-                    let qtype = Self::kept_as(info.ggml_dtype).unwrap_or(QType::Q8_0);
+                    let qtype = Self::kept_as(info.ggml_dtype, *cols).unwrap_or(QType::Q8_0);
                     Some(rows.saturating_mul(qtype.row_bytes(*cols)))
                 }
                 _ => None,
@@ -85,7 +94,7 @@ impl GgufReader {
     pub fn matrix(&mut self, name: &str) -> Result<QMatrix, LlmError> {
         let (rows, cols) = self.matrix_shape(name)?;
         let info = &self.content.tensor_infos[name];
-        let qtype = Self::kept_as(info.ggml_dtype);
+        let qtype = Self::kept_as(info.ggml_dtype, cols);
         if cols % QK != 0 {
             return Err(LlmError::BadModel(format!(
                 "tensor {name} rows have {cols} values, not a multiple of {QK}"

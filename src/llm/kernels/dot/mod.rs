@@ -1,15 +1,20 @@
 //! Dot products of one quantized weight row with up to four Q8 activation rows (the weight
 //! block is unpacked once and reused across them, which is what makes batched prefill pay), one
-//! attention head over the f16 KV cache, and SwiGLU's activation. A portable scalar version of each is the reference;
-//! an AVX2+FMA+F16C version is picked at run time with `is_x86_feature_detected!`, so a plain
-//! `cargo build --release` gets it without RUSTFLAGS.
+//! attention head over the f16 KV cache, and SwiGLU's activation. A portable scalar version of
+//! each is the reference; an AVX2+FMA+F16C version (and one using AVX-512 VNNI's u8×i8 sums) is
+//! picked at run time with `is_x86_feature_detected!`, so a plain `cargo build --release` gets
+//! it without RUSTFLAGS; `CLERK_KERNELS=avx2|scalar` asks for less. The K-quant kernels are in
+//! `x86_kquants`.
 
 use std::sync::OnceLock;
 
-use super::quant::{f16_to_f32, read_f16, Q8Act, Q8Pair, QType, QK};
+use super::kquant::{dot_block, KFormat, Q8K};
+use super::quant::{f16_to_f32, q5_values, read_f16, Q8Act, Q8Pair, QType, QK};
 
 /// Weight row `w` (bytes of `nb` blocks) against activation rows `a` (each `nb` blocks).
 pub type DotFn = unsafe fn(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]);
+/// The same for a K-quant row (`nb` super-blocks) and `Q8K` activation rows.
+pub type KDotFn = unsafe fn(w: &[u8], a: &[&[Q8K]], out: &mut [f32]);
 /// The same for `Q4_1x2` weights and paired activations.
 pub type PairDotFn = unsafe fn(w: &[u8], a: &[&[Q8Pair]], out: &mut [f32]);
 /// Consecutive `Q4_1x2` weight rows (`w`, `out.len()` rows) against one activation row.
@@ -31,7 +36,12 @@ pub struct Kernels {
     pub name: &'static str,
     q4_0: DotFn,
     q4_1: DotFn,
+    q5_0: DotFn,
+    q5_1: DotFn,
     q8_0: DotFn,
+    q4k: KDotFn,
+    q5k: KDotFn,
+    q6k: KDotFn,
     q4_1x2: PairDotFn,
     q4_1x2_rows: PairRowsFn,
     head: HeadFn,
@@ -48,11 +58,28 @@ impl Kernels {
         let f = match qtype {
             QType::Q4_0 => self.q4_0,
             QType::Q4_1 => self.q4_1,
+            QType::Q5_0 => self.q5_0,
+            QType::Q5_1 => self.q5_1,
             QType::Q8_0 => self.q8_0,
             QType::Q4_1x2 => panic!("Q4_1x2 weights take paired activations (dot_pairs)"),
+            QType::K(_) => panic!("K-quant weights take Q8K activations (dot_k)"),
         };
         // SAFETY: the function was chosen for features this CPU has, and the lengths above are
         // what it reads.
+        unsafe { f(w, a, out) }
+    }
+
+    /// `dot` for a K-quant weight row and `Q8K` activation rows (one block per super-block).
+    #[inline]
+    pub fn dot_k(&self, format: KFormat, w: &[u8], a: &[&[Q8K]], out: &mut [f32]) {
+        debug_assert!(a.len() <= 4 && out.len() >= a.len());
+        debug_assert!(a.iter().all(|r| r.len() * format.block_bytes() == w.len()));
+        let f = match format {
+            KFormat::Q4K => self.q4k,
+            KFormat::Q5K => self.q5k,
+            KFormat::Q6K => self.q6k,
+        };
+        // SAFETY: as in `dot`.
         unsafe { f(w, a, out) }
     }
 
@@ -107,7 +134,12 @@ pub static SCALAR: Kernels = Kernels {
     name: "scalar",
     q4_0: scalar::q4_0,
     q4_1: scalar::q4_1,
+    q5_0: scalar::q5_0,
+    q5_1: scalar::q5_1,
     q8_0: scalar::q8_0,
+    q4k: scalar::q4k,
+    q5k: scalar::q5k,
+    q6k: scalar::q6k,
     q4_1x2: scalar::q4_1x2,
     q4_1x2_rows: scalar::q4_1x2_rows,
     head: scalar::head,
@@ -174,6 +206,58 @@ mod scalar {
             }
             sum
         })
+    }
+
+    /// Σ q·a of one 5-bit block's values, less `offset` per weight (16 for Q5_0, 0 for Q5_1).
+    fn q5_dot(qh_qs: &[u8], qs: &[i8], offset: i32) -> i32 {
+        q5_values(qh_qs)
+            .iter()
+            .zip(qs)
+            .map(|(&q, &a)| (q as i32 - offset) * a as i32)
+            .sum()
+    }
+
+    pub unsafe fn q5_0(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]) {
+        for_rows(a, out, |row| {
+            let mut sum = 0f32;
+            for (blk, ab) in w.chunks_exact(22).zip(row) {
+                sum += read_f16(blk, 0) * ab.d * q5_dot(&blk[2..], &ab.qs, 16) as f32;
+            }
+            sum
+        })
+    }
+
+    pub unsafe fn q5_1(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]) {
+        for_rows(a, out, |row| {
+            let mut sum = 0f32;
+            for (blk, ab) in w.chunks_exact(24).zip(row) {
+                let (d, m) = (read_f16(blk, 0), read_f16(blk, 2));
+                sum += d * ab.d * q5_dot(&blk[4..], &ab.qs, 0) as f32 + m * ab.s;
+            }
+            sum
+        })
+    }
+
+    fn k_rows(format: KFormat, w: &[u8], a: &[&[Q8K]], out: &mut [f32]) {
+        for (o, row) in out.iter_mut().zip(a) {
+            *o = w
+                .chunks_exact(format.block_bytes())
+                .zip(row.iter())
+                .map(|(b, ab)| dot_block(format, b, ab))
+                .sum();
+        }
+    }
+
+    pub unsafe fn q4k(w: &[u8], a: &[&[Q8K]], out: &mut [f32]) {
+        k_rows(KFormat::Q4K, w, a, out)
+    }
+
+    pub unsafe fn q5k(w: &[u8], a: &[&[Q8K]], out: &mut [f32]) {
+        k_rows(KFormat::Q5K, w, a, out)
+    }
+
+    pub unsafe fn q6k(w: &[u8], a: &[&[Q8K]], out: &mut [f32]) {
+        k_rows(KFormat::Q6K, w, a, out)
     }
 
     pub unsafe fn q8_0(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]) {
@@ -256,6 +340,8 @@ mod scalar {
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
+#[cfg(target_arch = "x86_64")]
+mod x86_kquants;
 
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,10 @@
 //! The kernels against candle's reference and against each other, on random data.
 
 use super::*;
-use crate::llm::kernels::quant::{f32_to_f16, quantize_acts};
+use crate::llm::kernels::kquant::{quantize_q8k, QK_K};
+use crate::llm::kernels::quant::{dequantize_row, f32_to_f16, quantize_acts};
 use crate::llm::kernels::test_values as random;
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::{GgmlDType, QStorage, QTensor};
 use candle_core::{Device, Tensor};
 
 /// Our kernels (scalar and the dispatched ones) against candle's quantize + dequantize +
@@ -22,12 +23,43 @@ fn all() -> Vec<&'static Kernels> {
     v
 }
 
+/// A kernel's products of one weight row with activation rows `out.len()` rows: near the f32
+/// products of candle's dequantized row (`deq_row`) with the unquantized activations, and equal
+/// to the scalar kernel's (`scalar`), which does the same integer sums.
+fn check_row_products(
+    label: &str,
+    deq_row: &[f32],
+    acts: &[Vec<f32>],
+    out: &[f32],
+    scalar: &[f32],
+) {
+    for (i, (got, x)) in out.iter().zip(acts).enumerate() {
+        let exact: f32 = deq_row.iter().zip(x).map(|(a, b)| a * b).sum();
+        assert!(
+            (got - exact).abs() < 0.05 + exact.abs() * 0.02,
+            "{label} act {i}: {got} vs {exact}"
+        );
+    }
+    assert_same_sums(label, out, scalar);
+}
+
+fn assert_same_sums(label: &str, out: &[f32], scalar: &[f32]) {
+    for (i, (got, want)) in out.iter().zip(scalar).enumerate() {
+        assert!(
+            (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+            "{label} act {i}: {got} vs scalar {want}"
+        );
+    }
+}
+
 #[test]
 fn quantized_dots_match_candle() {
     let k = 288;
     for (dtype, qtype) in [
         (GgmlDType::Q4_0, QType::Q4_0),
         (GgmlDType::Q4_1, QType::Q4_1),
+        (GgmlDType::Q5_0, QType::Q5_0),
+        (GgmlDType::Q5_1, QType::Q5_1),
         (GgmlDType::Q8_0, QType::Q8_0),
     ] {
         let wf = random(3 * k, 7);
@@ -54,37 +86,141 @@ fn quantized_dots_match_candle() {
         let rb = qtype.row_bytes(k);
         for row in 0..3 {
             let wrow = &bytes[row * rb..(row + 1) * rb];
+            let mut scalar = [0f32; 4];
+            SCALAR.dot(qtype, wrow, &refs, &mut scalar);
             for kern in all() {
                 for n in [1, 3, 4] {
                     let mut out = [0f32; 4];
                     kern.dot(qtype, wrow, &refs[..n], &mut out);
-                    for i in 0..n {
-                        let exact: f32 = deq[row * k..(row + 1) * k]
-                            .iter()
-                            .zip(&acts[i])
-                            .map(|(a, b)| a * b)
-                            .sum();
-                        assert!(
-                            (out[i] - exact).abs() < 0.05 + exact.abs() * 0.02,
-                            "{qtype:?} {} row {row} act {i}: {} vs {exact}",
-                            kern.name,
-                            out[i]
-                        );
-                    }
+                    let label = format!("{qtype:?} {} row {row}", kern.name);
+                    let deq_row = &deq[row * k..(row + 1) * k];
+                    check_row_products(&label, deq_row, &acts, &out[..n], &scalar);
                 }
             }
-            // The SIMD kernel does the same integer arithmetic as the scalar one.
+        }
+    }
+}
+
+const K_TYPES: [(GgmlDType, KFormat); 3] = [
+    (GgmlDType::Q4K, KFormat::Q4K),
+    (GgmlDType::Q5K, KFormat::Q5K),
+    (GgmlDType::Q6K, KFormat::Q6K),
+];
+
+/// `rows` rows of `cols` weights of `dtype` as candle quantizes them, and candle's
+/// dequantization of those bytes.
+fn candle_quantized(dtype: GgmlDType, rows: usize, cols: usize, seed: u64) -> (Vec<u8>, Vec<f32>) {
+    let w = Tensor::from_vec(random(rows * cols, seed), (rows, cols), &Device::Cpu).unwrap();
+    let qw = QTensor::quantize(&w, dtype).unwrap();
+    (qw.data().unwrap().into_owned(), candle_dequantized(&qw))
+}
+
+fn candle_dequantized(qw: &QTensor) -> Vec<f32> {
+    qw.dequantize(&Device::Cpu)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+/// Random bytes as blocks of `qtype`, with every f16 scale set to a modest value: unlike
+/// quantized data, these reach every bit of the packed scales, minimums and high bits.
+fn random_blocks(qtype: QType, blocks: usize, seed: u64) -> Vec<u8> {
+    let bytes: Vec<u8> = random(blocks * qtype.block_bytes(), seed)
+        .iter()
+        .map(|v| ((v + 1.0) * 128.0) as u8)
+        .collect();
+    let scales: &[usize] = match qtype {
+        QType::K(KFormat::Q6K) => &[208],
+        QType::K(_) | QType::Q4_1 | QType::Q5_1 => &[0, 2],
+        _ => &[0],
+    };
+    let mut bytes = bytes;
+    for (i, blk) in bytes.chunks_exact_mut(qtype.block_bytes()).enumerate() {
+        for (j, &at) in scales.iter().enumerate() {
+            let v =
+                0.001 * (1.0 + ((i + j) % 7) as f32) * if (i + j) % 3 == 0 { -1.0 } else { 1.0 };
+            blk[at..at + 2].copy_from_slice(&f32_to_f16(v).to_le_bytes());
+        }
+    }
+    bytes
+}
+
+/// Our dequantization of every new format equals candle's, on quantized and on random blocks.
+#[test]
+fn dequantization_matches_candle() {
+    let cols = 2 * QK_K;
+    let types = [
+        (GgmlDType::Q5_0, QType::Q5_0),
+        (GgmlDType::Q5_1, QType::Q5_1),
+    ]
+    .into_iter()
+    .chain(K_TYPES.map(|(d, f)| (d, QType::K(f))));
+    for (dtype, qtype) in types {
+        let (quantized, _) = candle_quantized(dtype, 2, cols, 5);
+        let random_bytes = random_blocks(qtype, 2 * cols / qtype.block_len(), 9);
+        for bytes in [quantized, random_bytes] {
+            let storage =
+                QStorage::from_data(std::borrow::Cow::Borrowed(&bytes), &Device::Cpu, dtype)
+                    .unwrap();
+            let want = candle_dequantized(&QTensor::new(storage, (2, cols)).unwrap());
+            let mut got = vec![0f32; 2 * cols];
+            for (row, out) in got.chunks_exact_mut(cols).enumerate() {
+                dequantize_row(qtype, &bytes, cols, row, out);
+            }
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    // Q6_K: ours is d·s·q - 32·d·s, candle's d·s·(q - 32).
+                    (g - w).abs() <= 2e-5 * (1.0 + w.abs()),
+                    "{qtype:?} weight {i}: {g} vs {w}"
+                );
+            }
+        }
+    }
+}
+
+/// The K-quant kernels (scalar, AVX2) against candle's dequantized weights times the f32
+/// activations, and against each other, for 1 to 4 activation rows.
+#[test]
+fn k_quant_dots_match_candle() {
+    let cols = 3 * QK_K;
+    let acts: Vec<Vec<f32>> = (0..4).map(|i| random(cols, 200 + i)).collect();
+    let qa: Vec<Vec<Q8K>> = acts
+        .iter()
+        .map(|x| {
+            let mut q = vec![Q8K::default(); cols / QK_K];
+            quantize_q8k(x, &mut q);
+            q
+        })
+        .collect();
+    let refs: Vec<&[Q8K]> = qa.iter().map(|v| v.as_slice()).collect();
+    for (dtype, format) in K_TYPES {
+        let (bytes, deq) = candle_quantized(dtype, 3, cols, 17);
+        let rb = QType::K(format).row_bytes(cols);
+        for row in 0..3 {
+            let wrow = &bytes[row * rb..(row + 1) * rb];
+            let mut scalar = [0f32; 4];
+            SCALAR.dot_k(format, wrow, &refs, &mut scalar);
             for kern in all() {
-                let (mut a, mut b) = ([0f32; 4], [0f32; 4]);
-                SCALAR.dot(qtype, wrow, &refs, &mut a);
-                kern.dot(qtype, wrow, &refs, &mut b);
-                for i in 0..4 {
-                    assert!(
-                        (a[i] - b[i]).abs() <= 1e-4 * (1.0 + a[i].abs()),
-                        "{a:?} {b:?}"
-                    );
+                for n in [1, 2, 3, 4] {
+                    let mut out = [0f32; 4];
+                    kern.dot_k(format, wrow, &refs[..n], &mut out);
+                    let label = format!("{format:?} {} row {row}", kern.name);
+                    let deq_row = &deq[row * cols..(row + 1) * cols];
+                    check_row_products(&label, deq_row, &acts, &out[..n], &scalar);
                 }
             }
+        }
+        // Random blocks reach scale bits quantized data may not; the kernels still agree.
+        let random_row = random_blocks(QType::K(format), cols / QK_K, 23);
+        let mut scalar = [0f32; 4];
+        SCALAR.dot_k(format, &random_row, &refs, &mut scalar);
+        for kern in all() {
+            let mut out = [0f32; 4];
+            kern.dot_k(format, &random_row, &refs, &mut out);
+            let label = format!("{format:?} {} random blocks", kern.name);
+            assert_same_sums(&label, &out, &scalar);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The x86-64 kernels: AVX2+FMA+F16C, and the same with AVX-512 VNNI's `vpdpbusd` for the
-//! u8×i8 sums; chosen at run time by `super::kernels`.
+//! u8×i8 sums; chosen at run time by `super::kernels`. The K-quants' are in `x86_kquants`.
 
+use super::x86_kquants::{q4k_avx2, q5k_avx2, q6k_avx2};
 use super::*;
 use std::arch::x86_64::*;
 
@@ -8,19 +9,31 @@ pub static AVX2: Kernels = Kernels {
     name: "avx2",
     q4_0: q4_0_avx2,
     q4_1: q4_1_avx2,
+    q5_0: q5_0_avx2,
+    q5_1: q5_1_avx2,
     q8_0: q8_0_avx2,
+    q4k: q4k_avx2,
+    q5k: q5k_avx2,
+    q6k: q6k_avx2,
     q4_1x2: q4_1x2_avx2,
     q4_1x2_rows: q4_1x2_rows_avx2,
     head,
     silu_mul,
 };
 
-/// AVX-512 VNNI's `vpdpbusd` on 256-bit vectors replaces AVX2's two-step u8×i8 sum.
+/// AVX-512 VNNI's `vpdpbusd` on 256-bit vectors replaces AVX2's two-step u8×i8 sum. The
+/// K-quants keep AVX2's: their scales change every 16 or 32 weights, so a `vpdpbusd` would
+/// need a 32-bit multiply after it, no fewer instructions than `maddubs` + `madd` by the scale.
 pub static VNNI: Kernels = Kernels {
     name: "avx512vnni",
     q4_0: q4_0_vnni,
     q4_1: q4_1_vnni,
+    q5_0: q5_0_vnni,
+    q5_1: q5_1_vnni,
     q8_0: q8_0_vnni,
+    q4k: q4k_avx2,
+    q5k: q5k_avx2,
+    q6k: q6k_avx2,
     q4_1x2: q4_1x2_vnni,
     q4_1x2_rows: q4_1x2_rows_vnni,
     head,
@@ -39,7 +52,7 @@ pub fn vnni_available() -> bool {
 
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn hsum(v: __m256) -> f32 {
+pub(super) fn hsum(v: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     let s = _mm_add_ss(s, _mm_movehdup_ps(s));
@@ -51,6 +64,21 @@ fn hsum(v: __m256) -> f32 {
 unsafe fn scales(p: *const u8) -> (f32, f32) {
     let v = _mm_cvtph_ps(_mm_cvtsi32_si128((p as *const i32).read_unaligned()));
     (_mm_cvtss_f32(v), _mm_cvtss_f32(_mm_movehdup_ps(v)))
+}
+
+/// The 32-bit mask at `p` as 32 bytes, 0x10 where its bit is set (byte `i` for bit `i`): the
+/// fifth bits of a Q5 block, in place.
+#[inline(always)]
+unsafe fn fifth_bits(p: *const u8) -> __m256i {
+    let qh = _mm256_set1_epi32((p as *const i32).read_unaligned());
+    // Byte i takes mask byte i / 8 (each 128-bit lane holds all four), then tests bit i % 8.
+    let spread = _mm256_setr_epi8(
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3,
+        3, 3,
+    );
+    let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
+    let set = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(qh, spread), bit), bit);
+    _mm256_and_si256(set, _mm256_set1_epi8(0x10))
 }
 
 /// The 32 nibbles of a 4-bit block as bytes 0..15, in element order.
@@ -95,6 +123,8 @@ trait Format {
 }
 struct Q40;
 struct Q41;
+struct Q50;
+struct Q51;
 struct Q80;
 impl Format for Q40 {
     const BB: usize = 18;
@@ -112,6 +142,31 @@ impl Format for Q41 {
     unsafe fn unpack(p: *const u8) -> (__m256i, f32, f32) {
         let (d, m) = scales(p);
         (nibbles(p.add(4)), d, m)
+    }
+}
+impl Format for Q50 {
+    const BB: usize = 22;
+    // q - 16 in -16..=15: signed, so the offset is applied per weight, exactly, as llama.cpp
+    // does with its Q8_0 activations.
+    const SIGNED: bool = true;
+    #[inline(always)]
+    unsafe fn unpack(p: *const u8) -> (__m256i, f32, f32) {
+        let (d, _) = scales(p);
+        let q = _mm256_or_si256(nibbles(p.add(6)), fifth_bits(p.add(2)));
+        (_mm256_sub_epi8(q, _mm256_set1_epi8(16)), d, 0.0)
+    }
+}
+impl Format for Q51 {
+    const BB: usize = 24;
+    const SIGNED: bool = false;
+    #[inline(always)]
+    unsafe fn unpack(p: *const u8) -> (__m256i, f32, f32) {
+        let (d, m) = scales(p);
+        (
+            _mm256_or_si256(nibbles(p.add(8)), fifth_bits(p.add(4))),
+            d,
+            m,
+        )
     }
 }
 impl Format for Q80 {
@@ -313,9 +368,13 @@ pair_kernel!(q4_1x2_vnni, Vnni, "avx2,fma,f16c,avx512vnni,avx512vl");
 
 kernel!(q4_0_avx2, Q40, Avx2, "avx2,fma,f16c");
 kernel!(q4_1_avx2, Q41, Avx2, "avx2,fma,f16c");
+kernel!(q5_0_avx2, Q50, Avx2, "avx2,fma,f16c");
+kernel!(q5_1_avx2, Q51, Avx2, "avx2,fma,f16c");
 kernel!(q8_0_avx2, Q80, Avx2, "avx2,fma,f16c");
 kernel!(q4_0_vnni, Q40, Vnni, "avx2,fma,f16c,avx512vnni,avx512vl");
 kernel!(q4_1_vnni, Q41, Vnni, "avx2,fma,f16c,avx512vnni,avx512vl");
+kernel!(q5_0_vnni, Q50, Vnni, "avx2,fma,f16c,avx512vnni,avx512vl");
+kernel!(q5_1_vnni, Q51, Vnni, "avx2,fma,f16c,avx512vnni,avx512vl");
 kernel!(q8_0_vnni, Q80, Vnni, "avx2,fma,f16c,avx512vnni,avx512vl");
 
 /// Eight f16 at `p` as f32.

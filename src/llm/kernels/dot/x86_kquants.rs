@@ -1,0 +1,216 @@
+//! AVX2 dot products of K-quant weight rows (Q4_K, Q5_K, Q6_K) with `Q8K` activation rows.
+//! Each super-block is unpacked once into eight runs of 32 unsigned weights with a 16-bit
+//! scale per 16 of them, then reused for every activation row: `maddubs` multiplies weights by
+//! activations into pairs, `madd` by the run's scales into 32-bit sums, and the minimums (Q6_K:
+//! its offset of 32) are applied once per super-block through the activations' sums per 16
+//! (`Q8K::bsums`). The integer sums are exact; only the two per-block scalings are float.
+
+use std::arch::x86_64::*;
+
+use super::x86::hsum;
+use crate::llm::kernels::kquant::{layout, scale_min, Q8K};
+
+/// A super-block in registers: weight `i` of run `r` is `d * scale * q - dmin * min`, with the
+/// scale of its 16 in `scales[r]` (one value per 128-bit half) and `mins` the 16 sub-blocks'
+/// minimum coefficients, multiplied with the activations' `bsums`.
+struct Unpacked {
+    q: [__m256i; 8],
+    scales: [__m256i; 8],
+    mins: __m256i,
+    d: f32,
+    dmin: f32,
+}
+
+trait KBlock {
+    /// Bytes per super-block.
+    const BB: usize;
+    unsafe fn unpack(p: *const u8) -> Unpacked;
+}
+
+struct Q4K;
+struct Q5K;
+struct Q6K;
+
+#[inline(always)]
+unsafe fn f16_pair(p: *const u8) -> (f32, f32) {
+    let v = _mm_cvtph_ps(_mm_cvtsi32_si128((p as *const i32).read_unaligned()));
+    (_mm_cvtss_f32(v), _mm_cvtss_f32(_mm_movehdup_ps(v)))
+}
+
+/// Q4_K/Q5_K's 6-bit scales (one per run of 32) and minimums (repeated for both of a run's
+/// 16-value activation sums).
+#[inline(always)]
+unsafe fn scales_and_mins(p: *const u8) -> ([__m256i; 8], __m256i) {
+    let packed = std::slice::from_raw_parts(p.add(layout::SCALES), 12);
+    let mut sc = [0i16; 8];
+    let mut mins = [0i16; 16];
+    for j in 0..8 {
+        let (s, m) = scale_min(j, packed);
+        sc[j] = s as i16;
+        mins[2 * j] = m as i16;
+        mins[2 * j + 1] = m as i16;
+    }
+    (
+        std::array::from_fn(|j| _mm256_set1_epi16(sc[j])),
+        _mm256_loadu_si256(mins.as_ptr() as *const __m256i),
+    )
+}
+
+/// Q4_K, and with `FIFTH` Q5_K (the same but for 32 bytes of fifth bits before the nibbles:
+/// bits 2c and 2c + 1 of each for run pair c).
+#[inline(always)]
+unsafe fn unpack_q4k_q5k<const FIFTH: bool>(p: *const u8) -> Unpacked {
+    let (d, dmin) = f16_pair(p);
+    let (scales, mins) = scales_and_mins(p);
+    let mask = _mm256_set1_epi8(0x0f);
+    let sixteen = _mm256_set1_epi8(0x10);
+    let qs = p.add(if FIFTH {
+        layout::Q5K_QS
+    } else {
+        layout::Q4K_QS
+    });
+    let qh = _mm256_loadu_si256(p.add(layout::Q5K_QH) as *const __m256i);
+    // 0x10 in each byte whose `bit` is set in `qh`.
+    let fifth = |bit: i32| {
+        let b = _mm256_set1_epi8(bit as u8 as i8);
+        _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, b), b), sixteen)
+    };
+    let mut q = [_mm256_setzero_si256(); 8];
+    for c in 0..4 {
+        let v = _mm256_loadu_si256(qs.add(32 * c) as *const __m256i);
+        q[2 * c] = _mm256_and_si256(v, mask);
+        q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
+        if FIFTH {
+            q[2 * c] = _mm256_or_si256(q[2 * c], fifth(1 << (2 * c)));
+            q[2 * c + 1] = _mm256_or_si256(q[2 * c + 1], fifth(2 << (2 * c)));
+        }
+    }
+    Unpacked {
+        q,
+        scales,
+        mins,
+        d,
+        dmin,
+    }
+}
+
+impl KBlock for Q4K {
+    const BB: usize = layout::Q4K_BYTES;
+    #[inline(always)]
+    unsafe fn unpack(p: *const u8) -> Unpacked {
+        unpack_q4k_q5k::<false>(p)
+    }
+}
+
+impl KBlock for Q5K {
+    const BB: usize = layout::Q5K_BYTES;
+    #[inline(always)]
+    unsafe fn unpack(p: *const u8) -> Unpacked {
+        unpack_q4k_q5k::<true>(p)
+    }
+}
+
+impl KBlock for Q6K {
+    const BB: usize = layout::Q6K_BYTES;
+    #[inline(always)]
+    unsafe fn unpack(p: *const u8) -> Unpacked {
+        let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(
+            (p.add(layout::Q6K_D) as *const u16).read_unaligned() as i32,
+        )));
+        let sc = std::slice::from_raw_parts(p.add(layout::Q6K_SCALES) as *const i8, 16);
+        let low4 = _mm256_set1_epi8(0x0f);
+        let low2 = _mm256_set1_epi8(3);
+        // Two bits of `h` (from bit `shift` of each byte) moved to bits 4-5.
+        let top = |h: __m256i, shift: i32| {
+            let bits = match shift {
+                0 => h,
+                2 => _mm256_srli_epi16(h, 2),
+                4 => _mm256_srli_epi16(h, 4),
+                _ => _mm256_srli_epi16(h, 6),
+            };
+            _mm256_slli_epi16(_mm256_and_si256(bits, low2), 4)
+        };
+        let mut q = [_mm256_setzero_si256(); 8];
+        for n in 0..2 {
+            let l0 = _mm256_loadu_si256(p.add(64 * n) as *const __m256i);
+            let l1 = _mm256_loadu_si256(p.add(64 * n + 32) as *const __m256i);
+            let h = _mm256_loadu_si256(p.add(layout::Q6K_QH + 32 * n) as *const __m256i);
+            let (l0_hi, l1_hi) = (_mm256_srli_epi16(l0, 4), _mm256_srli_epi16(l1, 4));
+            q[4 * n] = _mm256_or_si256(_mm256_and_si256(l0, low4), top(h, 0));
+            q[4 * n + 1] = _mm256_or_si256(_mm256_and_si256(l1, low4), top(h, 2));
+            q[4 * n + 2] = _mm256_or_si256(_mm256_and_si256(l0_hi, low4), top(h, 4));
+            q[4 * n + 3] = _mm256_or_si256(_mm256_and_si256(l1_hi, low4), top(h, 6));
+        }
+        Unpacked {
+            q,
+            // Run r holds sub-blocks 2r (low half) and 2r + 1 (high half).
+            scales: std::array::from_fn(|r| {
+                _mm256_set_m128i(
+                    _mm_set1_epi16(sc[2 * r + 1] as i16),
+                    _mm_set1_epi16(sc[2 * r] as i16),
+                )
+            }),
+            // The weights are q - 32: Σ scale·(q - 32)·a = Σ scale·q·a - 32 Σ scale·bsum.
+            mins: _mm256_cvtepi8_epi16(_mm_loadu_si128(sc.as_ptr() as *const __m128i)),
+            d,
+            dmin: 32.0 * d,
+        }
+    }
+}
+
+/// `N` activation rows against one weight row of `F` super-blocks.
+#[inline(always)]
+unsafe fn rows_n<F: KBlock, const N: usize>(w: &[u8], a: &[&[Q8K]], out: &mut [f32]) {
+    let nb = w.len() / F::BB;
+    let wp = w.as_ptr();
+    let rows: [*const Q8K; N] = std::array::from_fn(|i| a[i].as_ptr());
+    let mut acc = [_mm256_setzero_ps(); N];
+    for b in 0..nb {
+        let blk = F::unpack(wp.add(b * F::BB));
+        for i in 0..N {
+            let ab = &*rows[i].add(b);
+            let aq = ab.qs.as_ptr();
+            let mut isum = _mm256_setzero_si256();
+            for (r, (q, scale)) in blk.q.iter().zip(&blk.scales).enumerate() {
+                let av = _mm256_loadu_si256(aq.add(32 * r) as *const __m256i);
+                // Pairs of 6-bit weights by int8 activations fit in i16 (2·63·127).
+                let pairs = _mm256_maddubs_epi16(*q, av);
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pairs, *scale));
+            }
+            let bsums = _mm256_loadu_si256(ab.bsums.as_ptr() as *const __m256i);
+            let msum = _mm256_madd_epi16(bsums, blk.mins);
+            acc[i] = _mm256_fmadd_ps(
+                _mm256_cvtepi32_ps(isum),
+                _mm256_set1_ps(blk.d * ab.d),
+                acc[i],
+            );
+            acc[i] = _mm256_fmadd_ps(
+                _mm256_cvtepi32_ps(msum),
+                _mm256_set1_ps(-blk.dmin * ab.d),
+                acc[i],
+            );
+        }
+    }
+    for i in 0..N {
+        out[i] = hsum(acc[i]);
+    }
+}
+
+macro_rules! k_kernel {
+    ($name:ident, $fmt:ty) => {
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub(super) unsafe fn $name(w: &[u8], a: &[&[Q8K]], out: &mut [f32]) {
+            match a.len() {
+                1 => rows_n::<$fmt, 1>(w, a, out),
+                2 => rows_n::<$fmt, 2>(w, a, out),
+                3 => rows_n::<$fmt, 3>(w, a, out),
+                4 => rows_n::<$fmt, 4>(w, a, out),
+                _ => {}
+            }
+        }
+    };
+}
+
+k_kernel!(q4k_avx2, Q4K);
+k_kernel!(q5k_avx2, Q5K);
+k_kernel!(q6k_avx2, Q6K);
