@@ -8,6 +8,7 @@ mod generation;
 mod hardening;
 mod http;
 mod index;
+mod qwen;
 mod retrieval;
 mod support;
 mod tokenizer;
