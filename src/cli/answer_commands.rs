@@ -78,10 +78,12 @@ impl AnswerTuning {
         Ok(settings)
     }
 
-    /// The judge `--judge` names, loaded on `model`'s models dir and device; None for none.
-    pub fn load_judge(&self, model: &ModelArgs) -> anyhow::Result<Option<Arc<Judge>>> {
+    /// The judge `--judge` names, loaded on `model`'s models dir and device; None for none,
+    /// and without `dense` retrieval (the judge reads what the encoder found, so it would never
+    /// be asked).
+    pub fn load_judge(&self, model: &ModelArgs, dense: bool) -> anyhow::Result<Option<Arc<Judge>>> {
         let spec = self.judge.as_deref().unwrap_or("none");
-        if spec.eq_ignore_ascii_case("none") {
+        if spec.eq_ignore_ascii_case("none") || !dense {
             return Ok(None);
         }
         let args = ModelArgs {
@@ -152,7 +154,8 @@ pub fn ask(args: AskArgs) -> anyhow::Result<()> {
         args.model
             .load_chat(1, args.tuning.model_languages.clone())?,
     );
-    engine.set_judge(args.tuning.load_judge(&args.model)?);
+    let dense = engine.embedding_model().is_some();
+    engine.set_judge(args.tuning.load_judge(&args.model, dense)?);
     let json = args.json;
     let mut streamed = false;
     let answer = engine.answer(
@@ -228,8 +231,10 @@ pub fn eval_answers(args: EvalAnswersArgs) -> anyhow::Result<()> {
     let model = args
         .model
         .load_chat(1, args.tuning.model_languages.clone())?;
-    let judge = args.tuning.load_judge(&args.model)?;
     let retrieval = super::commands::retrieval(&args.retrieval)?;
+    let judge = args
+        .tuning
+        .load_judge(&args.model, retrieval.embedder.is_some())?;
     let reports = eval::answers::evaluate(
         &corpus,
         args.business.as_deref(),

@@ -95,7 +95,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                          replies only"
                     ),
                 }
-                match tuning.load_judge(&model_args) {
+                // The judge reads what dense retrieval found: without vectors it is never asked.
+                let dense = engine.embedding_model().is_some();
+                match tuning.load_judge(&model_args, dense) {
                     Ok(judge) => engine.set_judge(judge),
                     Err(e) => tracing::error!(
                         error = format!("{e:#}"),
@@ -429,7 +431,7 @@ pub(super) fn retrieval(args: &RetrievalArgs) -> anyhow::Result<eval::Retrieval>
 
 pub fn eval_calibrate(args: EvalCalibrateArgs) -> anyhow::Result<()> {
     let corpus = args.corpus.unwrap_or_else(default_corpus_dir);
-    let judge = args.tuning.load_judge(&args.model)?;
+    let judge = args.tuning.load_judge(&args.model, true)?;
     let report = eval::calibrate::calibrate(&corpus, &retrieval(&args.retrieval)?, judge)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

@@ -8,6 +8,7 @@ mod generation;
 mod hardening;
 mod http;
 mod index;
+mod judge;
 mod qwen;
 mod retrieval;
 mod support;
