@@ -342,7 +342,9 @@ impl Answerer {
             _ => question.to_string(),
         };
         let mut hits = search(&query, self.settings.retrieve)?;
-        let dense = hits.iter().any(|h| h.similarity.is_some());
+        // Calibrated only where every passage has its similarities (not while an index is still
+        // being embedded): the weighing falls back to coverage otherwise, and so must the bar.
+        let dense = !hits.is_empty() && hits.iter().all(|h| h.similarity.is_some());
         // The customer's language, known before deciding: a question in another language
         // than the documents' shares few words with them by nature.
         let language = language::detect(question, business.language);

@@ -357,14 +357,27 @@ fn vectors_persist_with_the_index_and_follow_the_model() {
             "Kann ich Bücher reservieren?"
         );
     }
-    // Another cut of the texts is another model: every passage (4) and FAQ question (4) is
-    // embedded again, into that model's own file.
+    // Another cut of the texts is another model: every passage (4), FAQ question (4) and
+    // sentence of an answer of several sentences is embedded again, into that model's own file.
+    let doc = clerk::documents::parse(
+        "faq.md",
+        GERMAN_FAQ.as_bytes(),
+        &clerk::documents::Limits::default(),
+    )
+    .unwrap();
+    let sentences: usize = doc
+        .passages
+        .iter()
+        .map(|p| clerk::index::sentences(&p.text).len())
+        .filter(|&n| n > 1)
+        .sum();
+    assert!(sentences > 0, "the FAQ has answers of several sentences");
     let path = clerk::embed::pull_encoder(&clerk::llm::fetch::default_models_dir()).unwrap();
     let other =
         std::sync::Arc::new(clerk::engine::EncoderEmbedder::load_with(&path, Some(128)).unwrap());
     let e = clerk::engine::Engine::open(dir.path(), EngineLimits::default()).unwrap();
     let embedded = e.set_embedder(other).unwrap();
-    assert_eq!(embedded, vec![("laden".to_string(), 8)]);
+    assert_eq!(embedded, vec![("laden".to_string(), 8 + sentences)]);
     let files = std::fs::read_dir(dir.path().join("indexes/laden"))
         .unwrap()
         .filter_map(|f| f.ok())

@@ -142,19 +142,26 @@ fn the_calibrated_decision_answers_across_languages_and_hands_over_the_unrelated
     s.engine.set_embedder(crate::support::embedder()).unwrap();
     s.engine.seed_demo(&corpus()).unwrap();
     let shop = "buchhandlung-lindenblatt";
-    for (question, mode, fact) in [
+    // The FAQ entry answers with its text either way; whether that counts as an FAQ match
+    // (question similarity over the calibrated bar) or an extractive reply of the entry is
+    // the calibration's to say.
+    for (question, modes, fact) in [
         (
             "when are you open on saturday?",
-            Mode::Faq,
+            &[Mode::Faq, Mode::Extractive][..],
             "10:00 bis 16:00",
         ),
-        ("what does Der Zauberberg cost?", Mode::Catalog, "16,00"),
+        (
+            "what does Der Zauberberg cost?",
+            &[Mode::Catalog][..],
+            "16,00",
+        ),
     ] {
         let answer = s
             .engine
             .answer(shop, question, History::Stored(None), &mut |_| {})
             .unwrap();
-        assert_eq!(answer.mode, mode, "{question}: {answer:?}");
+        assert!(modes.contains(&answer.mode), "{question}: {answer:?}");
         assert!(answer.text.contains(fact), "{question}: {}", answer.text);
         assert_eq!(answer.language, "en");
         assert!(answer
