@@ -242,17 +242,7 @@ pub fn fit(questions: &[Judged]) -> Calibration {
         foreign: raw[5],
         threshold: 0.5,
     };
-    // Each question's strongest passage, and whether deciding on it is answering rightly.
-    let decided: Vec<(f32, bool)> = questions
-        .iter()
-        .filter_map(|q| {
-            q.features
-                .iter()
-                .zip(&q.answers)
-                .map(|(x, &right)| (calibration.probability(*x), right))
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-        })
-        .collect();
+    let decided = decided(questions, &calibration);
     let mut best = (0usize, 0.5f32);
     for step in 1..100 {
         let t = step as f32 / 100.0;
@@ -266,21 +256,34 @@ pub fn fit(questions: &[Judged]) -> Calibration {
     calibration
 }
 
+impl Judged {
+    /// The passage `calibration` is most confident in, if any was retrieved.
+    pub fn strongest(&self, calibration: &Calibration) -> Option<usize> {
+        let confidence = |i: usize| calibration.probability(self.features[i]);
+        (0..self.features.len()).max_by(|&a, &b| confidence(a).total_cmp(&confidence(b)))
+    }
+}
+
+/// Each question's strongest passage: its confidence, and whether deciding on it is answering
+/// rightly (questions with no passage left out).
+fn decided(questions: &[Judged], calibration: &Calibration) -> Vec<(f32, bool)> {
+    questions
+        .iter()
+        .filter_map(|q| {
+            let i = q.strongest(calibration)?;
+            Some((calibration.probability(q.features[i]), q.answers[i]))
+        })
+        .collect()
+}
+
 /// How many questions `calibration` decides rightly (see `fit`), of how many.
 pub fn decided_right(questions: &[Judged], calibration: &Calibration) -> (usize, usize) {
-    let decided = questions.iter().filter_map(|q| {
-        q.features
-            .iter()
-            .zip(&q.answers)
-            .map(|(x, &right)| (calibration.probability(*x), right))
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-    });
-    let mut n = 0;
+    let decided = decided(questions, calibration);
     let right = decided
-        .inspect(|_| n += 1)
+        .iter()
         .filter(|(p, y)| (*p >= calibration.threshold) == *y)
         .count();
-    (right, n)
+    (right, decided.len())
 }
 
 /// Logistic regression by gradient descent on standardized features (a similarity varies over

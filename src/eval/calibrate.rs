@@ -95,10 +95,7 @@ pub fn calibrate(
         .iter()
         .zip(&faq_similarity)
         .filter_map(|(q, similarity): (&Judged, &Vec<Option<f32>>)| {
-            let top = (0..q.features.len()).max_by(|&a, &b| {
-                let p = |i: usize| calibration.probability(q.features[i]);
-                p(a).total_cmp(&p(b))
-            })?;
+            let top = q.strongest(&calibration)?;
             similarity[top].map(|s| (s, q.answers[top]))
         })
         .collect();

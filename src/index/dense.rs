@@ -143,15 +143,6 @@ pub struct Similarity {
 }
 
 impl Similarity {
-    /// The passage's similarity where it is only one vector.
-    pub fn of_passage(passage: f32) -> Similarity {
-        Similarity {
-            passage,
-            sentence: None,
-            question: None,
-        }
-    }
-
     /// The strongest signal, on the passage's scale: what ranks passages.
     pub fn best(&self) -> f32 {
         best_of(self.passage, self.sentence, self.question)

@@ -108,7 +108,11 @@ mod tests {
     }
 
     fn sim(passage: f32) -> Similarity {
-        Similarity::of_passage(passage)
+        Similarity {
+            passage,
+            sentence: None,
+            question: None,
+        }
     }
 
     #[test]

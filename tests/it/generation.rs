@@ -23,14 +23,6 @@ struct Case {
     logits: Vec<f32>,
 }
 
-fn ids(v: &Json) -> Vec<u32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_u64().expect("id") as u32)
-        .collect()
-}
-
 fn cases() -> &'static [Case] {
     static CASES: OnceLock<Vec<Case>> = OnceLock::new();
     CASES.get_or_init(|| {
@@ -40,8 +32,8 @@ fn cases() -> &'static [Case] {
             .expect("greedy.cases")
             .iter()
             .map(|c| Case {
-                prompt_ids: ids(&c["prompt_ids"]),
-                greedy_ids: ids(&c["greedy_ids"]),
+                prompt_ids: support::token_ids(&c["prompt_ids"]),
+                greedy_ids: support::token_ids(&c["greedy_ids"]),
                 logits: c["first_step_logits"]
                     .as_array()
                     .expect("logits")

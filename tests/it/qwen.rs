@@ -18,14 +18,6 @@ use crate::support;
 /// Logit margins below this are near ties.
 const NEAR_TIE: f64 = 0.15;
 
-fn ids(v: &Json) -> Vec<u32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_u64().expect("id") as u32)
-        .collect()
-}
-
 fn greedy(m: &mut dyn LanguageModel, prompt: &[u32], steps: usize) -> Vec<u32> {
     let mut logits = m.forward(prompt, 0).expect("prompt");
     let mut out = Vec::new();
@@ -60,14 +52,18 @@ fn qwen_greedy_matches_llama_cpp_up_to_a_near_tie() {
         let mut m = model::load(&file, &opts).expect("load");
         let mut identical = 0;
         for (i, case) in entry["cases"].as_array().expect("cases").iter().enumerate() {
-            let want = ids(&case["greedy_ids"]);
+            let want = support::token_ids(&case["greedy_ids"]);
             let margins: Vec<f64> = case["top2_margins"]
                 .as_array()
                 .expect("margins")
                 .iter()
                 .map(|v| v.as_f64().expect("margin"))
                 .collect();
-            let got = greedy(&mut *m, &ids(&case["prompt_ids"]), want.len());
+            let got = greedy(
+                &mut *m,
+                &support::token_ids(&case["prompt_ids"]),
+                want.len(),
+            );
             identical += usize::from(got == want);
             let sure = margins
                 .iter()
