@@ -231,14 +231,13 @@ pub fn product_intent(question: &str, product: &ProductFields) -> ProductIntent 
 }
 
 /// A product's answer from its stored fields, labelled in `language`: its name (and author or
-/// brand), its description when `describe`, its price and availability (what customers asking
+/// brand), its description, its price and availability (what customers asking
 /// about a product want next), the attributes the question names, and its link.
 pub fn catalog_reply(
     product: &ProductFields,
     title: &str,
     intent: &ProductIntent,
     language: &str,
-    describe: bool,
 ) -> String {
     let labels = catalog_labels(language);
     let name = product.name.as_deref().unwrap_or(title);
@@ -249,10 +248,10 @@ pub fn catalog_reply(
         }
         _ => lines.push(name.to_string()),
     }
-    if describe {
-        if let Some(description) = product.description.as_deref().filter(|d| !d.is_empty()) {
-            lines.push(description.to_string());
-        }
+    // The description holds what the other columns leave out (a surcharge, a lead time,
+    // "glutenfrei"), so it is always quoted.
+    if let Some(description) = product.description.as_deref().filter(|d| !d.is_empty()) {
+        lines.push(description.to_string());
     }
     if let Some(price) = &product.price {
         let currency = product.currency.as_deref().unwrap_or("");
@@ -326,7 +325,7 @@ pub fn extractive_reply(
     match (&hit.kind, &hit.product) {
         (PassageKind::Product, Some(product)) => {
             let intent = product_intent(question, product);
-            return Some(catalog_reply(product, &hit.title, &intent, language, true));
+            return Some(catalog_reply(product, &hit.title, &intent, language));
         }
         (PassageKind::Faq, _) => return Some(clip(&faq_reply(hit))),
         _ => {}
@@ -437,6 +436,7 @@ mod tests {
             currency: Some("GBP".into()),
             stock: Some("6".into()),
             author: Some("Tidewater".into()),
+            description: Some("Mudguards fitted for £25 extra.".into()),
             attributes: vec![
                 ("frame_size".into(), "S, M, L, XL".into()),
                 ("weight_kg".into(), "12.4".into()),
@@ -449,20 +449,22 @@ mod tests {
     fn catalog_replies_quote_the_asked_fields_exactly() {
         let price = product_intent("how much is the tidewater 500", &bike());
         assert!(price.price && !price.availability);
-        let reply = catalog_reply(&bike(), "", &price, "en", false);
+        let reply = catalog_reply(&bike(), "", &price, "en");
         assert!(reply.contains("649.00 GBP"), "{reply}");
         assert!(reply.contains("In stock: 6"), "{reply}");
         assert!(!reply.contains("S, M, L, XL"), "{reply}");
+        // The description goes with every catalog reply: the details sit there.
+        assert!(reply.contains("Mudguards fitted for £25 extra."), "{reply}");
 
         let size = product_intent("what sizes does the tidewater 500 come in", &bike());
         assert_eq!(size.attributes, vec!["frame_size".to_string()]);
-        assert!(catalog_reply(&bike(), "", &size, "en", false).contains("S, M, L, XL"));
+        assert!(catalog_reply(&bike(), "", &size, "en").contains("S, M, L, XL"));
 
         let weight = product_intent("whats the weight of the tidewater", &bike());
-        assert!(catalog_reply(&bike(), "", &weight, "en", false).contains("12.4"));
+        assert!(catalog_reply(&bike(), "", &weight, "en").contains("12.4"));
 
         let stock = product_intent("habt ihr das da?", &bike());
-        let reply = catalog_reply(&bike(), "", &stock, "de", false);
+        let reply = catalog_reply(&bike(), "", &stock, "de");
         assert!(reply.contains("Vorrätig: 6"), "{reply}");
     }
 

@@ -125,6 +125,7 @@ fn ask(judge: Option<Arc<Judge>>, question: &str) -> Answer {
     let business = BusinessContext {
         name: "Harbour Bikes",
         language: "en",
+        catalog: None,
     };
     // Every passage is worth asking about: the scripted judge alone decides.
     let settings = AnswerSettings {

@@ -324,7 +324,7 @@ pub struct CatalogLabels {
 
 /// Every word clerk itself writes into catalog replies, in any language: these need no source.
 pub fn own_words() -> Vec<&'static str> {
-    LANGUAGES
+    let mut words: Vec<&'static str> = LANGUAGES
         .iter()
         .flat_map(|l| {
             let labels = catalog_labels(l);
@@ -337,7 +337,9 @@ pub fn own_words() -> Vec<&'static str> {
                 labels.more,
             ]
         })
-        .collect()
+        .collect();
+    words.extend(super::catalog::own_words());
+    words
 }
 
 pub fn catalog_labels(language: &str) -> CatalogLabels {

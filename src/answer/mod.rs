@@ -14,6 +14,7 @@
 //!
 //! The pipeline is synchronous and CPU-bound; callers run it off the async runtime.
 
+pub mod catalog;
 mod check;
 pub mod decision;
 mod expect;
@@ -36,7 +37,7 @@ pub use decision::{Calibration, JudgeSettings, PassageEvidence};
 pub use judge::Judge;
 
 use crate::documents::PassageKind;
-use crate::index::{Hit, IndexError};
+use crate::index::{Catalog, Hit, IndexError};
 use crate::llm::{ChatModel, LlmError};
 use generated::{build_prompt, generate_checked, PromptSettings};
 
@@ -136,6 +137,10 @@ pub struct Answer {
     /// was decided on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<PassageEvidence>,
+    /// For a list, filter, sort or comparison answered from the catalog: every product that
+    /// matched and which of them the reply shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<catalog::CatalogResult>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +213,8 @@ pub struct BusinessContext<'a> {
     pub name: &'a str,
     /// The documents' language (ISO 639-1, or "plain").
     pub language: &'a str,
+    /// Its products, for questions about several of them at once.
+    pub catalog: Option<&'a Catalog>,
 }
 
 pub struct Answerer {
@@ -362,6 +369,12 @@ impl Answerer {
         order.sort_by_key(|&i| std::cmp::Reverse((evidence[i].confidence * 20.0).round() as u32));
         reorder(&mut hits, &mut evidence, &order);
         let retrieve_ms = ms(started);
+        if let Some(answer) = catalog_answer(question, history, business, &hits, &language) {
+            let mut answer = answer;
+            answer.timings.retrieve_ms = retrieve_ms;
+            answer.timings.total_ms = ms(started);
+            return Ok(answer);
+        }
         let judge_started = Instant::now();
         let judgement = if dense {
             self.judge(&query, &hits, &mut evidence)
@@ -446,6 +459,7 @@ impl Answerer {
             conversation_id: None,
             generation: None,
             evidence: None,
+            catalog: None,
         };
         // "Do you sell X?" is answered by an FAQ entry that asks about X or a product that is
         // an X (its name or category says so), not by a page or an answer that happens to
@@ -475,11 +489,7 @@ impl Answerer {
         if let (PassageKind::Product, Some(product)) = (top.kind, &top.product) {
             let intent = extract::product_intent(&query, product);
             if intent.any() {
-                // A question only about the author or brand also wants to know what it is.
-                let describe =
-                    !intent.price && !intent.availability && intent.attributes.is_empty();
-                answer.text =
-                    extract::catalog_reply(product, &top.title, &intent, &language, describe);
+                answer.text = extract::catalog_reply(product, &top.title, &intent, &language);
                 answer.mode = Mode::Catalog;
                 answer.sources = vec![source(top)];
                 answer.timings.total_ms = ms(started);
@@ -567,6 +577,55 @@ impl Answerer {
         answer.timings.total_ms = ms(started);
         Ok(answer)
     }
+}
+
+/// A list, filter, sort or comparison answered from the catalog's fields, when the question
+/// is one (see `catalog::plan`).
+fn catalog_answer(
+    question: &str,
+    history: &[Turn],
+    business: &BusinessContext,
+    hits: &[Hit],
+    language: &str,
+) -> Option<Answer> {
+    let catalog = business.catalog?;
+    let retrieval = catalog::RetrievalView {
+        product_near_top: hits.iter().take(3).any(|h| h.kind == PassageKind::Product),
+        ranked: hits
+            .iter()
+            .filter(|h| h.kind == PassageKind::Product)
+            .map(|h| (h.document.clone(), h.ordinal))
+            .collect(),
+    };
+    let listing = catalog::plan(question, history, catalog, &retrieval)?;
+    let text = catalog::render(&listing, catalog, language);
+    let sources = listing
+        .shown()
+        .into_iter()
+        .map(|i| {
+            let e = &catalog.entries()[i as usize];
+            Source {
+                document: e.document.clone(),
+                passage: e.ordinal,
+                title: e.title.clone(),
+                snippet: e.fields.name.clone().unwrap_or_else(|| e.title.clone()),
+                score: 1.0,
+            }
+        })
+        .collect();
+    Some(Answer {
+        text,
+        sources,
+        mode: Mode::Catalog,
+        language: language.to_string(),
+        timings: Timings::default(),
+        model: None,
+        needs_person: false,
+        conversation_id: None,
+        generation: None,
+        evidence: None,
+        catalog: Some(listing.result(catalog)),
+    })
 }
 
 /// Puts hits (and their evidence) in the order `order` gives by index.

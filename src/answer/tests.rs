@@ -117,6 +117,7 @@ fn ask(answerer: &Answerer, question: &str, events: &mut Vec<StreamEvent>) -> An
     let business = BusinessContext {
         name: "Harbour Bikes",
         language: "en",
+        catalog: None,
     };
     answerer
         .answer(question, &[], &business, &mut search, &mut |e| {

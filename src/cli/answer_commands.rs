@@ -142,6 +142,75 @@ pub struct EvalAnswersArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct EvalCatalogArgs {
+    #[command(flatten)]
+    pub retrieval: super::RetrievalArgs,
+    #[command(flatten)]
+    pub tuning: AnswerTuning,
+    /// A corpus folder of demo businesses with catalog-eval.json files [default: ./corpus].
+    #[arg(long, env = "CLERK_CORPUS_DIR")]
+    pub corpus: Option<PathBuf>,
+    /// Only this demo business.
+    #[arg(long, env = "CLERK_BUSINESS")]
+    pub business: Option<String>,
+    /// Only this split (`dev` to tune on, `test` to report) [default: both].
+    #[arg(long, value_parser = ["dev", "test"])]
+    pub split: Option<String>,
+    /// Print a JSON array, one object per business and split.
+    #[arg(long, env = "CLERK_JSON")]
+    pub json: bool,
+}
+
+pub fn eval_catalog(args: EvalCatalogArgs) -> anyhow::Result<()> {
+    let corpus = args.corpus.clone().unwrap_or_else(default_corpus_dir);
+    let retrieval = super::commands::retrieval(&args.retrieval)?;
+    let reports = eval::catalog::evaluate(
+        &corpus,
+        args.business.as_deref(),
+        args.split.as_deref().map(|s| match s {
+            "test" => eval::demo::Split::Test,
+            _ => eval::demo::Split::Dev,
+        }),
+        args.tuning.settings()?,
+        &retrieval,
+    )
+    .with_context(|| format!("evaluating catalog questions on {}", corpus.display()))?;
+    if print_json(args.json, &reports)? {
+        return Ok(());
+    }
+    for r in &reports {
+        print_heading(&r.business, r.split, r.questions);
+        println!(
+            "  precision {:.3} · recall {:.3} · exact {}/{} · items with exact price and stock {}/{} · ordered {}/{} · repeats after \"more\" {}",
+            r.precision,
+            r.recall,
+            r.exact,
+            r.questions,
+            r.items_exact,
+            r.items_shown,
+            r.ordered_right,
+            r.ordered,
+            r.more_repeats
+        );
+        println!("  latency p50 {:.1} ms · p95 {:.1} ms", r.p50_ms, r.p95_ms);
+        for (kind, k) in &r.by_kind {
+            println!(
+                "  {:<8} {:>3} · precision {:.3} · recall {:.3} · exact {}",
+                format!("{kind:?}").to_lowercase(),
+                k.questions,
+                k.precision,
+                k.recall,
+                k.exact
+            );
+        }
+        for p in &r.problems {
+            println!("  - {p}");
+        }
+    }
+    Ok(())
+}
+
 pub fn ask(args: AskArgs) -> anyhow::Result<()> {
     let config = args.common.config(Overrides::default())?;
     let engine =
@@ -244,17 +313,11 @@ pub fn eval_answers(args: EvalAnswersArgs) -> anyhow::Result<()> {
         &retrieval,
     )
     .with_context(|| format!("evaluating answers on {}", corpus.display()))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
+    if print_json(args.json, &reports)? {
         return Ok(());
     }
     for r in &reports {
-        println!(
-            "{} · {} ({} questions)",
-            r.business,
-            r.split.as_str(),
-            r.questions
-        );
+        print_heading(&r.business, r.split, r.questions);
         println!(
             "  hit@5 {:.3} · fact recall {:.3} · unsupported {} · not-facts {} · abstain precision {:.3} recall {:.3}",
             r.hit_at_5,
@@ -284,4 +347,17 @@ pub fn eval_answers(args: EvalAnswersArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Prints `reports` as JSON when asked to; returns whether it did.
+fn print_json<T: serde::Serialize>(json: bool, reports: &[T]) -> anyhow::Result<bool> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(reports)?);
+    }
+    Ok(json)
+}
+
+/// "business · split (N questions)", the first line of each report.
+fn print_heading(business: &str, split: eval::demo::Split, questions: usize) {
+    println!("{business} · {} ({questions} questions)", split.as_str());
 }

@@ -207,6 +207,10 @@ pub enum EvalCommand {
     /// Fact recall, unsupported facts, abstention precision/recall and latency per mode of
     /// the answer pipeline on the demo businesses' eval.json files.
     Answers(answer_commands::EvalAnswersArgs),
+    /// List precision and recall, exact prices and stock, and latency of catalog questions
+    /// (lists, filters, sorts, comparisons, "more") on the demo businesses'
+    /// catalog-eval.json files.
+    Catalog(answer_commands::EvalCatalogArgs),
     /// Fits the answer decision's calibration on the demo businesses' dev questions (only)
     /// and prints it.
     Calibrate(EvalCalibrateArgs),
@@ -331,6 +335,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Documents(cmd) => commands::documents(cmd),
         Command::Eval(EvalCommand::Retrieval(args)) => commands::eval_retrieval(args),
         Command::Eval(EvalCommand::Answers(args)) => answer_commands::eval_answers(args),
+        Command::Eval(EvalCommand::Catalog(args)) => answer_commands::eval_catalog(args),
         Command::Eval(EvalCommand::Calibrate(args)) => commands::eval_calibrate(args),
         Command::Ask(args) => answer_commands::ask(args),
         Command::Models(cmd) => llm_commands::models(cmd),

@@ -88,6 +88,28 @@ pub struct ProductFields {
     pub attributes: Vec<(String, String)>,
 }
 
+impl ProductFields {
+    /// Every value, as uploaded (what a reply quoting the product may hold).
+    pub fn texts(&self) -> Vec<&str> {
+        [
+            &self.name,
+            &self.author,
+            &self.price,
+            &self.currency,
+            &self.stock,
+            &self.sku,
+            &self.category,
+            &self.url,
+            &self.description,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .chain(self.attributes.iter().map(|(_, v)| v.as_str()))
+        .collect()
+    }
+}
+
 /// The smallest unit retrieval returns and the answer step cites.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Passage {

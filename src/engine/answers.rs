@@ -115,9 +115,11 @@ impl Engine {
             Some(index) => index.search_with_evidence(query, limit, QUESTION_WORDS),
             None => Ok(Vec::new()),
         };
+        let catalog = index.as_ref().map(|i| i.catalog()).transpose()?;
         let context = BusinessContext {
             name: &record.name,
             language: &language,
+            catalog: catalog.as_deref(),
         };
         let mut answer = answerer.answer(question, &turns, &context, &mut search, on_event)?;
         if let Some(conversation) = conversation {

@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::answer::{AnswerError, AnswerSettings, Judge};
 use crate::documents::{self, Cancel, Document, DocumentError, Format, Limits};
 use crate::index::{
-    Bm25Params, BusinessIndex, DocumentInfo, Embedder, Hit, HybridParams, IndexError, Language,
+    Bm25Params, BusinessIndex, Catalog, DocumentInfo, Embedder, Hit, HybridParams, IndexError,
+    Language,
 };
 use crate::llm::{ChatModel, LlmError};
 use crate::store::{Business, Store, StoreError};
@@ -467,6 +468,14 @@ impl Engine {
         Ok(index.search(question, limit.clamp(1, self.limits.max_results))?)
     }
 
+    /// The business's products as catalog questions read them (`None` before any upload).
+    pub fn catalog(&self, business: &str) -> Result<Option<Arc<Catalog>>, EngineError> {
+        match self.index(business)? {
+            Some(index) => Ok(Some(index.catalog()?)),
+            None => Ok(None),
+        }
+    }
+
     /// Trims a question and enforces the length limit.
     pub fn check_question<'q>(&self, question: &'q str) -> Result<&'q str, EngineError> {
         let question = question.trim();
@@ -651,5 +660,6 @@ fn is_corpus_document(path: &Path) -> bool {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    !matches!(name, "eval.json" | "README.md") && Format::from_name(name).is_some()
+    !matches!(name, "eval.json" | "catalog-eval.json" | "README.md")
+        && Format::from_name(name).is_some()
 }

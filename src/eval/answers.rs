@@ -120,6 +120,7 @@ pub fn score(
     let documents_language = engine.business(id)?.language;
     for q in questions {
         let hits = engine.search(id, &q.question, 5)?;
+        let catalog = engine.catalog(id)?;
         if q.answerable && !q.passages.is_empty() {
             judged += 1;
             if hits.iter().any(|h| q.passages.iter().any(|p| p.matches(h))) {
@@ -216,14 +217,41 @@ pub fn score(
             }
         }
         if !is_abstained {
-            // The cited passages' full text: the engine retrieved them for this same question.
-            let cited = hits.iter().filter(|h| {
-                answer
-                    .sources
+            // The cited passages' full text: the engine retrieved them for this same question;
+            // a catalog listing cites products from the whole catalog, read with their fields.
+            let cited_hits: Vec<&crate::index::Hit> = hits
+                .iter()
+                .filter(|h| {
+                    answer
+                        .sources
+                        .iter()
+                        .any(|s| s.document == h.document && s.passage == h.ordinal)
+                })
+                .collect();
+            let listed: Vec<String> = match (&answer.catalog, &catalog) {
+                (Some(_), Some(catalog)) => catalog
+                    .entries()
                     .iter()
-                    .any(|s| s.document == h.document && s.passage == h.ordinal)
-            });
-            let evidence = Evidence::of_hits(cited);
+                    .filter(|e| {
+                        answer
+                            .sources
+                            .iter()
+                            .any(|s| s.document == e.document && s.passage == e.ordinal)
+                    })
+                    .map(|e| e.fields.texts().join("\n"))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let evidence = Evidence::new(
+                cited_hits
+                    .iter()
+                    .flat_map(|h| {
+                        [h.title.as_str(), h.text.as_str()]
+                            .into_iter()
+                            .chain(h.heading_path.iter().map(String::as_str))
+                    })
+                    .chain(listed.iter().map(String::as_str)),
+            );
             // clerk's own catalog labels ("Preis", "Vorrätig") need no source; all else does.
             let mut own = crate::answer::language::own_words();
             own.push(id);

@@ -7,6 +7,7 @@
 pub mod answers;
 pub mod beir;
 pub mod calibrate;
+pub mod catalog;
 pub mod demo;
 pub mod metrics;
 

@@ -265,6 +265,42 @@ impl<T: TokenStream> TokenStream for FoldStream<T> {
     }
 }
 
+/// Whether `word` (lowercase) is a function word of English, German, Portuguese, Spanish or
+/// French: an article, pronoun, preposition or auxiliary, whatever the business's language
+/// (customers write to a German shop in English too).
+pub fn is_function_word(word: &str) -> bool {
+    use std::sync::OnceLock;
+    use tantivy::tokenizer::LowerCaser;
+    static FILTERS: OnceLock<Vec<TextAnalyzer>> = OnceLock::new();
+    let filters = FILTERS.get_or_init(|| {
+        [
+            StemLanguage::English,
+            StemLanguage::German,
+            StemLanguage::Portuguese,
+            StemLanguage::Spanish,
+            StemLanguage::French,
+        ]
+        .into_iter()
+        .filter_map(StopWordFilter::new)
+        .map(|stop| {
+            TextAnalyzer::builder(SimpleTokenizer::default())
+                .filter(LowerCaser)
+                .filter(stop)
+                .build()
+        })
+        .collect()
+    });
+    let lower = word.to_lowercase();
+    if ENGLISH_STOP_WORDS.contains(&lower.as_str()) || GERMAN_STOP_WORDS.contains(&lower.as_str()) {
+        return true;
+    }
+    filters.iter().any(|analyzer| {
+        let mut analyzer = analyzer.clone();
+        let mut stream = analyzer.token_stream(&lower);
+        stream.next().is_none()
+    })
+}
+
 /// Lucene's English stop words: articles, auxiliaries and prepositions only.
 const ENGLISH_STOP_WORDS: &[&str] = &[
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",

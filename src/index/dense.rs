@@ -234,6 +234,10 @@ impl Dense {
         self.vectors.read().model().to_string()
     }
 
+    pub fn embedder(&self) -> Arc<dyn Embedder> {
+        self.embedder.clone()
+    }
+
     /// Embeds the texts the vector file lacks and appends them (synced); returns how many.
     pub fn embed_missing(&self, texts: &[(Role, String)]) -> Result<usize, IndexError> {
         let mut missing: Vec<(Key, Reading, &str)> = Vec::new();

@@ -9,6 +9,7 @@
 //! nothing about HTTP, businesses' keys or the model.
 
 mod analysis;
+pub mod catalog;
 mod dense;
 mod glossary;
 mod hybrid;
@@ -32,7 +33,8 @@ use tantivy::{
     doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
 };
 
-pub use analysis::{fold, Language};
+pub use analysis::{fold, is_function_word, Language};
+pub use catalog::{Catalog, CatalogEntry, FieldKind, Posting, Stock, WordLookup};
 pub use dense::{best_of, sentences, Similarity};
 pub use hybrid::HybridParams;
 pub use scoring::Bm25Params;
@@ -121,6 +123,13 @@ struct Settings {
     language: Language,
 }
 
+/// A catalog read at one searcher generation with one embedding model.
+struct CachedCatalog {
+    generation: u64,
+    model: Option<String>,
+    catalog: Arc<Catalog>,
+}
+
 pub struct BusinessIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
@@ -134,6 +143,9 @@ pub struct BusinessIndex {
     dense: RwLock<Option<Arc<Dense>>>,
     /// Where the index lives (`None` in memory): its vector files go there too.
     dir: Option<PathBuf>,
+    /// The catalog as of a searcher generation and embedding model, read again after a
+    /// commit changes it or an encoder is attached.
+    catalog: Mutex<Option<CachedCatalog>>,
 }
 
 impl BusinessIndex {
@@ -199,6 +211,7 @@ impl BusinessIndex {
             hybrid: HybridParams::default(),
             dense: RwLock::new(None),
             dir: Some(dir.to_path_buf()),
+            catalog: Mutex::new(None),
         })
     }
 
@@ -365,6 +378,34 @@ impl BusinessIndex {
     /// parallel).
     pub fn segment_count(&self) -> usize {
         self.reader.searcher().segment_readers().len()
+    }
+
+    /// Every live product of the index, as the catalog questions read them.
+    pub fn catalog(&self) -> Result<Arc<Catalog>, IndexError> {
+        let searcher = self.reader.searcher();
+        let generation = searcher.generation().generation_id();
+        let dense = self.dense.read().clone();
+        let model = dense.as_ref().map(|d| d.model());
+        let mut cached = self.catalog.lock();
+        if let Some(c) = cached
+            .as_ref()
+            .filter(|c| c.generation == generation && c.model == model)
+        {
+            return Ok(c.catalog.clone());
+        }
+        let catalog = Arc::new(Catalog::read(
+            &searcher,
+            &self.fields,
+            self.analyzer.clone(),
+            self.surface_analyzer.clone(),
+            dense.map(|d| d.embedder()),
+        )?);
+        *cached = Some(CachedCatalog {
+            generation,
+            model,
+            catalog: catalog.clone(),
+        });
+        Ok(catalog)
     }
 
     /// The `limit` passages that best answer `question`, best first.

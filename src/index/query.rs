@@ -71,7 +71,7 @@ fn max_distance(surface: &str) -> u8 {
     }
 }
 
-fn automaton_builder(distance: u8) -> &'static LevenshteinAutomatonBuilder {
+pub(super) fn automaton_builder(distance: u8) -> &'static LevenshteinAutomatonBuilder {
     static BUILDERS: OnceLock<[LevenshteinAutomatonBuilder; 2]> = OnceLock::new();
     let builders = BUILDERS.get_or_init(|| {
         [
