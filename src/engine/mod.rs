@@ -1,13 +1,15 @@
 //! The engine: the one domain API that the CLI, HTTP and (later) WhatsApp call.
 //!
 //! It owns the store and every business's index, checks business ids and limits, parses uploads
-//! all-or-nothing and routes each call to the right business's index. Its inputs and outputs are
+//! all-or-nothing and routes each call to the right business's index; orders and their
+//! changes are in `orders`. Its inputs and outputs are
 //! plain Rust data; no tantivy, axum or SQLite type crosses this seam. Its methods do blocking,
 //! CPU-heavy work: async callers run them on the blocking pool.
 
 mod answers;
 mod data_dir;
 mod encoder;
+mod orders;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +30,10 @@ use crate::store::{Business, Store, StoreError};
 pub use answers::{validate_conversation_id, History};
 pub use data_dir::write_private;
 pub use encoder::EncoderEmbedder;
+pub use orders::{
+    check_note, Fulfilment, NewOrder, Order, OrderAction, OrderChange, OrderCustomer, OrderItem,
+    OrderState, MAX_ITEMS, MAX_NOTE_CHARS, MAX_QUANTITY,
+};
 
 /// Limits on what one call may carry; all configurable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +88,22 @@ pub enum EngineError {
     InvalidConversationId(String),
     #[error("business {business:?} has no conversation {id:?}")]
     UnknownConversation { business: String, id: String },
+    #[error("invalid order: {0}")]
+    InvalidOrder(String),
+    #[error("invalid note: {0}")]
+    InvalidNote(String),
+    #[error("business {business:?} has no order {id:?}")]
+    UnknownOrder { business: String, id: String },
+    #[error("order {id} is {from} and cannot be moved by {action}; from {from} it can be moved by: {}", if allowed.is_empty() { "nothing (it is final)" } else { allowed })]
+    IllegalTransition {
+        id: String,
+        from: OrderState,
+        action: OrderAction,
+        /// The business's actions that are allowed from `from`, comma-separated.
+        allowed: String,
+    },
+    #[error("business {0:?} has no such WhatsApp customer; an order from WhatsApp needs a customer who has written to the business")]
+    UnknownCustomer(String),
     #[error(transparent)]
     Llm(LlmError),
     #[error(transparent)]

@@ -159,6 +159,11 @@ impl From<EngineError> for ApiError {
             E::Index(crate::index::IndexError::Locked { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "index_locked")
             }
+            E::InvalidOrder(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_order"),
+            E::InvalidNote(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_note"),
+            E::UnknownOrder { .. } => (StatusCode::NOT_FOUND, "unknown_order"),
+            E::UnknownCustomer(_) => (StatusCode::NOT_FOUND, "unknown_customer"),
+            E::IllegalTransition { .. } => (StatusCode::CONFLICT, "illegal_transition"),
             E::InvalidConversationId(_) => (StatusCode::BAD_REQUEST, "bad_conversation_id"),
             E::UnknownConversation { .. } => (StatusCode::NOT_FOUND, "unknown_conversation"),
             E::Llm(LlmError::Busy(_)) => {

@@ -1,6 +1,6 @@
 //! Prometheus metrics: requests by route and status with their latency, answers by mode with
 //! the time each stage took, generated tokens and their rate, the generation queue's depth, and
-//! the WhatsApp channel's traffic, retries and dead letters.
+//! the WhatsApp channel's traffic, retries and dead letters, and orders by state.
 //!
 //! Counters live in memory (they restart with the process, as Prometheus expects) and are
 //! rendered in the text exposition format at `GET /metrics`.
@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 use super::AppState;
 use crate::answer::{Answer, Mode};
 use crate::channels::whatsapp::ChannelMetrics;
+use crate::engine::OrderState;
 use crate::store::WhatsAppCounts;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -243,6 +244,16 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         .map(|m| m.generator.queue_depth())
         .unwrap_or(0);
     let mut text = state.metrics.render(depth, state.is_ready());
+    match tokio::task::spawn_blocking({
+        let engine = state.engine.clone();
+        move || engine.order_counts()
+    })
+    .await
+    {
+        Ok(Ok(counts)) => render_orders(&mut text, &counts),
+        Ok(Err(e)) => tracing::error!(error = %e, "reading order counts failed"),
+        Err(e) => tracing::error!(error = %e, "reading order counts panicked"),
+    }
     if let Some(channel) = state.whatsapp.clone() {
         let counts = tokio::task::spawn_blocking({
             let channel = channel.clone();
@@ -262,6 +273,15 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         text,
     )
+}
+
+/// Orders of every business by state, as stored.
+fn render_orders(out: &mut String, counts: &[(OrderState, u64)]) {
+    out.push_str("# HELP clerk_orders Orders by state, as stored.\n");
+    out.push_str("# TYPE clerk_orders gauge\n");
+    for (state, n) in counts {
+        let _ = writeln!(out, "clerk_orders{{state=\"{state}\"}} {n}");
+    }
 }
 
 /// The WhatsApp channel's counters (this process) and its inbox and outbox (the store).
@@ -323,7 +343,7 @@ mod tests {
         let metrics = Metrics::default();
         metrics.record_request("/v1/businesses/{business}/answer", "POST", 200, 0.003);
         metrics.record_request("/v1/businesses/{business}/answer", "POST", 429, 0.0001);
-        let text = metrics.render(2, true);
+        let mut text = metrics.render(2, true);
         assert!(text.contains(
             "clerk_http_requests_total{route=\"/v1/businesses/{business}/answer\",method=\"POST\",status=\"429\"} 1"
         ));
@@ -332,6 +352,15 @@ mod tests {
         ));
         assert!(text.contains("clerk_generation_queue_depth 2"));
         assert!(text.contains("clerk_answers_total{mode=\"abstained\"} 0"));
+        render_orders(
+            &mut text,
+            &[
+                (OrderState::Placed, 3),
+                (OrderState::AwaitingConfirmation, 0),
+            ],
+        );
+        assert!(text.contains("# TYPE clerk_orders gauge\nclerk_orders{state=\"placed\"} 3\n"));
+        assert!(text.contains("clerk_orders{state=\"awaiting_confirmation\"} 0"));
         // Every sample line is "name{labels} value" or "name value".
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let value = line.rsplit(' ').next().unwrap();

@@ -1,4 +1,5 @@
-//! The HTTP API (axum): routes, request and response shapes, authentication.
+//! The HTTP API (axum): routes, request and response shapes, authentication; the business's
+//! orders in `orders`.
 //!
 //! Handlers turn a request into a call on the [`Engine`] (on the blocking pool, since engine
 //! calls parse, index and search) and its result back into JSON. No tantivy or SQLite type is
@@ -11,6 +12,7 @@ mod handlers;
 mod metrics;
 mod openai;
 mod openapi;
+mod orders;
 mod whatsapp;
 
 use std::future::Future;
@@ -129,6 +131,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/businesses/{business}/conversations/{conversation}/release",
             post(answers::release),
+        )
+        .route("/v1/businesses/{business}/orders", get(orders::list))
+        .route("/v1/businesses/{business}/orders/{order}", get(orders::get))
+        .route(
+            "/v1/businesses/{business}/orders/{order}/{action}",
+            post(orders::act),
         )
         .route(
             "/v1/businesses/{business}/whatsapp",

@@ -1,5 +1,5 @@
-//! Durable state outside the indexes: businesses, their hashed API keys, conversations and the
-//! WhatsApp inbox and outbox, in SQLite.
+//! Durable state outside the indexes: businesses, their hashed API keys, conversations, the
+//! WhatsApp inbox and outbox, and orders, in SQLite.
 //!
 //! The store is one SQLite file in the data dir, opened in WAL mode; every change is one
 //! transaction. API keys are kept only as SHA-256 hashes: a key is shown once, when it is made,
@@ -7,6 +7,7 @@
 //! business's index, not here (see `index`), so an upload commits in one place.
 
 mod conversations;
+mod orders;
 mod whatsapp;
 
 use std::path::Path;
@@ -19,6 +20,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use conversations::{Conversation, Exchange, StoredTurn};
+pub use orders::{
+    Fulfilment, NewOrder, Order, OrderAction, OrderChange, OrderCustomer, OrderItem, OrderState,
+    SERVICE_WINDOW_SECS,
+};
 pub use whatsapp::{
     conversation_of, Accepted, DeadLetter, DueOutbound, InboundRecord, Outgoing, PendingInbound,
     Processed, StatusRecord, Unanswered, WhatsAppAccount, WhatsAppCounts, WhatsAppCustomer,
@@ -34,6 +39,15 @@ pub enum StoreError {
     Open { path: String, message: String },
     #[error("phone number {0} is already connected to another business")]
     PhoneNumberTaken(String),
+    #[error("no order {0:?}")]
+    UnknownOrder(String),
+    #[error("the order is {from}; it cannot be moved by {action}")]
+    IllegalTransition {
+        from: OrderState,
+        action: OrderAction,
+    },
+    #[error("the WhatsApp customer of the order is not known to the channel")]
+    UnknownCustomer,
     #[error("store query failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -107,6 +121,7 @@ impl Store {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(conversations::SCHEMA)?;
         conn.execute_batch(whatsapp::SCHEMA)?;
+        conn.execute_batch(orders::SCHEMA)?;
         whatsapp::migrate(&conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
@@ -211,6 +226,23 @@ impl Store {
         tx.commit()?;
         Ok(key)
     }
+}
+
+/// For the store's tests: a store with business "shop" on WhatsApp number "111".
+#[cfg(test)]
+fn shop_on_whatsapp() -> Store {
+    let store = Store::in_memory().unwrap();
+    store.create_business("shop", "Shop", "en").unwrap();
+    store
+        .set_whatsapp_account(&WhatsAppAccount {
+            business_id: "shop".into(),
+            phone_number_id: "111".into(),
+            access_token: "token-123".into(),
+            app_secret: "secret-123".into(),
+            verify_token: "verify-123".into(),
+        })
+        .unwrap();
+    store
 }
 
 fn row_to_business(row: &rusqlite::Row<'_>) -> rusqlite::Result<Business> {

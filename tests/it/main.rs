@@ -9,6 +9,7 @@ mod hardening;
 mod http;
 mod index;
 mod judge;
+mod orders;
 mod qwen;
 mod retrieval;
 mod support;

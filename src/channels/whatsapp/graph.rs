@@ -79,6 +79,15 @@ impl Graph {
         body
     }
 
+    /// A text message to customer `to` that quotes nothing (an order's notification).
+    pub fn notice_body(to: &str, text: &str, outbox_id: i64) -> Value {
+        let mut body = Self::text_body(to, "", text, outbox_id);
+        if let Some(fields) = body.as_object_mut() {
+            fields.remove("context");
+        }
+        body
+    }
+
     /// Marks the customer's message as read (blue ticks).
     pub fn read_body(message_id: &str) -> Value {
         json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id})

@@ -13,6 +13,7 @@
 
 pub mod fake;
 mod graph;
+pub mod order_texts;
 pub mod payload;
 mod sender;
 pub mod signature;

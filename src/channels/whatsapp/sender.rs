@@ -15,13 +15,11 @@ use tokio::time::Instant;
 
 use super::graph::{Graph, Outcome};
 use super::WhatsApp;
-use crate::store::{DueOutbound, Store, StoreError};
+use crate::store::{DueOutbound, Store, StoreError, SERVICE_WINDOW_SECS};
 
 /// Requests in flight at once, across customers.
 const IN_FLIGHT: usize = 32;
 const POLL: Duration = Duration::from_millis(250);
-/// Meta's customer-service window: free-form messages only this long after the customer's.
-pub const SERVICE_WINDOW_SECS: u64 = 24 * 60 * 60;
 
 /// Spaces each number's requests `1/max_per_second` apart.
 struct Pacer {
@@ -153,7 +151,7 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
         })
         .await;
     };
-    if row.kind == "text" && now_secs() > row.last_inbound_at + SERVICE_WINDOW_SECS {
+    if row.kind != "read" && now_secs() > row.last_inbound_at + SERVICE_WINDOW_SECS {
         m.undeliverable.fetch_add(1, Ordering::Relaxed);
         return on_store(channel, move |s: &Store| {
             s.whatsapp_give_up(
@@ -167,6 +165,8 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
     }
     let body = match (row.kind.as_str(), &row.body) {
         ("read", _) => Graph::read_body(&row.reply_to),
+        // An order's notification answers no message of the customer's.
+        ("notice", Some(text)) => Graph::notice_body(&row.wa_id, text, id),
         (_, Some(text)) => Graph::text_body(&row.wa_id, &row.reply_to, text, id),
         (_, None) => {
             return on_store(channel, move |s: &Store| {
@@ -186,7 +186,7 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
     let settings = &channel.settings;
     match outcome {
         Outcome::Sent(message_id) => {
-            if row.kind == "text" {
+            if row.kind != "read" {
                 m.sent.fetch_add(1, Ordering::Relaxed);
             }
             on_store(channel, move |s: &Store| {

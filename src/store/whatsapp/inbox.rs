@@ -222,7 +222,7 @@ fn record_status(tx: &Transaction<'_>, s: &StatusRecord) -> Result<(), StoreErro
     if let Some(id) = s.outbox_id {
         tx.execute(
             "UPDATE wa_outbox SET state = 'sent', message_id = ?2, done_at = ?3, error = NULL \
-             WHERE id = ?1 AND state IN ('pending', 'sending') AND kind = 'text' \
+             WHERE id = ?1 AND state IN ('pending', 'sending') AND kind IN ('text', 'notice') \
              AND phone_number_id = ?4",
             params![id, s.message_id, now() as i64, s.phone_number_id],
         )?;

@@ -1,6 +1,7 @@
 //! WhatsApp's durable state: each business's connected number and secrets, the customers with
 //! their opt-out and 24-hour window, the inbox of customer messages keyed by `wamid`, the outbox
-//! of replies and read receipts, and the delivery statuses Meta reports.
+//! of replies, read receipts and order notifications (written by `orders`), and the delivery
+//! statuses Meta reports.
 //!
 //! Exactly-once rests on three transactions: a webhook's messages enter the inbox (duplicates
 //! of a `wamid` are ignored) before it is acknowledged; a message's reply, its exchange in the
@@ -214,7 +215,10 @@ pub struct DueOutbound {
     pub business_id: String,
     pub phone_number_id: String,
     pub wa_id: String,
+    /// The customer message a reply quotes; for a notice, its key (`order:<id>:<change>`).
     pub reply_to: String,
+    /// "read" (a read receipt), "text" (a reply) or "notice" (an order's notification, quoting
+    /// nothing).
     pub kind: String,
     pub body: Option<String>,
     pub attempts: u32,
@@ -471,7 +475,7 @@ impl Store {
         }
         for (state, n) in counts_by_state(
             &conn,
-            "SELECT state, COUNT(*) FROM wa_outbox WHERE kind = 'text' \
+            "SELECT state, COUNT(*) FROM wa_outbox WHERE kind IN ('text', 'notice') \
              AND (?1 IS NULL OR business_id = ?1) \
              AND phone_number_id IN (SELECT value FROM json_each(?2)) GROUP BY state",
             business,

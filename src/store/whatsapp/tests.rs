@@ -2,18 +2,7 @@ use super::super::{Exchange, Store};
 use super::*;
 
 fn store() -> Store {
-    let store = Store::in_memory().unwrap();
-    store.create_business("shop", "Shop", "en").unwrap();
-    store
-        .set_whatsapp_account(&WhatsAppAccount {
-            business_id: "shop".into(),
-            phone_number_id: "111".into(),
-            access_token: "token-123".into(),
-            app_secret: "secret-123".into(),
-            verify_token: "verify-123".into(),
-        })
-        .unwrap();
-    store
+    super::super::shop_on_whatsapp()
 }
 
 fn message(wamid: &str, wa_id: &str, sent_at: u64) -> InboundRecord {

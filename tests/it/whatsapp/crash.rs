@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use clerk::channels::whatsapp::fake::FakeCloud;
 use clerk::channels::whatsapp::Fault;
 use clerk::llm::fetch;
-use serde_json::json;
 
 use super::{runtime, Rig, ADMIN, BIKES, SECRET};
 use crate::support;
@@ -106,17 +105,7 @@ fn killed_mid_delivery_clerk_neither_loses_nor_doubles_a_reply() {
         let client = reqwest::Client::new();
         let mut clerk = spawn(dir.path(), port, &fake.base_url, 1);
         ready(&client, &base).await;
-        let connected = client
-            .put(format!("{base}/v1/businesses/{BIKES}/whatsapp"))
-            .bearer_auth(ADMIN)
-            .json(
-                &json!({"phone_number_id": NUMBER, "access_token": "EAAG-token-for-tests",
-                          "app_secret": SECRET, "verify_token": "verify-token-for-tests"}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(connected.status(), 200);
+        super::connect(&base, BIKES, NUMBER).await;
         let say = |customer: &'static str, text: &'static str| {
             let base = base.clone();
             async move { Rig::say_to(&base, NUMBER, customer, text).await }

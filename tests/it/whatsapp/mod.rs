@@ -70,26 +70,12 @@ impl Rig {
             .unwrap();
         engine.set_model(Some(model()));
         let fake = FakeCloud::start().await.unwrap();
-        let mut settings = WhatsAppSettings {
-            graph_url: fake.base_url.clone(),
-            retry_base: Duration::from_millis(20),
-            retry_max: Duration::from_millis(200),
-            request_timeout: Duration::from_secs(2),
-            resend_grace: Duration::from_millis(300),
-            ..WhatsAppSettings::default()
-        };
+        let mut settings = fast_settings(&fake.base_url);
         tune(&mut settings);
         let state = AppState::new(engine.clone(), Some(ADMIN));
         let channel = WhatsApp::new(engine, settings, state.readiness()).unwrap();
         channel.start();
-        let state = state.with_whatsapp(channel.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            http::serve(listener, state, std::future::pending())
-                .await
-                .unwrap()
-        });
+        let base = serve(state.with_whatsapp(channel.clone())).await;
         fake.report_statuses_to(&format!("{base}/webhooks/whatsapp"), SECRET);
         Rig {
             base,
@@ -102,19 +88,7 @@ impl Rig {
 
     /// Connects `business` to `number` through the API, as its owner would.
     pub async fn connect(&self, business: &str, number: &str) -> Value {
-        let response = self
-            .client
-            .put(format!("{}/v1/businesses/{business}/whatsapp", self.base))
-            .bearer_auth(ADMIN)
-            .json(
-                &json!({"phone_number_id": number, "access_token": "EAAG-token-for-tests",
-                          "app_secret": SECRET, "verify_token": "verify-token-for-tests"}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        response.json().await.unwrap()
+        connect(&self.base, business, number).await
     }
 
     /// POSTs `body` to the webhook signed with `secret` (unsigned when None).
@@ -138,20 +112,7 @@ impl Rig {
     /// A customer's text, delivered once to the server at `base`.
     pub async fn say_to(base: &str, number: &str, wa_id: &str, text: &str) -> String {
         let wamid = format!("wamid.test.{}", rand_id());
-        let body = text_payload(number, wa_id, &wamid, text, now()).to_string();
-        let status = reqwest::Client::new()
-            .post(format!("{base}/webhooks/whatsapp"))
-            .header("content-type", "application/json")
-            .header(
-                "x-hub-signature-256",
-                signature::header_for(SECRET, body.as_bytes()),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 200);
+        deliver(base, number, wa_id, &wamid, text, now()).await;
         wamid
     }
 
@@ -210,6 +171,65 @@ impl Rig {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
+}
+
+/// Serves `state` on a free loopback port until the test ends; returns its base URL.
+pub async fn serve(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        http::serve(listener, state, std::future::pending())
+            .await
+            .unwrap()
+    });
+    base
+}
+
+/// The channel's settings for tests: sends to `graph_url`, retries and waits briefly.
+pub fn fast_settings(graph_url: &str) -> WhatsAppSettings {
+    WhatsAppSettings {
+        graph_url: graph_url.to_string(),
+        retry_base: Duration::from_millis(20),
+        retry_max: Duration::from_millis(200),
+        request_timeout: Duration::from_secs(2),
+        resend_grace: Duration::from_millis(300),
+        ..WhatsAppSettings::default()
+    }
+}
+
+/// Connects `business` to `number` on the server at `base`, as its owner would.
+pub async fn connect(base: &str, business: &str, number: &str) -> Value {
+    let response = reqwest::Client::new()
+        .put(format!("{base}/v1/businesses/{business}/whatsapp"))
+        .bearer_auth(ADMIN)
+        .json(
+            &json!({"phone_number_id": number, "access_token": "EAAG-token-for-tests",
+                      "app_secret": SECRET, "verify_token": "verify-token-for-tests"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Customer `wa_id`'s text `wamid`, sent at `sent_at`, delivered once through the signed
+/// webhook of the server at `base`.
+pub async fn deliver(base: &str, number: &str, wa_id: &str, wamid: &str, text: &str, sent_at: u64) {
+    let body = text_payload(number, wa_id, wamid, text, sent_at).to_string();
+    let status = reqwest::Client::new()
+        .post(format!("{base}/webhooks/whatsapp"))
+        .header("content-type", "application/json")
+        .header(
+            "x-hub-signature-256",
+            signature::header_for(SECRET, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
 }
 
 pub fn rand_id() -> String {
