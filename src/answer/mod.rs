@@ -369,7 +369,15 @@ impl Answerer {
         order.sort_by_key(|&i| std::cmp::Reverse((evidence[i].confidence * 20.0).round() as u32));
         reorder(&mut hits, &mut evidence, &order);
         let retrieve_ms = ms(started);
-        if let Some(answer) = catalog_answer(question, history, business, &hits, &language) {
+        // A follow-up ("and is it in stock?") is read with the question before it, as it was
+        // searched; "more" alone continues a list.
+        let catalog_question = if catalog::query::parse(question).more {
+            question
+        } else {
+            query.as_str()
+        };
+        if let Some(answer) = catalog_answer(catalog_question, history, business, &hits, &language)
+        {
             let mut answer = answer;
             answer.timings.retrieve_ms = retrieve_ms;
             answer.timings.total_ms = ms(started);

@@ -140,8 +140,12 @@ pub fn plan(
     let entries = match &selection.entries {
         Some(entries) if !selection.by_unknown => entries.clone(),
         Some(_) => return None,
-        // "Die günstigsten Bücher": the whole catalog, sorted.
-        None if grammar_holds && understood => (0..catalog.entries().len() as u32).collect(),
+        // "Die günstigsten Bücher", "anything under £20?": the whole catalog, sorted or
+        // bounded (stock alone is no list: "is it in stock?" is about something named).
+        None if grammar_holds && understood && (query.sort.is_some() || query.price.is_set()) => {
+            (0..catalog.entries().len() as u32).collect()
+        }
+        None if !(query.sort.is_some() || query.price.is_set()) => return None,
         // "E-Scooter unter 500": something the catalog does not have, within a bound.
         None if grammar_holds => {
             return Some(Listing::Nothing {
