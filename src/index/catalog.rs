@@ -53,6 +53,33 @@ pub enum Stock {
     Unknown,
 }
 
+impl CatalogEntry {
+    /// The entry's measure in `unit` (its base unit), from the first column whose value or
+    /// header names such a unit: "45 Min" under "Dauer", "12.4" under "weight_kg".
+    pub fn measure(&self, unit: Unit) -> Option<f64> {
+        self.measure_column(unit).map(|(_, _, m)| m)
+    }
+
+    /// The column holding the measure: (header, value as uploaded, value in the base unit).
+    pub fn measure_column(&self, unit: Unit) -> Option<(&str, &str, f64)> {
+        let names = |text: &str| {
+            text.split(|c: char| !c.is_alphanumeric())
+                .filter_map(Unit::of_word)
+                .find(|(u, _)| *u == unit)
+                .map(|(_, factor)| factor)
+        };
+        self.fields.attributes.iter().find_map(|(header, value)| {
+            let unit_words: String = value.chars().filter(|c| !c.is_ascii_digit()).collect();
+            let factor = names(&unit_words).or_else(|| names(header))?;
+            Some((
+                header.as_str(),
+                value.as_str(),
+                parse_number(value)? * factor,
+            ))
+        })
+    }
+}
+
 impl Stock {
     /// Reads a stock value: a number, or a word saying in stock or sold out (en/de/pt/es).
     pub fn parse(value: Option<&str>) -> Stock {
@@ -139,6 +166,42 @@ pub fn parse_number(value: &str) -> Option<f64> {
     number.parse().ok()
 }
 
+/// A quantity a column can measure besides the price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unit {
+    Minutes,
+    Kilograms,
+    Centimetres,
+    Litres,
+}
+
+impl Unit {
+    /// The unit a word names, and what one of it is in the base unit ("Stunden" is 60
+    /// minutes, "g" a thousandth of a kilogram), in en/de/pt/es spellings.
+    pub fn of_word(word: &str) -> Option<(Unit, f64)> {
+        Some(match word.to_lowercase().as_str() {
+            "min" | "mins" | "minute" | "minuten" | "minutes" | "minuto" | "minutos" => {
+                (Unit::Minutes, 1.0)
+            }
+            "h" | "std" | "stunde" | "stunden" | "hour" | "hours" | "hora" | "horas" => {
+                (Unit::Minutes, 60.0)
+            }
+            "kg" | "kilo" | "kilos" | "kilogramm" | "kilogram" | "kilograms" | "quilos" => {
+                (Unit::Kilograms, 1.0)
+            }
+            "g" | "gramm" | "gram" | "grams" | "gramas" | "gramos" => (Unit::Kilograms, 0.001),
+            "cm" => (Unit::Centimetres, 1.0),
+            "mm" => (Unit::Centimetres, 0.1),
+            "m" | "meter" | "metre" | "metres" | "meters" | "metros" => (Unit::Centimetres, 100.0),
+            "l" | "liter" | "litre" | "litres" | "liters" | "litro" | "litros" => {
+                (Unit::Litres, 1.0)
+            }
+            "ml" => (Unit::Litres, 0.001),
+            _ => return None,
+        })
+    }
+}
+
 /// One product as the catalog holds it.
 #[derive(Debug, Clone)]
 pub struct CatalogEntry {
@@ -210,6 +273,8 @@ pub struct Catalog {
     embedder: Option<Arc<dyn Embedder>>,
     /// Embedded the first time a question needs them.
     facets: OnceLock<Result<Vec<Facet>, String>>,
+    /// The words of the other columns' headers, folded ("dauer", "verlag", "colour").
+    headers: Vec<String>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -284,6 +349,7 @@ impl Catalog {
             surface_analyzer,
             embedder: None,
             facets: OnceLock::new(),
+            headers: Vec::new(),
         };
         let mut spellings: HashMap<String, String> = HashMap::new();
         for (i, entry) in entries.iter().enumerate() {
@@ -316,6 +382,16 @@ impl Catalog {
                 catalog.postings.entry(stem).or_default().push(posting);
             }
         }
+        let mut headers: Vec<String> = entries
+            .iter()
+            .flat_map(|e| &e.fields.attributes)
+            .flat_map(|(header, _)| catalog.words(header))
+            .map(|(surface, _)| surface)
+            .filter(|w| w.chars().count() >= 3)
+            .collect();
+        headers.sort();
+        headers.dedup();
+        catalog.headers = headers;
         for postings in catalog.postings.values_mut() {
             postings.sort_by_key(|p| p.entry);
         }
@@ -401,6 +477,19 @@ impl Catalog {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Whether `word` (folded, as typed) names a column ("Dauer" for "dauert", "colour"),
+    /// within one edit for words of four letters or more.
+    pub fn names_a_column(&self, word: &str) -> bool {
+        let allowed = if word.chars().count() >= 4 { 1 } else { 0 };
+        if allowed == 0 {
+            return self.headers.iter().any(|h| h == word);
+        }
+        let dfa = automaton_builder(allowed).build_dfa(word);
+        self.headers
+            .iter()
+            .any(|h| matches!(dfa.eval(h), levenshtein_automata::Distance::Exact(_)))
     }
 
     /// Whether the catalog spells `text` as one word ("dlock" of "D-Lock").

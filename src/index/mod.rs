@@ -34,7 +34,7 @@ use tantivy::{
 };
 
 pub use analysis::{fold, is_function_word, Language};
-pub use catalog::{Catalog, CatalogEntry, FieldKind, Posting, Stock, WordLookup};
+pub use catalog::{Catalog, CatalogEntry, FieldKind, Posting, Stock, Unit, WordLookup};
 pub use dense::{best_of, sentences, Similarity};
 pub use hybrid::HybridParams;
 pub use scoring::Bm25Params;

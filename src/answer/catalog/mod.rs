@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::language::catalog_labels;
 use super::{Role, Turn};
-use crate::index::{Catalog, CatalogEntry, Stock};
+use crate::index::{Catalog, CatalogEntry, Stock, Unit};
 use query::{CatalogQuery, Order};
 
 /// Most products one reply lists; "more" shows the next ones.
@@ -42,6 +42,8 @@ pub enum Listing {
         shown_before: Vec<u32>,
         sort: Option<Order>,
         described: Vec<(u32, Vec<String>)>,
+        /// A measure the question bounds or sorts on, shown with each item.
+        measure: Option<Unit>,
     },
     Compare(Vec<u32>),
     /// Nothing matches; `nearest` is what matches without the price bound or stock filter.
@@ -124,7 +126,7 @@ pub fn plan(
     // "books" at a German bookshop) counts as understood only where the ranking, too, finds
     // products.
     let understood = selection.unmatched.is_empty()
-        && (selection.generic.is_empty() || retrieval.product_near_top);
+        && (selection.generic.len() == selection.columns.len() || retrieval.product_near_top);
     // A name after "von"/"by" that no author has ("von Stephen King") in a question with
     // nothing else the catalog does not know; "pay by cheque" or "Versand von Büchern nach
     // Österreich" are no questions about an author.
@@ -142,10 +144,10 @@ pub fn plan(
         Some(_) => return None,
         // "Die günstigsten Bücher", "anything under £20?": the whole catalog, sorted or
         // bounded (stock alone is no list: "is it in stock?" is about something named).
-        None if grammar_holds && understood && (query.sort.is_some() || query.price.is_set()) => {
+        None if grammar_holds && understood && (query.sort.is_some() || query.bounded()) => {
             (0..catalog.entries().len() as u32).collect()
         }
-        None if !(query.sort.is_some() || query.price.is_set()) => return None,
+        None if !(query.sort.is_some() || query.bounded()) => return None,
         // "E-Scooter unter 500": something the catalog does not have, within a bound.
         None if grammar_holds => {
             return Some(Listing::Nothing {
@@ -163,7 +165,7 @@ pub fn plan(
         }
         _ => false,
     };
-    if one_named && query.sort.is_none() && !query.price.is_set() {
+    if one_named && query.sort.is_none() && !query.bounded() {
         return None;
     }
     // Without a catalog operator, the words alone make a list only when each is understood
@@ -223,6 +225,10 @@ fn filter_and_sort(
         .iter()
         .copied()
         .filter(|&i| !query.price.is_set() || entry(i).price.is_some_and(|p| query.price.admits(p)))
+        .filter(|&i| match query.measure {
+            Some((unit, bound)) => entry(i).measure(unit).is_some_and(|m| bound.admits(m)),
+            None => true,
+        })
         .collect();
     let before_stock = kept.clone();
     if query.in_stock {
@@ -255,22 +261,27 @@ fn filter_and_sort(
     }
     let mut sort = None;
     if let Some(s) = query.sort {
-        kept.retain(|&i| entry(i).price.is_some());
-        let price = |i: u32| entry(i).price.unwrap_or(0.0);
+        // Sorted on the price, or on the measure asked for ("die kürzeste Behandlung").
+        let key = |i: u32| match s.by {
+            Some(unit) => entry(i).measure(unit),
+            None => entry(i).price,
+        };
+        kept.retain(|&i| key(i).is_some());
+        let value = |i: u32| key(i).unwrap_or(0.0);
         kept.sort_by(|&a, &b| match s.order {
-            Order::Cheapest => price(a).total_cmp(&price(b)),
-            Order::Dearest => price(b).total_cmp(&price(a)),
+            Order::Cheapest => value(a).total_cmp(&value(b)),
+            Order::Dearest => value(b).total_cmp(&value(a)),
         });
         let take = match s.count {
             Some(n) => n,
             // The one asked for, and any that cost the same.
             None => kept
                 .iter()
-                .take_while(|&&i| kept.first().is_some_and(|&f| price(i) == price(f)))
+                .take_while(|&&i| kept.first().is_some_and(|&f| value(i) == value(f)))
                 .count(),
         };
         kept.truncate(take.max(1));
-        sort = (s.count.is_none()).then_some(s.order);
+        sort = (s.count.is_none() && s.by.is_none()).then_some(s.order);
     }
     let described = kept
         .iter()
@@ -281,6 +292,10 @@ fn filter_and_sort(
         shown_before: Vec::new(),
         sort,
         described,
+        measure: query
+            .sort
+            .and_then(|s| s.by)
+            .or(query.measure.map(|(unit, _)| unit)),
     }
 }
 
@@ -300,6 +315,7 @@ fn continue_listing(history: &[Turn], catalog: &Catalog) -> Option<Listing> {
             entries,
             sort,
             described,
+            measure,
             ..
         } = plan(&turn.text, &history[..k], catalog, &everything)?
         else {
@@ -327,6 +343,7 @@ fn continue_listing(history: &[Turn], catalog: &Catalog) -> Option<Listing> {
             shown_before,
             sort,
             described,
+            measure,
         });
     }
     None
@@ -388,6 +405,7 @@ pub fn render(listing: &Listing, catalog: &Catalog, language: &str) -> String {
             entries,
             sort,
             described,
+            measure,
             ..
         } => {
             lines.push(match sort {
@@ -402,7 +420,7 @@ pub fn render(listing: &Listing, catalog: &Catalog, language: &str) -> String {
                     .find(|(e, _)| *e == i)
                     .map(|(_, w)| w.as_slice())
                     .unwrap_or_default();
-                lines.push(item_line(catalog, entry(i), language, quoted));
+                lines.push(item_line(catalog, entry(i), language, quoted, *measure));
             }
             let before = match listing {
                 Listing::List { shown_before, .. } => shown_before.len(),
@@ -430,7 +448,7 @@ pub fn render(listing: &Listing, catalog: &Catalog, language: &str) -> String {
             );
             if let Some(i) = nearest {
                 lines.push(t.nearest.to_string());
-                lines.push(item_line(catalog, entry(*i), language, &[]));
+                lines.push(item_line(catalog, entry(*i), language, &[], None));
             }
         }
         Listing::AllShown => lines.push(t.all_shown.to_string()),
@@ -470,11 +488,20 @@ fn stock_text(e: &CatalogEntry, language: &str) -> Option<String> {
 
 /// "• Name (von Autor) — Preis: 16,00 EUR · Vorrätig: 3", and the description's sentences
 /// holding a word the customer asked for.
-fn item_line(catalog: &Catalog, e: &CatalogEntry, language: &str, quoted: &[String]) -> String {
+fn item_line(
+    catalog: &Catalog,
+    e: &CatalogEntry,
+    language: &str,
+    quoted: &[String],
+    measure: Option<Unit>,
+) -> String {
     let labels = catalog_labels(language);
     let mut parts = Vec::new();
     if let Some(price) = price_text(e) {
         parts.push(format!("{}: {price}", labels.price));
+    }
+    if let Some((header, value, _)) = measure.and_then(|u| e.measure_column(u)) {
+        parts.push(format!("{}: {value}", header.replace('_', " ")));
     }
     parts.extend(stock_text(e, language));
     let mut line = format!("• {}", name_with_author(e, language));

@@ -8,7 +8,7 @@
 //! from the catalog's own words (see `select`).
 
 use crate::answer::language::QUESTION_WORDS;
-use crate::index::{fold, is_function_word};
+use crate::index::{fold, is_function_word, Unit};
 
 /// Words standing for "a product" in a catalog question ("which *one* is cheaper", "the
 /// cheapest *thing*").
@@ -100,6 +100,8 @@ pub enum Order {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sort {
     pub order: Order,
+    /// What is sorted on: the price, or a measure ("die kürzeste Behandlung").
+    pub by: Option<Unit>,
     /// How many the customer asked for ("die 3 günstigsten"); `None`: the one (and its ties).
     pub count: Option<usize>,
 }
@@ -113,6 +115,9 @@ pub struct CatalogQuery {
     /// Words after "von"/"by": an author or brand the products must have.
     pub by: Vec<String>,
     pub price: PriceBound,
+    /// A bound on a duration, weight, length or volume ("höchstens 20 Minuten", "under 10
+    /// kg"), in the unit's base (minutes, kilograms, centimetres, litres).
+    pub measure: Option<(Unit, PriceBound)>,
     pub in_stock: bool,
     pub sort: Option<Sort>,
     /// "Unterschied", "vs", "compare": the products named are to be set side by side.
@@ -128,7 +133,16 @@ impl CatalogQuery {
     /// Whether the question holds a catalog operator (a bound, stock, a sort or a comparison):
     /// the grammar alone says it is about the catalog.
     pub fn has_operator(&self) -> bool {
-        self.price.is_set() || self.in_stock || self.sort.is_some() || self.compare
+        self.price.is_set()
+            || self.measure.is_some()
+            || self.in_stock
+            || self.sort.is_some()
+            || self.compare
+    }
+
+    /// A bound on the price or a measure.
+    pub fn bounded(&self) -> bool {
+        self.price.is_set() || self.measure.is_some()
     }
 
     pub fn words(&self) -> impl Iterator<Item = &String> {
@@ -242,6 +256,21 @@ const DEAREST: &[&str] = &[
     "maior preco",
     "mayor precio",
 ];
+/// Superlatives of a measure: the quickest, longest, lightest, heaviest.
+const SHORTEST: &[&str] = &[
+    "kurzeste*",
+    "schnellste*",
+    "quickest",
+    "shortest",
+    "fastest",
+    "mais rapid*",
+    "mais curt*",
+    "mas rapid*",
+    "mas cort*",
+];
+const LONGEST: &[&str] = &["langste*", "longest", "mais demorad*", "mas larg*"];
+const LIGHTEST: &[&str] = &["leichteste*", "lightest", "mais leve*", "mas liger*"];
+const HEAVIEST: &[&str] = &["schwerste*", "heaviest", "mais pesad*", "mas pesad*"];
 const IN_STOCK: &[&str] = &[
     "vorratig*",
     "auf lager",
@@ -401,6 +430,19 @@ fn tokens(question: &str) -> Vec<Token> {
             {
                 i += 1;
             }
+            // A time of day ("18:30") is no amount.
+            if chars.get(i) == Some(&':') && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()) {
+                i += 1;
+                while i < chars.len() && chars[i].is_ascii_digit() {
+                    i += 1;
+                }
+                let typed: String = chars[start..i].iter().collect();
+                out.push(Token::Word {
+                    folded: typed.clone(),
+                    typed,
+                });
+                continue;
+            }
             let text: String = chars[start..i].iter().collect();
             // A number glued to letters is part of a name ("29er", "700x35c").
             if i < chars.len() && chars[i].is_alphabetic() {
@@ -503,29 +545,69 @@ fn amount_at(tokens: &[Token], at: usize) -> Option<(f64, usize)> {
     Some((*n, i - at))
 }
 
-/// Whether a number at `at` reads as something other than a price: a time or a duration.
-fn is_time(tokens: &[Token], at: usize) -> bool {
-    tokens.get(at).and_then(folded).is_some_and(|w| {
-        matches!(
-            w,
-            "uhr"
-                | "h"
-                | "min"
-                | "minuten"
-                | "minutes"
-                | "minutos"
-                | "horas"
-                | "hours"
-                | "am"
-                | "pm"
-                | "tage"
-                | "days"
-                | "dias"
-                | "km"
-                | "kg"
-                | "cm"
-        )
-    })
+/// What a bound's number is of, by the word after it.
+enum Target {
+    Price,
+    /// A duration, weight, length or volume, and the factor to its base unit.
+    Measure(Unit, f64),
+    /// A time of day, a number of days, people or years: no catalog bound.
+    Other,
+}
+
+fn target_at(tokens: &[Token], at: usize) -> Target {
+    let Some(word) = tokens.get(at).and_then(folded) else {
+        return Target::Price;
+    };
+    if let Some((unit, factor)) = Unit::of_word(word) {
+        return Target::Measure(unit, factor);
+    }
+    let other = matches!(
+        word,
+        "uhr"
+            | "am"
+            | "pm"
+            | "tage"
+            | "tagen"
+            | "days"
+            | "dias"
+            | "wochen"
+            | "weeks"
+            | "semanas"
+            | "jahre"
+            | "jahren"
+            | "years"
+            | "anos"
+            | "km"
+            | "personen"
+            | "people"
+            | "pessoas"
+            | "personas"
+            | "leute"
+    );
+    if other {
+        Target::Other
+    } else {
+        Target::Price
+    }
+}
+
+/// The bound to set for a number followed by the token at `after`, if any.
+fn bound_for<'q>(
+    query: &'q mut CatalogQuery,
+    tokens: &[Token],
+    after: usize,
+) -> Option<(&'q mut PriceBound, f64)> {
+    match target_at(tokens, after) {
+        Target::Price => Some((&mut query.price, 1.0)),
+        Target::Measure(unit, factor) => {
+            let measure = query.measure.get_or_insert((unit, PriceBound::default()));
+            if measure.0 != unit {
+                return None;
+            }
+            Some((&mut measure.1, factor))
+        }
+        Target::Other => None,
+    }
 }
 
 /// Reads `question` as a catalog query.
@@ -546,10 +628,16 @@ pub fn parse(question: &str) -> CatalogQuery {
                 let j = i + len + a;
                 if let Some(and) = phrase_at(&tokens, j, AND) {
                     if let Some((high, b)) = amount_at(&tokens, j + and) {
-                        if !is_time(&tokens, j + and + b) {
-                            query.price.min = Some(low.min(high));
-                            query.price.max = Some(low.max(high));
-                            mark(&mut used, i, len + a + and + b);
+                        if let Some((bound, factor)) = bound_for(&mut query, &tokens, j + and + b) {
+                            bound.min = Some(low.min(high) * factor);
+                            bound.max = Some(low.max(high) * factor);
+                            let unit = usize::from(
+                                tokens
+                                    .get(j + and + b)
+                                    .and_then(folded)
+                                    .is_some_and(|w| Unit::of_word(w).is_some()),
+                            );
+                            mark(&mut used, i, len + a + and + b + unit);
                             i = j + and + b;
                             continue;
                         }
@@ -568,15 +656,21 @@ pub fn parse(question: &str) -> CatalogQuery {
             }
             if let Some(len) = phrase_at(&tokens, i, phrases) {
                 if let Some((n, a)) = amount_at(&tokens, i + len) {
-                    if !is_time(&tokens, i + len + a) {
+                    if let Some((bound, factor)) = bound_for(&mut query, &tokens, i + len + a) {
                         if upper {
-                            query.price.max = Some(n);
-                            query.price.max_strict = strict;
+                            bound.max = Some(n * factor);
+                            bound.max_strict = strict;
                         } else {
-                            query.price.min = Some(n);
-                            query.price.min_strict = strict;
+                            bound.min = Some(n * factor);
+                            bound.min_strict = strict;
                         }
-                        mark(&mut used, i, len + a);
+                        let unit = usize::from(
+                            tokens
+                                .get(i + len + a)
+                                .and_then(folded)
+                                .is_some_and(|w| Unit::of_word(w).is_some()),
+                        );
+                        mark(&mut used, i, len + a + unit);
                     }
                 }
             }
@@ -602,7 +696,14 @@ pub fn parse(question: &str) -> CatalogQuery {
         if used[i] {
             continue;
         }
-        for (phrases, order) in [(CHEAPEST, Order::Cheapest), (DEAREST, Order::Dearest)] {
+        for (phrases, order, by) in [
+            (CHEAPEST, Order::Cheapest, None),
+            (DEAREST, Order::Dearest, None),
+            (SHORTEST, Order::Cheapest, Some(Unit::Minutes)),
+            (LONGEST, Order::Dearest, Some(Unit::Minutes)),
+            (LIGHTEST, Order::Cheapest, Some(Unit::Kilograms)),
+            (HEAVIEST, Order::Dearest, Some(Unit::Kilograms)),
+        ] {
             if let Some(len) = phrase_at(&tokens, i, phrases) {
                 let count = [i.checked_sub(1), i.checked_sub(2), Some(i + len)]
                     .into_iter()
@@ -614,7 +715,7 @@ pub fn parse(question: &str) -> CatalogQuery {
                         }
                         _ => None,
                     });
-                query.sort = Some(Sort { order, count });
+                query.sort = Some(Sort { order, by, count });
                 mark(&mut used, i, len);
             }
         }
@@ -733,6 +834,16 @@ mod tests {
         assert!(up_to.admits(15.0) && !up_to.admits(15.01));
         // A time is not a price, and a number in a name stays a word.
         assert!(!parse("habt ihr bis 18 uhr offen").price.is_set());
+        assert!(!parse("habt ihr samstags bis 18:30 offen").price.is_set());
+        assert!(!parse("tische für über 8 personen?").price.is_set());
+        let q = parse("was dauert höchstens 1,5 stunden?");
+        assert!(!q.price.is_set());
+        let (unit, bound) = q.measure.unwrap();
+        assert_eq!((unit, bound.max), (Unit::Minutes, Some(90.0)));
+        assert_eq!(
+            parse("lightest e-bike?").sort.unwrap().by,
+            Some(Unit::Kilograms)
+        );
         assert_eq!(
             words(&parse("tidewater 500 hybrid")),
             ["tidewater", "500", "hybrid"]
@@ -746,6 +857,7 @@ mod tests {
             q.sort,
             Some(Sort {
                 order: Order::Cheapest,
+                by: None,
                 count: Some(3)
             })
         );

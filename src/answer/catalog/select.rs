@@ -80,6 +80,8 @@ pub struct Selection {
     pub unmatched: Vec<String>,
     /// The question's words for what the shop sells in general ("Bücher", "dishes").
     pub generic: Vec<String>,
+    /// The question's words naming a column ("Dauer", "colour").
+    pub columns: Vec<String>,
 }
 
 /// How similar (cosine, multilingual-e5-small) a word the catalog does not spell must be to
@@ -234,6 +236,14 @@ fn select_group(
     let mut words: Vec<WordSets> = Vec::new();
     for l in &looked {
         if l.lookups.is_empty() {
+            // A column's name ("wie lange dauert", "welche Farben") says what is asked about
+            // the products, not which.
+            let folded = crate::index::fold(&l.typed, false);
+            if catalog.names_a_column(&folded) {
+                selection.generic.push(l.typed.clone());
+                selection.columns.push(l.typed.clone());
+                continue;
+            }
             match meaning(catalog, &l.typed) {
                 Meaning::Value(meant) => {
                     let mut sets = WordSets {

@@ -18,10 +18,16 @@ Vegetarisch kochen,Anna Koch,\"24,00\",EUR,2,Kochbuch,Hundert Rezepte ohne Fleis
 ";
 
 fn catalog() -> std::sync::Arc<Catalog> {
+    catalog_of("katalog.csv", KATALOG)
+}
+
+/// A German shop's catalog from one uploaded file, through a real index.
+fn catalog_of(name: &str, text: &str) -> std::sync::Arc<Catalog> {
     let index = BusinessIndex::in_memory(Language::German).unwrap();
-    let doc = documents::parse("katalog.csv", KATALOG.as_bytes(), &Limits::default()).unwrap();
-    let size = KATALOG.len() as u64;
-    index.replace_documents(&[(doc, size)]).unwrap();
+    let doc = documents::parse(name, text.as_bytes(), &Limits::default()).unwrap();
+    index
+        .replace_documents(&[(doc, text.len() as u64)])
+        .unwrap();
     index.catalog().unwrap()
 }
 
@@ -168,4 +174,28 @@ fn more_continues_the_last_list() {
     ));
     let again = plan("noch mehr", &history, &catalog, &products()).unwrap();
     assert_eq!(again, Listing::AllShown);
+}
+
+const PREISLISTE: &str = "\
+Bezeichnung;Preis;Währung;Dauer;Kategorie
+Herrenhaarschnitt;34,00;EUR;30 Min;Schneiden
+Damenhaarschnitt lang;62,00;EUR;60 Min;Schneiden
+Pony schneiden;9,00;EUR;10 Min;Schneiden
+Balayage;145,00;EUR;3 Std;Farbe
+";
+
+#[test]
+fn durations_are_bounds_and_sort_keys_too() {
+    let catalog = catalog_of("preisliste.csv", PREISLISTE);
+    let listed = |question: &str| {
+        let listing = plan(question, &[], &catalog, &products()).expect(question);
+        (titles(&catalog, &listing), render(&listing, &catalog, "de"))
+    };
+    let (titles, text) = listed("was dauert höchstens 30 minuten?");
+    assert_eq!(titles, ["Herrenhaarschnitt", "Pony schneiden"]);
+    // Each item shows the duration as uploaded.
+    assert!(text.contains("Dauer: 30 Min"), "{text}");
+    // "3 Std" is 180 minutes: the longest.
+    let (titles, _) = listed("welche behandlung dauert am längsten");
+    assert_eq!(titles, ["Balayage"]);
 }
