@@ -403,10 +403,10 @@ pub fn render(listing: &Listing, catalog: &Catalog, language: &str) -> String {
     match listing {
         Listing::List {
             entries,
+            shown_before,
             sort,
             described,
             measure,
-            ..
         } => {
             lines.push(match sort {
                 Some(Order::Cheapest) => t.cheapest.to_string(),
@@ -422,11 +422,7 @@ pub fn render(listing: &Listing, catalog: &Catalog, language: &str) -> String {
                     .unwrap_or_default();
                 lines.push(item_line(catalog, entry(i), language, quoted, *measure));
             }
-            let before = match listing {
-                Listing::List { shown_before, .. } => shown_before.len(),
-                _ => 0,
-            };
-            if entries.len() > before + shown.len() {
+            if entries.len() > shown_before.len() + shown.len() {
                 lines.push(t.more.to_string());
             }
         }

@@ -524,10 +524,8 @@ fn phrase_at(tokens: &[Token], at: usize, phrases: &[&str]) -> Option<usize> {
 /// from `at`).
 fn amount_at(tokens: &[Token], at: usize) -> Option<(f64, usize)> {
     let mut i = at;
-    let mut currency = false;
     if matches!(tokens.get(i), Some(Token::Currency)) {
         i += 1;
-        currency = true;
     }
     let Some(Token::Number(n)) = tokens.get(i) else {
         return None;
@@ -539,9 +537,7 @@ fn amount_at(tokens: &[Token], at: usize) -> Option<(f64, usize)> {
             Some(Token::Word { folded, .. }) if CURRENCY_WORDS.contains(&folded.as_str()) => i += 1,
             _ => break,
         }
-        currency = true;
     }
-    let _ = currency;
     Some((*n, i - at))
 }
 
