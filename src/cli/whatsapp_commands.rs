@@ -15,8 +15,8 @@ use rand::RngCore;
 use super::answer_commands::AnswerTuning;
 use super::generate_commands::ModelArgs;
 use super::CommonArgs;
-use crate::channels::whatsapp::fake::{text_payload, FakeCloud};
-use crate::channels::whatsapp::{signature, WhatsApp, WhatsAppSettings};
+use crate::channels::whatsapp::fake::{choice_payload, text_payload, FakeCloud, FakeMessage};
+use crate::channels::whatsapp::{interactive, signature, WhatsApp, WhatsAppSettings};
 use crate::config::Overrides;
 use crate::engine::Engine;
 use crate::http::{self, AppState};
@@ -181,7 +181,24 @@ impl Rig {
     /// Delivers a customer's text as Meta would; returns its wamid and the HTTP status.
     async fn deliver(&self, wa_id: &str, text: &str) -> anyhow::Result<(String, u16)> {
         let wamid = format!("wamid.sim.{}", random_hex(12));
-        let body = text_payload(&self.phone_number_id, wa_id, &wamid, text, now_secs()).to_string();
+        let body = text_payload(&self.phone_number_id, wa_id, &wamid, text, now_secs());
+        Ok((wamid, self.post_signed(body.to_string()).await?))
+    }
+
+    /// Delivers a tap on choice `choice` of our interactive message `of`, as Meta would.
+    async fn tap(
+        &self,
+        wa_id: &str,
+        of: &serde_json::Value,
+        choice: (&str, &str),
+    ) -> anyhow::Result<(String, u16)> {
+        let wamid = format!("wamid.sim.{}", random_hex(12));
+        let body = choice_payload(&self.phone_number_id, wa_id, &wamid, of, choice, now_secs());
+        Ok((wamid, self.post_signed(body.to_string()).await?))
+    }
+
+    /// POSTs a webhook body signed with the app secret; returns the HTTP status.
+    async fn post_signed(&self, body: String) -> anyhow::Result<u16> {
         let response = self
             .client
             .post(&self.webhook)
@@ -193,12 +210,12 @@ impl Rig {
             .body(body)
             .send()
             .await?;
-        Ok((wamid, response.status().as_u16()))
+        Ok(response.status().as_u16())
     }
 
-    /// Waits until `wamid` is settled and its replies are sent or given up; returns their
-    /// texts (or, when there are none, why).
-    async fn replies(&self, wamid: &str, patience: Duration) -> Result<Vec<String>, String> {
+    /// Waits until `wamid` is settled and its replies are sent or given up; returns them
+    /// (or, when there are none, why).
+    async fn replies(&self, wamid: &str, patience: Duration) -> Result<Vec<FakeMessage>, String> {
         let started = Instant::now();
         let store = self.channel.engine().clone();
         loop {
@@ -217,12 +234,7 @@ impl Rig {
                     .iter()
                     .all(|(state, _)| state != "pending" && state != "sending");
             if settled {
-                let sent: Vec<String> = self
-                    .fake
-                    .replies_to(wamid)
-                    .into_iter()
-                    .map(|m| m.body)
-                    .collect();
+                let sent = self.fake.replies_to(wamid);
                 return if sent.is_empty() {
                     Err(format!("(no reply: {})", outcome.unwrap_or_default()))
                 } else {
@@ -298,19 +310,39 @@ fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
                 }
             }
         });
+        // The buttons or list rows of clerk's last reply: a line that is one of their
+        // numbers taps it.
+        let mut offered: Option<(serde_json::Value, Vec<(String, String)>)> = None;
         while let Some(line) = lines.recv().await {
             let line = line.trim();
             if line.is_empty() {
                 continue;
             }
-            let (wamid, status) = rig.deliver(&customer, line).await?;
+            let picked = offered.as_ref().and_then(|(of, choices)| {
+                let n: usize = line.parse().ok()?;
+                let (id, title) = choices.get(n.checked_sub(1)?)?;
+                Some((of.clone(), id.clone(), title.clone()))
+            });
+            let (wamid, status) = match &picked {
+                Some((of, id, title)) => rig.tap(&customer, of, (id, title)).await?,
+                None => rig.deliver(&customer, line).await?,
+            };
             if status != 200 {
                 bail!("the webhook refused the message with HTTP {status}");
             }
+            offered = None;
             match rig.replies(&wamid, Duration::from_secs(300)).await {
                 Ok(replies) => {
                     for reply in replies {
-                        println!("{}: {reply}\n", args.business);
+                        println!("{}: {}\n", args.business, reply.body);
+                        if let Some(object) = reply.interactive {
+                            let choices = interactive::choices_of(&object);
+                            for (i, (_, title)) in choices.iter().enumerate() {
+                                println!("  [{}] {title}", i + 1);
+                            }
+                            println!();
+                            offered = Some((object, choices));
+                        }
                     }
                 }
                 Err(why) => println!("{why}\n"),

@@ -9,6 +9,7 @@
 mod answers;
 mod data_dir;
 mod encoder;
+mod ordering;
 mod orders;
 
 use std::collections::HashMap;
@@ -30,6 +31,9 @@ use crate::store::{Business, Store, StoreError};
 pub use answers::{validate_conversation_id, History};
 pub use data_dir::write_private;
 pub use encoder::EncoderEmbedder;
+pub use ordering::{
+    CartLine, Choice, Choices, Consent, OrderMessage, OrderReply, OrderStep, MOST_CHOICES,
+};
 pub use orders::{
     check_note, Fulfilment, NewOrder, Order, OrderAction, OrderChange, OrderCustomer, OrderItem,
     OrderState, MAX_ITEMS, MAX_NOTE_CHARS, MAX_QUANTITY,

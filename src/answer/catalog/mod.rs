@@ -92,6 +92,58 @@ pub struct RetrievalView {
     pub ranked: Vec<(String, u32)>,
 }
 
+/// Which products a message means, for an order: the one it names clearly, or the ones that
+/// fit its words to choose from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Meant {
+    One(u32),
+    /// In the order named, or the catalog's.
+    Several(Vec<u32>),
+    Nothing,
+}
+
+/// The products `words` (a message without its ordering grammar: "den Zauberberg", "ein
+/// Fahrradschloss") mean: a product clearly named by its name; else those named, or those
+/// the words describe (a kind, a brand), when every word is understood.
+pub fn meant(words: &str, catalog: &Catalog) -> Meant {
+    if catalog.is_empty() {
+        return Meant::Nothing;
+    }
+    let query = query::parse(words);
+    let named = select::named(catalog, &query);
+    let best = named.iter().map(|(_, s)| *s).fold(0.0f32, f32::max);
+    let clearly: Vec<u32> = named
+        .iter()
+        .filter(|(_, s)| *s >= CLEARLY_NAMED && *s >= best * 0.999)
+        .map(|(e, _)| *e)
+        .collect();
+    if let [one] = clearly.as_slice() {
+        return Meant::One(*one);
+    }
+    if named.len() >= 2 {
+        return Meant::Several(named.iter().map(|(e, _)| *e).collect());
+    }
+    let selection = select::select(catalog, &query);
+    match selection.entries {
+        // The shop's word for all its goods ("ein Buch") picks none of them.
+        Some(entries)
+            if selection.unmatched.is_empty()
+                && selection.generic.is_empty()
+                && !selection.by_unknown =>
+        {
+            match entries.as_slice() {
+                [] => Meant::Nothing,
+                [one] => Meant::One(*one),
+                _ => Meant::Several(entries),
+            }
+        }
+        _ => match named.as_slice() {
+            [(one, _)] => Meant::One(*one),
+            _ => Meant::Nothing,
+        },
+    }
+}
+
 /// Plans the answer to `question` from the catalog, or `None` when it is no catalog
 /// question (or one about a single product, which the product path answers). `history` is
 /// the conversation before it, most recent last.

@@ -38,7 +38,10 @@ pub struct FakeMessage {
     pub id: String,
     pub phone_number_id: String,
     pub to: String,
+    /// The text, or an interactive message's body text.
     pub body: String,
+    /// Reply buttons or a list: the `interactive` object as sent.
+    pub interactive: Option<Value>,
     pub reply_to: Option<String>,
     pub tracker: Option<String>,
 }
@@ -211,8 +214,10 @@ async fn messages(
             .to_string(),
         body: body["text"]["body"]
             .as_str()
+            .or(body["interactive"]["body"]["text"].as_str())
             .unwrap_or_default()
             .to_string(),
+        interactive: body.get("interactive").cloned(),
         reply_to: body["context"]["message_id"].as_str().map(str::to_string),
         tracker: body["biz_opaque_callback_data"]
             .as_str()
@@ -286,6 +291,31 @@ pub fn text_payload(
         "messages": [{"from": wa_id, "id": wamid, "timestamp": timestamp.to_string(),
                       "type": "text", "text": {"body": text}}]
     }}]}]})
+}
+
+/// The webhook payload Meta sends when customer `wa_id` taps the button or list row `id`
+/// titled `title` of our interactive message `of` (as the fake recorded it).
+pub fn choice_payload(
+    phone_number_id: &str,
+    wa_id: &str,
+    wamid: &str,
+    of: &Value,
+    (id, title): (&str, &str),
+    timestamp: u64,
+) -> Value {
+    let kind = if of["type"] == "list" {
+        "list_reply"
+    } else {
+        "button_reply"
+    };
+    let mut payload = text_payload(phone_number_id, wa_id, wamid, "", timestamp);
+    let message = &mut payload["entry"][0]["changes"][0]["value"]["messages"][0];
+    message["type"] = json!("interactive");
+    message["interactive"] = json!({"type": kind, kind: {"id": id, "title": title}});
+    if let Some(fields) = message.as_object_mut() {
+        fields.remove("text");
+    }
+    payload
 }
 
 /// The webhook payload Meta sends when our message `message_id` changes `status`.

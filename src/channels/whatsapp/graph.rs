@@ -88,6 +88,21 @@ impl Graph {
         body
     }
 
+    /// Reply buttons or a list (`interactive`, built by `interactive::parts`) to customer
+    /// `to`, quoting `reply_to`.
+    pub fn interactive_body(to: &str, reply_to: &str, interactive: Value, outbox_id: i64) -> Value {
+        let mut body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "type": "interactive",
+            "context": {"message_id": reply_to},
+            "interactive": interactive,
+            "biz_opaque_callback_data": tracker(outbox_id),
+        });
+        body[recipient_field(to)] = json!(to);
+        body
+    }
+
     /// Marks the customer's message as read (blue ticks).
     pub fn read_body(message_id: &str) -> Value {
         json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id})

@@ -13,6 +13,7 @@
 
 pub mod fake;
 mod graph;
+pub mod interactive;
 pub mod order_texts;
 pub mod payload;
 mod sender;
@@ -343,9 +344,18 @@ impl WhatsApp {
             };
             match event {
                 Event::Message(m) => {
-                    let (kind, text) = match m.content {
-                        Content::Text(text) => ("text".to_string(), Some(text)),
-                        Content::Unreadable(kind) => (kind, None),
+                    let (kind, text, choice, cart) = match m.content {
+                        Content::Text(text) => ("text".to_string(), Some(text), None, None),
+                        Content::Choice { id, title } => {
+                            ("interactive".to_string(), Some(title), Some(id), None)
+                        }
+                        Content::Cart { lines, note } => (
+                            "order".to_string(),
+                            note,
+                            None,
+                            Some(serde_json::to_string(&lines).expect("cart lines serialize")),
+                        ),
+                        Content::Unreadable(kind) => (kind, None, None, None),
                         Content::NoReply(kind) => {
                             tracing::debug!(kind, wamid = m.wamid, "no reply needed");
                             receipt.ignored += 1;
@@ -362,6 +372,8 @@ impl WhatsApp {
                         kind,
                         text,
                         sent_at: m.timestamp,
+                        choice,
+                        cart,
                     });
                 }
                 Event::Status(s) => statuses.push(StatusRecord {

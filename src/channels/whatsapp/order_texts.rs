@@ -7,7 +7,7 @@
 use crate::store::{Fulfilment, Order, OrderItem, OrderState};
 
 /// The four languages the order sentences are written in; any other code gets English.
-fn lang(code: &str) -> &'static str {
+pub fn lang(code: &str) -> &'static str {
     match code {
         "de" => "de",
         "pt" => "pt",
@@ -26,7 +26,7 @@ pub fn reference(order_id: &str) -> String {
 }
 
 /// "2 × Der Zauberberg (14,90 EUR)": quantity, title and the unit price as uploaded.
-fn item_line(item: &OrderItem) -> String {
+pub fn item_line(item: &OrderItem) -> String {
     let currency = item
         .currency
         .as_deref()

@@ -7,11 +7,20 @@
 
 use serde_json::Value;
 
+use crate::engine::CartLine;
+
 /// What a customer message asks of clerk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
-    /// Text to answer: a text message, a media caption, a button or list title.
+    /// Text to answer: a text message, a media caption, a template's quick-reply button.
     Text(String),
+    /// A tap on one of our reply buttons or list rows: the id we gave it and its title.
+    Choice { id: String, title: String },
+    /// A cart sent from the business's Meta catalog, with the customer's note.
+    Cart {
+        lines: Vec<CartLine>,
+        note: Option<String>,
+    },
     /// A message clerk cannot read (audio, sticker, location…): it gets a short reply saying
     /// only written questions are answered. Holds the message type.
     Unreadable(String),
@@ -261,12 +270,37 @@ fn content(message: &Value) -> Content {
         "button" => text(message, &["button", "text"]),
         "interactive" => {
             let reply = message.get("interactive").unwrap_or(&Value::Null);
-            match text(reply, &["type"]).as_deref() {
-                Some("button_reply") => text(reply, &["button_reply", "title"]),
-                Some("list_reply") => text(reply, &["list_reply", "title"]),
+            let kind = text(reply, &["type"]).unwrap_or_default();
+            if !matches!(kind.as_str(), "button_reply" | "list_reply") {
                 // Flow and call-permission replies answer something the business asked.
-                _ => return Content::NoReply(kind),
+                return Content::NoReply("interactive".into());
             }
+            let (id, title) = (
+                text(reply, &[kind.as_str(), "id"]),
+                text(reply, &[kind.as_str(), "title"]),
+            );
+            return match (id, title) {
+                (Some(id), Some(title)) => Content::Choice { id, title },
+                (None, Some(title)) => Content::Text(title),
+                _ => Content::Unreadable("interactive".into()),
+            };
+        }
+        "order" => {
+            let order = message.get("order").unwrap_or(&Value::Null);
+            let lines: Vec<CartLine> = order
+                .get("product_items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(cart_line)
+                .collect();
+            if lines.is_empty() {
+                return Content::Unreadable(kind);
+            }
+            return Content::Cart {
+                lines,
+                note: text(order, &["text"]),
+            };
         }
         "reaction" | "system" | "revoke" | "edit" | "request_welcome" | "ephemeral" => {
             return Content::NoReply(kind)
@@ -277,6 +311,21 @@ fn content(message: &Value) -> Content {
         Some(text) => Content::Text(text),
         None => Content::Unreadable(kind),
     }
+}
+
+/// One line of a cart: Meta sends the quantity and price as strings or numbers.
+fn cart_line(item: &Value) -> Option<CartLine> {
+    let number = |key: &str| match item.get(key) {
+        Some(Value::String(s)) => Some(s.trim().to_string()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    Some(CartLine {
+        retailer_id: text(item, &["product_retailer_id"])?,
+        quantity: number("quantity")?.parse().ok()?,
+        price: number("item_price"),
+        currency: text(item, &["currency"]),
+    })
 }
 
 #[cfg(test)]
@@ -295,6 +344,14 @@ mod tests {
         .into_bytes()
     }
 
+    /// `base` with the fields of `extra` added.
+    fn merged(mut base: Value, extra: Value) -> Value {
+        if let (Some(fields), Value::Object(more)) = (base.as_object_mut(), extra) {
+            fields.extend(more);
+        }
+        base
+    }
+
     fn only_content(message: Value) -> Content {
         match parse(&delivery(message)).unwrap().as_slice() {
             [Event::Message(m)] => m.content.clone(),
@@ -304,13 +361,11 @@ mod tests {
 
     #[test]
     fn text_captions_and_titles_are_answered() {
-        let base = json!({"from": "551199", "id": "wamid.1", "timestamp": "1700000000"});
-        let with = |extra: Value| {
-            let mut m = base.clone();
-            m.as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            m
+        let with = |extra| {
+            merged(
+                json!({"from": "551199", "id": "wamid.1", "timestamp": "1700000000"}),
+                extra,
+            )
         };
         assert_eq!(
             only_content(with(
@@ -350,6 +405,71 @@ mod tests {
         assert_eq!(m.name.as_deref(), Some("Ana"));
         assert_eq!(m.timestamp, 1_700_000_000);
         assert_eq!(m.phone_number_id, "42");
+    }
+
+    /// Taps on our buttons and list rows are choices by id; a cart is its lines (pywa's
+    /// shapes, as Meta documents them).
+    #[test]
+    fn choices_and_carts_are_read() {
+        let with = |extra| {
+            merged(
+                json!({"from": "551199", "id": "wamid.2", "timestamp": "1700000000"}),
+                extra,
+            )
+        };
+        assert_eq!(
+            only_content(with(json!({"type": "interactive", "interactive": {
+                "type": "button_reply", "button_reply": {"id": "order:ord_1:confirm", "title": "Bestätigen"}}}))),
+            Content::Choice {
+                id: "order:ord_1:confirm".into(),
+                title: "Bestätigen".into()
+            }
+        );
+        assert_eq!(
+            only_content(with(json!({"type": "interactive", "interactive": {
+                "type": "list_reply", "list_reply": {"id": "pick:1:-:ab.3", "title": "Lock", "description": "€ 30"}}}))),
+            Content::Choice {
+                id: "pick:1:-:ab.3".into(),
+                title: "Lock".into()
+            }
+        );
+        assert_eq!(
+            only_content(with(json!({"type": "interactive", "interactive": {
+                "type": "nfm_reply", "nfm_reply": {"response_json": "{}"}}}))),
+            Content::NoReply("interactive".into())
+        );
+        assert_eq!(
+            only_content(with(json!({"type": "order", "order": {
+            "catalog_id": "123", "text": "bis Freitag bitte",
+            "product_items": [
+                {"product_retailer_id": "9783596574629", "quantity": "2", "item_price": "16.00", "currency": "EUR"},
+                {"product_retailer_id": "x", "quantity": 1, "item_price": 4.5, "currency": "EUR"},
+                {"quantity": "1"}
+            ]}}))),
+            Content::Cart {
+                lines: vec![
+                    CartLine {
+                        retailer_id: "9783596574629".into(),
+                        quantity: 2,
+                        price: Some("16.00".into()),
+                        currency: Some("EUR".into())
+                    },
+                    CartLine {
+                        retailer_id: "x".into(),
+                        quantity: 1,
+                        price: Some("4.5".into()),
+                        currency: Some("EUR".into())
+                    },
+                ],
+                note: Some("bis Freitag bitte".into()),
+            }
+        );
+        assert_eq!(
+            only_content(with(
+                json!({"type": "order", "order": {"product_items": []}})
+            )),
+            Content::Unreadable("order".into())
+        );
     }
 
     #[test]

@@ -167,6 +167,15 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
         ("read", _) => Graph::read_body(&row.reply_to),
         // An order's notification answers no message of the customer's.
         ("notice", Some(text)) => Graph::notice_body(&row.wa_id, text, id),
+        ("interactive", Some(json)) => match serde_json::from_str(json) {
+            Ok(interactive) => Graph::interactive_body(&row.wa_id, &row.reply_to, interactive, id),
+            Err(_) => {
+                return on_store(channel, move |s: &Store| {
+                    s.whatsapp_give_up(id, "dead", "an interactive message that is not JSON")
+                })
+                .await
+            }
+        },
         (_, Some(text)) => Graph::text_body(&row.wa_id, &row.reply_to, text, id),
         (_, None) => {
             return on_store(channel, move |s: &Store| {

@@ -11,11 +11,13 @@ use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
 use super::texts;
-use super::WhatsApp;
+use super::{interactive, WhatsApp};
 use crate::answer::{language, Mode, Role, Turn};
-use crate::engine::{EngineError, History};
+use crate::engine::{CartLine, EngineError, History, OrderMessage, OrderReply};
 use crate::llm::LlmError;
-use crate::store::{conversation_of, Exchange, Outgoing, PendingInbound, Processed};
+use crate::store::{
+    conversation_of, Exchange, InboundRecord, OrderCustomer, Outgoing, PendingInbound, Processed,
+};
 
 /// How often the inbox is looked at without a wake-up (messages left by a crash, releases).
 const POLL: Duration = Duration::from_millis(500);
@@ -105,7 +107,9 @@ fn process(channel: &WhatsApp, pending: &PendingInbound) -> Result<(), EngineErr
     let fallback = engine.language_of(&inbound.business_id)?;
     let text = inbound.text.as_deref().unwrap_or("");
     let opt = texts::opt_out_request(text);
-    let language = if text.is_empty() || opt.is_some() {
+    // A tap's title or a cart's note says little of the customer's language either.
+    let tapped = inbound.kind != "text";
+    let language = if text.is_empty() || opt.is_some() || tapped {
         // An unreadable message or a bare STOP says little of its language; the customer's
         // last message says more.
         history
@@ -154,7 +158,9 @@ fn process(channel: &WhatsApp, pending: &PendingInbound) -> Result<(), EngineErr
             customer_turn: Some(said),
             ..Processed::default()
         }
-    } else if inbound.kind != "text" || text.is_empty() {
+    } else if inbound.kind == "order" {
+        return cart(channel, pending, &history, &language);
+    } else if !matches!(inbound.kind.as_str(), "text" | "interactive") || text.is_empty() {
         let reply = texts::written_only(&language);
         replied(
             "written questions only",
@@ -247,7 +253,91 @@ fn passes(e: &EngineError) -> bool {
     )
 }
 
-/// A question for the answer pipeline; the reply cites its sources on a last line.
+/// The order conversation's part of a message (an order, a tap, an answer to a summary).
+fn order_message<'a>(
+    inbound: &'a InboundRecord,
+    conversation: &'a str,
+    text: &'a str,
+    history: &'a [Turn],
+    language: &'a str,
+) -> OrderMessage<'a> {
+    OrderMessage {
+        customer: OrderCustomer::WhatsApp {
+            wa_id: inbound.wa_id.clone(),
+            name: None,
+        },
+        conversation,
+        text,
+        choice: inbound.choice.as_deref(),
+        key: &inbound.wamid,
+        history,
+        language,
+    }
+}
+
+/// Settles `inbound` with the order conversation's reply: its text, and its buttons or list
+/// as an interactive message (the text's last part is that message's body).
+fn ordered(
+    channel: &WhatsApp,
+    inbound: &InboundRecord,
+    question: &str,
+    reply: &OrderReply,
+) -> Result<(), EngineError> {
+    let mut processed = replied(reply.step.as_str(), question, &reply.text, "order", false);
+    if let Some(choices) = &reply.choices {
+        match interactive::parts(&reply.text, choices) {
+            Ok((texts, object)) => {
+                processed.outgoing.truncate(1);
+                processed
+                    .outgoing
+                    .extend(texts.into_iter().map(Outgoing::Text));
+                processed
+                    .outgoing
+                    .push(Outgoing::Interactive(object.to_string()));
+            }
+            // The text alone still says everything; the customer answers by writing.
+            Err(e) => tracing::error!(error = %e, "an order reply's choices do not fit WhatsApp"),
+        }
+    }
+    if channel
+        .engine
+        .store()
+        .finish_whatsapp_inbound(inbound, &processed)?
+    {
+        channel.metrics.answered.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// A cart from the business's Meta catalog: summarized for confirmation like a chat order.
+fn cart(
+    channel: &WhatsApp,
+    pending: &PendingInbound,
+    history: &[Turn],
+    language: &str,
+) -> Result<(), EngineError> {
+    let inbound = &pending.record;
+    let lines: Vec<CartLine> = inbound
+        .cart
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default();
+    let conversation = conversation_of(&inbound.wa_id);
+    let message = order_message(inbound, &conversation, "", history, language);
+    let reply = channel
+        .engine
+        .cart_order(&inbound.business_id, &message, &lines)?;
+    tracing::info!(
+        business = inbound.business_id,
+        lines = lines.len(),
+        step = reply.step.as_str(),
+        "a catalog cart arrived"
+    );
+    ordered(channel, inbound, inbound.said(), &reply)
+}
+
+/// A question for the answer pipeline; the reply cites its sources on a last line. An order
+/// (or a tap or short answer in one) goes to the order conversation first.
 fn answer(
     channel: &WhatsApp,
     pending: &PendingInbound,
@@ -266,6 +356,11 @@ fn answer(
         .chars()
         .take(limit)
         .collect();
+    let conversation = conversation_of(&inbound.wa_id);
+    let message = order_message(inbound, &conversation, &question, history, language);
+    if let Some(reply) = engine.order_turn(&inbound.business_id, &message)? {
+        return ordered(channel, inbound, &question, &reply);
+    }
     let answer = engine.answer(
         &inbound.business_id,
         &question,

@@ -19,6 +19,8 @@ fn customer_writes(store: &Store, wamid: &str, ago: u64) {
         kind: "text".into(),
         text: Some("Ich möchte den Zauberberg reservieren".into()),
         sent_at: super::super::now() - ago,
+        choice: None,
+        cart: None,
     };
     store.accept_whatsapp(&[record], &[]).unwrap();
 }

@@ -44,7 +44,8 @@ impl Store {
             let wa_id = customer_key(&tx, m)?;
             let inserted = tx.execute(
                 "INSERT OR IGNORE INTO wa_inbox (wamid, business_id, phone_number_id, wa_id, kind, \
-                 text, sent_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 text, sent_at, received_at, choice_id, cart) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     m.wamid,
                     m.business_id,
@@ -53,7 +54,9 @@ impl Store {
                     m.kind,
                     m.text,
                     m.sent_at as i64,
-                    received
+                    received,
+                    m.choice,
+                    m.cart
                 ],
             )?;
             if inserted == 0 {
@@ -107,7 +110,7 @@ impl Store {
         let conn = self.conn.lock();
         let record = conn
             .query_row(
-                "SELECT wamid, phone_number_id, kind, text, sent_at FROM wa_inbox \
+                "SELECT wamid, phone_number_id, kind, text, sent_at, choice_id, cart FROM wa_inbox \
                  WHERE state = 'pending' AND business_id = ?1 AND wa_id = ?2 \
                  ORDER BY sent_at, seq LIMIT 1",
                 params![business, wa_id],
@@ -122,6 +125,8 @@ impl Store {
                         kind: r.get(2)?,
                         text: r.get(3)?,
                         sent_at: r.get::<_, i64>(4)? as u64,
+                        choice: r.get(5)?,
+                        cart: r.get(6)?,
                     })
                 },
             )
@@ -189,6 +194,7 @@ impl Store {
             let (kind, body) = match outgoing {
                 Outgoing::Read => ("read", None),
                 Outgoing::Text(text) => ("text", Some(text.as_str())),
+                Outgoing::Interactive(json) => ("interactive", Some(json.as_str())),
             };
             tx.execute(
                 "INSERT OR IGNORE INTO wa_outbox (business_id, phone_number_id, wa_id, reply_to, \
@@ -222,7 +228,7 @@ fn record_status(tx: &Transaction<'_>, s: &StatusRecord) -> Result<(), StoreErro
     if let Some(id) = s.outbox_id {
         tx.execute(
             "UPDATE wa_outbox SET state = 'sent', message_id = ?2, done_at = ?3, error = NULL \
-             WHERE id = ?1 AND state IN ('pending', 'sending') AND kind IN ('text', 'notice') \
+             WHERE id = ?1 AND state IN ('pending', 'sending') AND kind IN ('text', 'interactive', 'notice') \
              AND phone_number_id = ?4",
             params![id, s.message_id, now() as i64, s.phone_number_id],
         )?;

@@ -60,7 +60,9 @@ CREATE TABLE IF NOT EXISTS wa_inbox (
     sent_at         INTEGER NOT NULL,
     received_at     INTEGER NOT NULL,
     state           TEXT NOT NULL DEFAULT 'pending',
-    outcome         TEXT
+    outcome         TEXT,
+    choice_id       TEXT,
+    cart            TEXT
 );
 CREATE INDEX IF NOT EXISTS wa_inbox_pending ON wa_inbox(state, business_id, wa_id, sent_at, seq);
 CREATE TABLE IF NOT EXISTS wa_outbox (
@@ -126,6 +128,16 @@ pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS wa_customers_user ON wa_customers(business_id, user_id)",
     )?;
+    for column in ["choice_id", "cart"] {
+        let has: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('wa_inbox') WHERE name = ?1",
+            [column],
+            |r| r.get(0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE wa_inbox ADD COLUMN {column} TEXT"))?;
+        }
+    }
     Ok(())
 }
 
@@ -142,9 +154,16 @@ pub struct InboundRecord {
     /// The business-scoped user id (`from_user_id`), when the webhook carried one.
     pub user_id: Option<String>,
     pub name: Option<String>,
-    /// "text" (text, caption or button title in `text`) or the message type to decline.
+    /// "text" (text, caption or a template button's title in `text`), "interactive" (a tap
+    /// on one of our buttons or list rows: its title in `text`, its id in `choice`), "order"
+    /// (a Meta catalog cart: its lines in `cart`, the customer's note in `text`), or the
+    /// message type to decline.
     pub kind: String,
     pub text: Option<String>,
+    /// The id of the button or list row tapped.
+    pub choice: Option<String>,
+    /// A cart's lines, as JSON (the channel's to read).
+    pub cart: Option<String>,
     /// When the customer sent it (the payload's timestamp, seconds).
     pub sent_at: u64,
 }
@@ -193,6 +212,9 @@ pub struct PendingInbound {
 pub enum Outgoing {
     Read,
     Text(String),
+    /// Reply buttons or a list message: the Cloud API's `interactive` object as JSON (the
+    /// channel builds and checks it against Meta's limits).
+    Interactive(String),
 }
 
 /// What processing an inbox message decided, written in one transaction.
@@ -217,8 +239,9 @@ pub struct DueOutbound {
     pub wa_id: String,
     /// The customer message a reply quotes; for a notice, its key (`order:<id>:<change>`).
     pub reply_to: String,
-    /// "read" (a read receipt), "text" (a reply) or "notice" (an order's notification, quoting
-    /// nothing).
+    /// "read" (a read receipt), "text" (a reply), "interactive" (a reply with buttons or a
+    /// list; `body` is the `interactive` object) or "notice" (an order's notification,
+    /// quoting nothing).
     pub kind: String,
     pub body: Option<String>,
     pub attempts: u32,
@@ -475,7 +498,7 @@ impl Store {
         }
         for (state, n) in counts_by_state(
             &conn,
-            "SELECT state, COUNT(*) FROM wa_outbox WHERE kind IN ('text', 'notice') \
+            "SELECT state, COUNT(*) FROM wa_outbox WHERE kind IN ('text', 'interactive', 'notice') \
              AND (?1 IS NULL OR business_id = ?1) \
              AND phone_number_id IN (SELECT value FROM json_each(?2)) GROUP BY state",
             business,
@@ -525,11 +548,13 @@ impl Store {
             .optional()?)
     }
 
-    /// The texts sent in reply to an inbound message, in order (for the simulator and tests).
+    /// The texts (and interactive objects, as JSON) sent in reply to an inbound message, in
+    /// order (for the simulator and tests).
     pub fn whatsapp_replies_to(&self, wamid: &str) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare(
-            "SELECT state, COALESCE(body, '') FROM wa_outbox WHERE reply_to = ?1 AND kind = 'text' \
+            "SELECT state, COALESCE(body, '') FROM wa_outbox WHERE reply_to = ?1 \
+             AND kind IN ('text', 'interactive') \
              ORDER BY part",
         )?;
         let rows = stmt.query_map(params![wamid], |r| Ok((r.get(0)?, r.get(1)?)))?;

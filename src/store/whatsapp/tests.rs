@@ -16,6 +16,8 @@ fn message(wamid: &str, wa_id: &str, sent_at: u64) -> InboundRecord {
         kind: "text".into(),
         text: Some(format!("question {wamid}")),
         sent_at,
+        choice: None,
+        cart: None,
     }
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod delivery;
 mod identity;
+mod ordering;
 mod webhook;
 
 use std::sync::{Arc, OnceLock};
