@@ -12,7 +12,8 @@ use crate::index::Language;
 /// Languages clerk can speak in its own words (abstentions, catalog labels).
 pub const LANGUAGES: [&str; 7] = ["en", "de", "fr", "es", "pt", "it", "nl"];
 
-/// Short words that mark a language in a question; chosen not to be words of the others.
+/// Short words that mark a language in a question. A word of several ("de" in es, pt and nl)
+/// counts for each a share.
 const MARKERS: [(&str, &str); 7] = [
     (
         "en",
@@ -33,12 +34,13 @@ const MARKERS: [(&str, &str); 7] = [
     (
         "es",
         "el la los las ustedes tienen tiene es son qué cuál cómo cuándo dónde cuánto cuesta \
-         precio y no yo mi con para también hay",
+         precio y no yo mi con para también hay de del por favor quiero quisiera un una",
     ),
     (
         "pt",
         "o a os as vocês voces vcs tem têm é são qual como quando onde quanto custa preço preco \
-         e não nao eu meu minha com para também tambem aceitam aceita",
+         e não nao eu meu minha com para também tambem aceitam aceita de da por favor quero \
+         queria um uma",
     ),
     (
         "it",

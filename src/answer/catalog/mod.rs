@@ -103,8 +103,9 @@ pub enum Meant {
 }
 
 /// The products `words` (a message without its ordering grammar: "den Zauberberg", "ein
-/// Fahrradschloss") mean: a product clearly named by its name; else those named, or those
-/// the words describe (a kind, a brand), when every word is understood.
+/// Fahrradschloss", "the cheapest lock") mean: a product clearly named by its name; else
+/// those named, or those the words describe (a kind, a brand) when every word is understood,
+/// narrowed by the question's bounds, stock and sort ("the cheapest" is the one).
 pub fn meant(words: &str, catalog: &Catalog) -> Meant {
     if catalog.is_empty() {
         return Meant::Nothing;
@@ -120,27 +121,65 @@ pub fn meant(words: &str, catalog: &Catalog) -> Meant {
     if let [one] = clearly.as_slice() {
         return Meant::One(*one);
     }
-    if named.len() >= 2 {
-        return Meant::Several(named.iter().map(|(e, _)| *e).collect());
-    }
     let selection = select::select(catalog, &query);
-    match selection.entries {
-        // The shop's word for all its goods ("ein Buch") picks none of them.
-        Some(entries)
-            if selection.unmatched.is_empty()
-                && selection.generic.is_empty()
-                && !selection.by_unknown =>
-        {
-            match entries.as_slice() {
-                [] => Meant::Nothing,
-                [one] => Meant::One(*one),
-                _ => Meant::Several(entries),
+    let candidates = if named.len() >= 2 {
+        named.iter().map(|(e, _)| *e).collect()
+    } else {
+        match &selection.entries {
+            // The shop's word for all its goods ("ein Buch") picks none of them.
+            Some(entries)
+                if selection.unmatched.is_empty()
+                    && selection.generic.is_empty()
+                    && !selection.by_unknown =>
+            {
+                entries.clone()
             }
+            // One name only partly spelt ("ein Buch" of "Buch der Lieder") names nothing.
+            _ => Vec::new(),
         }
-        _ => match named.as_slice() {
-            [(one, _)] => Meant::One(*one),
-            _ => Meant::Nothing,
-        },
+    };
+    let narrowed = if query.sort.is_some() || query.bounded() || query.in_stock {
+        match filter_and_sort(catalog, &query, candidates, &selection) {
+            Listing::List { entries, .. } => entries,
+            _ => Vec::new(),
+        }
+    } else {
+        candidates
+    };
+    match narrowed.as_slice() {
+        [] => Meant::Nothing,
+        // One product found by a word of its name alone, its name not clearly spelt ("ein
+        // Buch" and "Buch der Lieder"), is no product meant; one of a kind or brand is.
+        [_] if !selection.faceted && named.len() < 2 && !query.has_operator() => Meant::Nothing,
+        [one] => Meant::One(*one),
+        _ => Meant::Several(narrowed),
+    }
+}
+
+/// The products a reply of ours names by their names (what "zwei davon" or "it" points
+/// back at): one, several, or none. Its prices and stock words are no bounds or filters.
+pub fn named_in(reply: &str, catalog: &Catalog) -> Meant {
+    // Every word as one group: a reply's "(von Franz Kafka)" or "oder" are no grammar.
+    let words = reply
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let query = CatalogQuery {
+        groups: vec![words],
+        ..CatalogQuery::default()
+    };
+    // Our replies quote titles as uploaded: a product counts only where its whole title
+    // stands in the reply ("Kafka am Strand" is not named by "von Franz Kafka").
+    let named: Vec<u32> = select::named(catalog, &query)
+        .into_iter()
+        .map(|(e, _)| e)
+        .filter(|e| reply.contains(catalog.entries()[*e as usize].title.as_str()))
+        .collect();
+    match named.as_slice() {
+        [] => Meant::Nothing,
+        [one] => Meant::One(*one),
+        _ => Meant::Several(named),
     }
 }
 

@@ -60,12 +60,23 @@ const ORDER_VERBS: &[&str] = &[
 /// kaufen?" asks whether there are any.
 const TAKING_VERBS: &[&str] = &[
     "kauf", "nehm", "buy", "purchase", "take", "compr", "levar", "levo", "llevar", "llevo",
+    "pedir", "pido", "peço", "peco",
 ];
 
 /// Picking up: an order of what the conversation is about ("can I collect it tomorrow?").
 /// Stems, and phrases of whole words.
 const PICKUP_VERBS: &[&str] = &["abhol", "abzuhol", "collect", "pickup", "retirar", "recog"];
-const PICKUP_PHRASES: &[&str] = &["pick up", "pick it up", "pick them up", "passo para buscar"];
+const PICKUP_PHRASES: &[&str] = &[
+    "pick up",
+    "pick it up",
+    "pick them up",
+    "passo para buscar",
+    "para levar",
+    "para llevar",
+    "zum mitnehmen",
+    "takeaway",
+    "take away",
+];
 
 /// Having it brought.
 const DELIVERY_VERBS: &[&str] = &[
@@ -381,12 +392,32 @@ const ORDER_FILLER: &[&str] = &[
     "yo",
 ];
 
+/// Words that point back at what the conversation showed ("zwei davon", "one of those"):
+/// they name no product themselves.
+const REFERENCES: &[&str] = &[
+    "davon", "das", "es", "ihn", "sie", "die", "den", "dieses", "diesen", "diese", "eins", "einen",
+    "eines", "welches", "it", "them", "those", "these", "that", "this", "one", "ones", "isso",
+    "esse", "essa", "esses", "essas", "dele", "dela", "deles", "delas", "um", "uma", "lo", "la",
+    "los", "las", "eso", "ese", "esa", "esos", "esas", "uno",
+];
+
 /// The message without its ordering grammar (verbs, wishes, the number of pieces, filler),
 /// for the catalog to read which product it names: "Ich möchte zwei Faust bestellen" →
 /// "Faust".
 pub fn product_words(text: &str) -> String {
+    product_words_but(text, true)
+}
+
+/// [`product_words`], keeping the digits a quantity may be ("Tidewater 500").
+pub fn product_words_with_digits(text: &str) -> String {
+    product_words_but(text, false)
+}
+
+fn product_words_but(text: &str, drop_quantity: bool) -> String {
     let words = words(text);
-    let quantity = quantity_at(&words, &[]).map(|(i, _)| i);
+    let quantity = quantity_at(&words, &[])
+        .filter(|(i, _)| drop_quantity || !is_digits(&words[*i]))
+        .map(|(i, _)| i);
     let wish_words: Vec<&str> = WISHES.iter().flat_map(|w| w.split(' ')).collect();
     let grammar = |w: &String| {
         let stems = [ORDER_VERBS, TAKING_VERBS, PICKUP_VERBS, DELIVERY_VERBS];
@@ -395,6 +426,7 @@ pub fn product_words(text: &str) -> String {
             .any(|list| list.iter().any(|s| w.starts_with(s)))
             || wish_words.contains(&w.as_str())
             || ORDER_FILLER.contains(&w.as_str())
+            || REFERENCES.contains(&w.as_str())
             || PICKUP_PHRASES.iter().any(|p| p.split(' ').any(|x| x == w))
             || NUMBER_WORDS.iter().any(|(n, _)| n == w)
     };
@@ -496,6 +528,16 @@ mod tests {
             ("Vocês podem separar um para mim?", None, None),
             ("Quiero reservar dos entradas", Some(2), None),
             ("Me llevo tres", Some(3), None),
+            (
+                "Quero encomendar duas doses de bacalhau à brás para levar",
+                Some(2),
+                Some(Pickup),
+            ),
+            (
+                "quiero pedir tres pasteles de nata, por favor",
+                Some(3),
+                None,
+            ),
             ("Ich möchte das Buch liefern lassen", None, Some(Delivery)),
         ];
         for (text, quantity, fulfilment) in cases {
@@ -576,7 +618,7 @@ mod tests {
         assert_eq!(product_words("Ich möchte zwei Faust bestellen"), "faust");
         assert_eq!(
             product_words("Kann ich den Zauberberg für morgen reservieren?"),
-            "kann den zauberberg"
+            "kann zauberberg"
         );
         assert_eq!(
             product_words("I'd like to buy 2 Tidewater 500 please"),

@@ -16,6 +16,8 @@
 //! order past its step is told so. Nothing here logs what the customer wrote.
 
 mod intent;
+#[cfg(test)]
+mod tests;
 mod texts;
 
 use serde::{Deserialize, Serialize};
@@ -25,8 +27,8 @@ pub use intent::Consent;
 
 use super::orders::MAX_QUANTITY;
 use super::{Engine, EngineError};
-use crate::answer::catalog::{meant, Meant};
-use crate::answer::Turn;
+use crate::answer::catalog::{meant, named_in, Meant};
+use crate::answer::{Role, Turn};
 use crate::index::{Catalog, CatalogEntry, Stock};
 use crate::store::{
     Fulfilment, NewOrder, Order, OrderAction, OrderCustomer, OrderItem, OrderState, StoreError,
@@ -320,8 +322,15 @@ impl Engine {
         message: &OrderMessage<'_>,
         catalog: &Catalog,
     ) -> Option<(Meant, intent::OrderIntent)> {
-        let words = intent::product_words(message.text);
-        let mut product = meant(&words, catalog);
+        // Digits first as part of a name ("reserve the Tidewater 500"), then as a number of
+        // pieces ("2 Tidewater").
+        let mut product = meant(&intent::product_words_with_digits(message.text), catalog);
+        if !matches!(product, Meant::One(_)) {
+            let without = meant(&intent::product_words(message.text), catalog);
+            if matches!(without, Meant::One(_)) || product == Meant::Nothing {
+                product = without;
+            }
+        }
         let names = match &product {
             Meant::One(e) => name_words(&catalog.entries()[*e as usize]),
             _ => Vec::new(),
@@ -329,14 +338,22 @@ impl Engine {
         let intent = intent::intent(message.text, &names)?;
         if product == Meant::Nothing {
             // "Can I collect it tomorrow?": the product the last turns were about, when they
-            // were about one.
-            product = message
+            // were about one; "zwei davon" after a list: one of those listed.
+            let recent: Vec<Meant> = message
                 .history
                 .iter()
                 .rev()
                 .take(2)
-                .map(|t| meant(&intent::product_words(&t.text), catalog))
+                .map(|t| match t.role {
+                    Role::Assistant => named_in(&t.text, catalog),
+                    Role::Customer => meant(&intent::product_words_with_digits(&t.text), catalog),
+                })
+                .collect();
+            product = recent
+                .iter()
                 .find(|m| matches!(m, Meant::One(_)))
+                .or(recent.first().filter(|m| matches!(m, Meant::Several(_))))
+                .cloned()
                 .unwrap_or(Meant::Nothing);
         }
         (product != Meant::Nothing).then_some((product, intent))
@@ -406,7 +423,6 @@ impl Engine {
                 idempotency_key: key,
             },
         )?;
-        let name = self.business(business)?.name;
         let buttons = texts::button_titles(&order.language)
             .into_iter()
             .map(|(title, consent)| Choice {
@@ -416,7 +432,7 @@ impl Engine {
             })
             .collect();
         Ok(OrderReply {
-            text: texts::summary(&order, &name, &limited),
+            text: texts::summary(&order, &limited),
             choices: Some(Choices::Buttons(buttons)),
             order: Some(order),
             step: OrderStep::Summarized,
@@ -484,12 +500,7 @@ impl Engine {
             Consent::Confirm if awaiting => {
                 let placed = self.confirm_order(business, &order.id)?;
                 tracing::info!(business, order = placed.id, "order confirmed in the chat");
-                let name = self.business(business)?.name;
-                Ok(reply(
-                    texts::placed(&placed, &name),
-                    placed,
-                    OrderStep::Placed,
-                ))
+                Ok(reply(texts::placed(&placed), placed, OrderStep::Placed))
             }
             Consent::Change if awaiting => Ok(reply(
                 texts::what_to_change(&order.language).to_string(),

@@ -58,14 +58,14 @@ fn items(order: &Order) -> String {
 
 /// The summary of an order awaiting confirmation; `limited` names the products whose number
 /// was cut to the stock the catalog gives (with that stock as uploaded).
-pub fn summary(order: &Order, business: &str, limited: &[(String, String)]) -> String {
+pub fn summary(order: &Order, limited: &[(String, String)]) -> String {
     let language = lang(&order.language);
     let how = fulfilment_words(language, order.fulfilment);
     let mut text = match language {
-        "de" => format!("Ihre Bestellung bei {business}{how}:\n{}", items(order)),
-        "pt" => format!("Seu pedido na {business}{how}:\n{}", items(order)),
-        "es" => format!("Su pedido en {business}{how}:\n{}", items(order)),
-        _ => format!("Your order at {business}{how}:\n{}", items(order)),
+        "de" => format!("Ihre Bestellung{how}:\n{}", items(order)),
+        "pt" => format!("Seu pedido{how}:\n{}", items(order)),
+        "es" => format!("Su pedido{how}:\n{}", items(order)),
+        _ => format!("Your order{how}:\n{}", items(order)),
     };
     for (title, stock) in limited {
         text.push_str(&match language {
@@ -85,13 +85,15 @@ pub fn summary(order: &Order, business: &str, limited: &[(String, String)]) -> S
 }
 
 /// The customer confirmed: the order is placed, and the business will answer.
-pub fn placed(order: &Order, business: &str) -> String {
+pub fn placed(order: &Order) -> String {
     let r = reference(&order.id);
     match lang(&order.language) {
-        "de" => format!("Danke! Ihre Bestellung {r} ist aufgegeben. {business} bestätigt sie Ihnen hier im Chat."),
-        "pt" => format!("Obrigado! Seu pedido {r} foi feito. {business} vai confirmá-lo aqui no chat."),
-        "es" => format!("¡Gracias! Su pedido {r} está hecho. {business} se lo confirmará aquí en el chat."),
-        _ => format!("Thank you! Your order {r} is placed. {business} will confirm it here in the chat."),
+        "de" => format!(
+            "Danke! Ihre Bestellung {r} ist aufgegeben. Wir bestätigen sie Ihnen hier im Chat."
+        ),
+        "pt" => format!("Obrigado! Seu pedido {r} foi feito. Vamos confirmá-lo aqui no chat."),
+        "es" => format!("¡Gracias! Su pedido {r} está hecho. Se lo confirmaremos aquí en el chat."),
+        _ => format!("Thank you! Your order {r} is placed. We will confirm it here in the chat."),
     }
 }
 

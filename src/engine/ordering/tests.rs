@@ -1,0 +1,132 @@
+//! The order conversation over the demo businesses' real catalogs and index (no encoder, no
+//! model): which product an order means, alone, after a list, by a sort, with a number in
+//! its name.
+
+use super::*;
+use crate::engine::{Engine, EngineLimits};
+
+fn demo() -> (tempfile::TempDir, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), EngineLimits::default()).unwrap();
+    engine
+        .seed_demo(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus"))
+        .unwrap();
+    (dir, engine)
+}
+
+const SHOP: &str = "buchhandlung-lindenblatt";
+
+fn turn(role: Role, text: &str) -> Turn {
+    Turn {
+        role,
+        text: text.into(),
+    }
+}
+
+fn read(engine: &Engine, text: &str, history: &[Turn]) -> Option<(Vec<String>, Option<u32>)> {
+    read_at(engine, SHOP, text, history)
+}
+
+fn read_at(
+    engine: &Engine,
+    business: &str,
+    text: &str,
+    history: &[Turn],
+) -> Option<(Vec<String>, Option<u32>)> {
+    let catalog = engine.catalog(business).unwrap().unwrap();
+    let message = OrderMessage {
+        customer: OrderCustomer::Api,
+        conversation: "c_test",
+        text,
+        choice: None,
+        key: "k",
+        history,
+        language: "de",
+    };
+    let (meant, intent) = engine.read_order(&message, &catalog)?;
+    let titles = match meant {
+        Meant::One(e) => vec![catalog.entries()[e as usize].title.clone()],
+        Meant::Several(es) => es
+            .iter()
+            .map(|e| catalog.entries()[*e as usize].title.clone())
+            .collect(),
+        Meant::Nothing => Vec::new(),
+    };
+    Some((titles, intent.quantity))
+}
+
+#[test]
+fn an_order_means_the_product_named_or_the_ones_just_listed() {
+    let (_dir, engine) = demo();
+    assert_eq!(
+        read(&engine, "Ich möchte zwei Buddenbrooks reservieren", &[]),
+        Some((vec!["Buddenbrooks".to_string()], Some(2)))
+    );
+    let listed = turn(
+        Role::Assistant,
+        "Passende Artikel:\n• Der Process (von Franz Kafka) — Preis: 9,90 EUR · Vorrätig: 3\n\
+         • Die Verwandlung (von Franz Kafka) — Preis: 4,00 EUR · Vorrätig: 15\n\
+         • Das Schloss (von Franz Kafka) — Preis: 12,00 EUR · Derzeit nicht vorrätig\n\n\
+         Quelle: Der Process; Die Verwandlung; Das Schloss",
+    );
+    let history = [turn(Role::Customer, "Habt ihr was von Kafka?"), listed];
+    assert_eq!(
+        read(&engine, "Ich möchte zwei davon reservieren", &history),
+        Some((
+            vec![
+                "Der Process".to_string(),
+                "Die Verwandlung".to_string(),
+                "Das Schloss".to_string()
+            ],
+            Some(2)
+        ))
+    );
+    // Asking how names no product; "ein Buch" is the shop's word for all of them.
+    assert_eq!(read(&engine, "Wie kann ich bestellen?", &[]), None);
+    assert_eq!(read(&engine, "Ich möchte ein Buch bestellen", &[]), None);
+}
+
+/// A sort or a bound in an order picks among the products of a kind; a number in a name is
+/// no quantity.
+#[test]
+fn sorts_bounds_and_numbers_in_names() {
+    let (_dir, engine) = demo();
+    let bikes = "harbour-bikes";
+    let one = |t: &str| Some((vec![t.to_string()], None));
+    assert_eq!(
+        read_at(&engine, bikes, "I want to reserve the tidewater 500", &[]),
+        one("Tidewater 500 Hybrid")
+    );
+    assert_eq!(
+        read_at(
+            &engine,
+            bikes,
+            "I'd like to buy two of the cheapest lock",
+            &[]
+        ),
+        Some((vec!["Kraken Cable Lock".to_string()], Some(2)))
+    );
+    assert_eq!(
+        read_at(&engine, bikes, "I'd like to order 2 Tidewater 300", &[]),
+        Some((vec!["Tidewater 300 Hybrid".to_string()], Some(2)))
+    );
+    let helmets = read_at(&engine, bikes, "can I order a helmet?", &[]).unwrap();
+    assert!(helmets.0.len() >= 3, "{helmets:?}");
+}
+
+/// Spanish and Portuguese orders are read as such ("de" is Dutch too, but not only).
+#[test]
+fn orders_are_answered_in_their_language() {
+    use crate::answer::language::detect;
+    assert_eq!(
+        detect(
+            "Quero encomendar duas doses de bacalhau à brás para levar",
+            "de"
+        ),
+        "pt"
+    );
+    assert_eq!(
+        detect("quiero pedir tres pasteles de nata, por favor", "pt"),
+        "es"
+    );
+}
