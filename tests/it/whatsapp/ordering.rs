@@ -1,5 +1,5 @@
 //! Orders taken in the chat, end to end through the signed webhook, the real index of the
-//! demo bookshop and the fake Cloud API: a customer asks to reserve, gets a summary with
+//! demo bookshop and the fake Cloud API: a customer asks for a book and reserves it, gets a summary with
 //! three buttons, taps "Bestätigen", and the order is placed once however often the tap
 //! arrives; the business accepts it and the customer is told. More pieces than the catalog's
 //! stock are never ordered, a sold-out book is refused, a name two books share is asked back
@@ -57,8 +57,13 @@ fn an_order_is_summarized_confirmed_once_and_accepted() {
         rig.connect(BOOKS, NUMBER).await;
         let customer = "4917612345678";
 
+        // Asked about first, then reserved by reference.
+        let about = rig.say(NUMBER, customer, "Habt ihr Buddenbrooks da?").await;
+        let told = rig.answered(&about).await;
+        assert!(told[0].body.contains("Buddenbrooks"), "{}", told[0].body);
+        assert!(told.iter().all(|m| m.interactive.is_none()));
         let asked = rig
-            .say(NUMBER, customer, "Ich möchte zwei Buddenbrooks reservieren")
+            .say(NUMBER, customer, "Super, ich möchte zwei davon reservieren")
             .await;
         let replies = rig.answered(&asked).await;
         let summary = replies.last().expect("a summary");
