@@ -322,6 +322,8 @@ impl Engine {
         message: &OrderMessage<'_>,
         catalog: &Catalog,
     ) -> Option<(Meant, intent::OrderIntent)> {
+        // Most messages are no orders: the grammar says so before the catalog is asked.
+        intent::intent(message.text, &[])?;
         // Digits first as part of a name ("reserve the Tidewater 500"), then as a number of
         // pieces ("2 Tidewater").
         let mut product = meant(&intent::product_words_with_digits(message.text), catalog);
