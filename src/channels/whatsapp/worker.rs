@@ -15,7 +15,7 @@ use super::WhatsApp;
 use crate::answer::{language, Mode, Role, Turn};
 use crate::engine::{EngineError, History};
 use crate::llm::LlmError;
-use crate::store::{conversation_of, Exchange, Outgoing, PendingInbound, Processed};
+use crate::store::{conversation_of, Exchange, InboundRecord, Outgoing, PendingInbound, Processed};
 
 /// How often the inbox is looked at without a wake-up (messages left by a crash, releases).
 const POLL: Duration = Duration::from_millis(500);
@@ -174,10 +174,32 @@ fn process(channel: &WhatsApp, pending: &PendingInbound) -> Result<(), EngineErr
     } else {
         return answer(channel, pending, &history, &language);
     };
-    engine
-        .store()
-        .finish_whatsapp_inbound(inbound, &processed)?;
+    settle(channel, inbound, processed, &language)?;
     Ok(())
+}
+
+/// Settles `inbound` as `processed` says, with the disclosure in `language` that the store
+/// puts before the reply when the customer has not been told they write with an automated
+/// assistant (every settling goes through here, so no reply can miss it).
+fn settle(
+    channel: &WhatsApp,
+    inbound: &InboundRecord,
+    processed: Processed<'_>,
+    language: &str,
+) -> Result<bool, EngineError> {
+    let disclosure = channel.engine.disclosure(
+        &inbound.business_id,
+        language,
+        &channel.settings.handoff_words,
+    )?;
+    let processed = Processed {
+        disclosure: Some(&disclosure),
+        ..processed
+    };
+    Ok(channel
+        .engine
+        .store()
+        .finish_whatsapp_inbound(inbound, &processed)?)
 }
 
 /// `reply` to the customer's message: recorded with it in the conversation, and sent after
@@ -227,13 +249,11 @@ fn hand_over_after(
         .engine
         .language_of(&inbound.business_id)
         .unwrap_or_else(|_| "en".to_string());
-    let reply = texts::handoff(&language::detect(said, &fallback));
+    let language = language::detect(said, &fallback);
+    let reply = texts::handoff(&language);
     let outcome = format!("handed off: {error}");
     let processed = replied(&outcome, said, reply, "handed off", true);
-    channel
-        .engine
-        .store()
-        .finish_whatsapp_inbound(inbound, &processed)?;
+    settle(channel, inbound, processed, &language)?;
     Ok(())
 }
 
@@ -304,10 +324,7 @@ fn answer(
         answer.mode.as_str(),
         answer.needs_person,
     );
-    if engine
-        .store()
-        .finish_whatsapp_inbound(inbound, &processed)?
-    {
+    if settle(channel, inbound, processed, language)? {
         channel.metrics.answered.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())

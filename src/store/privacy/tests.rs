@@ -53,7 +53,7 @@ fn the_disclosure_goes_first_to_a_new_customer_and_after_a_month_of_silence() {
     let t = super::super::now();
     let said = Some("AUTOMATED");
     exchange(&store, &message("w1", "49151", "hallo", t), "R1", said);
-    assert_eq!(bodies(&store, "w1"), ["AUTOMATED", "R1"]);
+    assert_eq!(bodies(&store, "w1"), ["AUTOMATED\n\nR1"]);
     exchange(&store, &message("w2", "49151", "und?", t + 60), "R2", said);
     assert_eq!(bodies(&store, "w2"), ["R2"]);
     // 29 days on: still known.
@@ -71,10 +71,48 @@ fn the_disclosure_goes_first_to_a_new_customer_and_after_a_month_of_silence() {
         "R4",
         said,
     );
-    assert_eq!(bodies(&store, "w4"), ["AUTOMATED", "R4"]);
+    assert_eq!(bodies(&store, "w4"), ["AUTOMATED\n\nR4"]);
     // Another customer is new.
     exchange(&store, &message("w5", "44777", "hi", t), "R5", said);
-    assert_eq!(bodies(&store, "w5"), ["AUTOMATED", "R5"]);
+    assert_eq!(bodies(&store, "w5"), ["AUTOMATED\n\nR5"]);
+}
+
+#[test]
+fn a_reply_too_long_to_share_a_message_gets_the_disclosure_on_its_own() {
+    let store = shop_on_whatsapp();
+    let long = "x".repeat(4090);
+    exchange(
+        &store,
+        &message("w1", "49151", "hallo", super::super::now()),
+        &long,
+        Some("AUTOMATED"),
+    );
+    assert_eq!(bodies(&store, "w1"), ["AUTOMATED".to_string(), long]);
+}
+
+#[test]
+fn a_disclosure_that_never_went_is_given_again() {
+    let store = shop_on_whatsapp();
+    let t = super::super::now();
+    exchange(
+        &store,
+        &message("w1", "49151", "hallo", t),
+        "R1",
+        Some("AUTOMATED"),
+    );
+    for row in store.due_whatsapp_outbound(&["111".into()], 10).unwrap() {
+        store.whatsapp_give_up(row.id, "dead", "refused").unwrap();
+    }
+    for row in store.due_whatsapp_outbound(&["111".into()], 10).unwrap() {
+        store.whatsapp_give_up(row.id, "dead", "refused").unwrap();
+    }
+    exchange(
+        &store,
+        &message("w2", "49151", "noch da?", t + 60),
+        "R2",
+        Some("AUTOMATED"),
+    );
+    assert_eq!(bodies(&store, "w2"), ["AUTOMATED\n\nR2"]);
 }
 
 #[test]
@@ -98,7 +136,7 @@ fn a_message_answered_without_words_leaves_the_disclosure_to_the_next_reply() {
         "R2",
         Some("AUTOMATED"),
     );
-    assert_eq!(bodies(&store, "w2"), ["AUTOMATED", "R2"]);
+    assert_eq!(bodies(&store, "w2"), ["AUTOMATED\n\nR2"]);
 }
 
 #[test]

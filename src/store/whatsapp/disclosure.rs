@@ -2,8 +2,8 @@
 //! (EU AI Act Art. 50): decided inside the transaction that settles the message, so that a
 //! crash and a second attempt at the same message write it once or not at all, never twice.
 //!
-//! It is due when clerk has never written to this customer (read receipts and a person's
-//! replies do not count), or when the customer's message before this one was sent more than
+//! It is due when clerk has never written to this customer (read receipts, a person's
+//! replies and messages that never went — dead letters — do not count), or when the customer's message before this one was sent more than
 //! [`DISCLOSURE_AFTER_SILENCE_SECS`] before it. Both are read from what the store keeps of
 //! every message even after retention (times and rows; retention drops only texts), and an
 //! erased customer is a new one. The words are the caller's (`Processed::disclosure`): the
@@ -23,7 +23,8 @@ pub const DISCLOSURE_AFTER_SILENCE_SECS: u64 = 30 * 24 * 60 * 60;
 pub(super) fn due(tx: &Transaction<'_>, inbound: &InboundRecord) -> Result<bool, StoreError> {
     let replied_before: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM wa_outbox WHERE business_id = ?1 AND wa_id = ?2 \
-         AND kind <> 'read' AND reply_to NOT LIKE 'person:%')",
+         AND kind <> 'read' AND reply_to NOT LIKE 'person:%' \
+         AND state NOT IN ('dead', 'undeliverable'))",
         params![inbound.business_id, inbound.wa_id],
         |r| r.get(0),
     )?;
@@ -47,15 +48,23 @@ pub(super) fn due(tx: &Transaction<'_>, inbound: &InboundRecord) -> Result<bool,
     })
 }
 
-/// The rows to write for `processed`: its own, with the disclosure as a text of its own
-/// before the first text when one is due (after the read receipt, so the customer sees it
-/// first of the reply).
+/// The longest text body WhatsApp accepts, in UTF-16 code units (Meta's limit, as the
+/// channel's `texts::MAX_BODY`).
+const MAX_BODY_UNITS: usize = 4096;
+
+/// The rows to write for `processed`: its own, the first text beginning with the disclosure
+/// when one is due (or, where the two would not fit one message or the reply has no plain
+/// text first, the disclosure as a text of its own just before).
 pub(super) fn outgoing<'p>(
     tx: &Transaction<'_>,
     inbound: &InboundRecord,
     processed: &'p Processed<'_>,
 ) -> Result<Cow<'p, [Outgoing]>, StoreError> {
-    let Some(text) = processed.disclosure.filter(|t| !t.trim().is_empty()) else {
+    let Some(text) = processed
+        .disclosure
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    else {
         return Ok(Cow::Borrowed(&processed.outgoing));
     };
     let Some(first) = processed
@@ -70,6 +79,14 @@ pub(super) fn outgoing<'p>(
         return Ok(Cow::Borrowed(&processed.outgoing));
     }
     let mut rows = processed.outgoing.clone();
-    rows.insert(first, Outgoing::Text(text.to_string()));
+    match &rows[first] {
+        Outgoing::Text(reply)
+            if (text.encode_utf16().count() + 2 + reply.encode_utf16().count())
+                <= MAX_BODY_UNITS =>
+        {
+            rows[first] = Outgoing::Text(format!("{text}\n\n{reply}"));
+        }
+        _ => rows.insert(first, Outgoing::Text(text.to_string())),
+    }
     Ok(Cow::Owned(rows))
 }
