@@ -30,6 +30,8 @@ pub enum ConfigError {
     Device(String),
     #[error("{0}")]
     WhatsApp(String),
+    #[error("retention_days (CLERK_RETENTION_DAYS) is at most 3650, got {0}")]
+    Retention(u32),
 }
 
 /// The settings a config file may hold; every one optional.
@@ -70,6 +72,9 @@ pub struct FileConfig {
     pub whatsapp_resend_grace_s: Option<u64>,
     /// Words that, in a short message, ask for a person.
     pub whatsapp_handoff_words: Option<Vec<String>>,
+    /// Days conversation texts are kept where a business set no retention of its own (0:
+    /// nothing once answered and delivered).
+    pub retention_days: Option<u32>,
 }
 
 impl FileConfig {
@@ -102,6 +107,8 @@ pub struct Config {
     pub device: String,
     pub queue: usize,
     pub whatsapp: WhatsAppSettings,
+    /// Days conversation texts are kept by default (see `engine::privacy`).
+    pub retention_days: u32,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "clerk-data";
@@ -191,8 +198,16 @@ impl Config {
         if device.parse::<crate::llm::model::DeviceSpec>().is_err() {
             return Err(ConfigError::Device(device));
         }
+        let retention_days = over
+            .retention_days
+            .or(file.retention_days)
+            .unwrap_or(crate::engine::DEFAULT_RETENTION_DAYS);
+        if retention_days > crate::engine::MAX_RETENTION_DAYS {
+            return Err(ConfigError::Retention(retention_days));
+        }
         Ok(Config {
             whatsapp,
+            retention_days,
             model: over
                 .model
                 .or(file.model)
@@ -330,6 +345,18 @@ mod tests {
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.limits.documents.max_rows, 70);
         assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(config.retention_days, 30);
+        let file: FileConfig = toml::from_str("retention_days = 0\n").unwrap();
+        let config = Config::resolve(file, Overrides::default()).unwrap();
+        assert_eq!(config.retention_days, 0);
+        let over = Overrides {
+            retention_days: Some(5000),
+            ..Overrides::default()
+        };
+        assert!(matches!(
+            Config::resolve(FileConfig::default(), over),
+            Err(ConfigError::Retention(5000))
+        ));
     }
 
     #[test]

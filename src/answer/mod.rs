@@ -148,6 +148,8 @@ pub struct Answer {
 pub enum Role {
     Customer,
     Assistant,
+    /// Someone of the business, writing in the conversation themselves (`POST …/reply`).
+    Person,
 }
 
 /// One message of a conversation.

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::channels::whatsapp::WhatsApp;
 use crate::config::{default_corpus_dir, Config, Overrides};
-use crate::engine::{EncoderEmbedder, Engine, EngineError, Upload};
+use crate::engine::{spawn_retention, system_clock, EncoderEmbedder, Engine, EngineError, Upload};
 use crate::eval;
 use crate::http::{self, AppState};
 use crate::index::Language;
@@ -34,6 +34,9 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// How often `serve` removes what is past its retention.
+const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.common.config(Overrides {
         listen: args.listen,
@@ -43,10 +46,15 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         models_dir: args.models_dir,
         device: args.device,
         queue: args.queue,
+        retention_days: args.retention_days,
         ..args.whatsapp.clone().overrides(Overrides::default())
     })?;
     let settings = args.tuning.settings()?;
-    let engine = Arc::new(open_engine(&config)?.with_answer_settings(settings));
+    let engine = Arc::new(
+        open_engine(&config)?
+            .with_answer_settings(settings)
+            .with_retention_days(config.retention_days),
+    );
     if engine.businesses()?.is_empty() {
         seed_demo(&engine, &config.corpus_dir)?;
     }
@@ -60,6 +68,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         device: config.device.clone(),
     };
     let engine_for_channel = engine.clone();
+    let engine_for_retention = engine.clone();
     let state = AppState::new(engine.clone(), Some(&admin_token));
     let state = if model_args.is_none() && config.encoder.eq_ignore_ascii_case("none") {
         state
@@ -119,6 +128,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         // Customer messages a previous run acknowledged but did not answer are answered now.
         channel.start();
+        spawn_retention(engine_for_retention, RETENTION_EVERY, system_clock());
         let state = state.with_whatsapp(channel);
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -120,6 +120,10 @@ pub struct ServeArgs {
     /// [default: 4].
     #[arg(long, env = "CLERK_QUEUE")]
     pub queue: Option<usize>,
+    /// Days conversation texts are kept where a business set no retention of its own; 0
+    /// keeps nothing once answered and delivered [default: 30].
+    #[arg(long, env = "CLERK_RETENTION_DAYS")]
+    pub retention_days: Option<u32>,
     #[command(flatten)]
     pub tuning: answer_commands::AnswerTuning,
     #[command(flatten)]

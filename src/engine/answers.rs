@@ -151,10 +151,10 @@ impl Engine {
             .recent_turns(business, conversation, HISTORY_TURNS)?
             .into_iter()
             .map(|t| Turn {
-                role: if t.role == "customer" {
-                    Role::Customer
-                } else {
-                    Role::Assistant
+                role: match t.role.as_str() {
+                    "customer" => Role::Customer,
+                    "person" => Role::Person,
+                    _ => Role::Assistant,
                 },
                 text: t.text,
             })

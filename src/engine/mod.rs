@@ -2,7 +2,8 @@
 //!
 //! It owns the store and every business's index, checks business ids and limits, parses uploads
 //! all-or-nothing and routes each call to the right business's index; orders and their
-//! changes are in `orders`. Its inputs and outputs are
+//! changes are in `orders`; settings, export, erasure, a person's replies and retention in
+//! `privacy`. Its inputs and outputs are
 //! plain Rust data; no tantivy, axum or SQLite type crosses this seam. Its methods do blocking,
 //! CPU-heavy work: async callers run them on the blocking pool.
 
@@ -11,6 +12,7 @@ mod data_dir;
 mod encoder;
 mod ordering;
 mod orders;
+mod privacy;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,10 @@ pub use ordering::{
 pub use orders::{
     check_note, Fulfilment, NewOrder, Order, OrderAction, OrderChange, OrderCustomer, OrderItem,
     OrderState, MAX_ITEMS, MAX_NOTE_CHARS, MAX_QUANTITY,
+};
+pub use privacy::{
+    spawn_retention, system_clock, Clock, SettingsView, DEFAULT_RETENTION_DAYS,
+    MAX_DISCLOSURE_CHARS, MAX_REPLY_CHARS, MAX_RETENTION_DAYS,
 };
 
 /// Limits on what one call may carry; all configurable.
@@ -108,6 +114,10 @@ pub enum EngineError {
     },
     #[error("business {0:?} has no such WhatsApp customer; an order from WhatsApp needs a customer who has written to the business")]
     UnknownCustomer(String),
+    #[error("invalid setting: {0}")]
+    InvalidSetting(String),
+    #[error("the reply cannot reach the customer and was kept as a dead letter: {0}")]
+    Undeliverable(String),
     #[error(transparent)]
     Llm(LlmError),
     #[error(transparent)]
@@ -176,6 +186,8 @@ pub struct Engine {
     /// Where vectors are kept when not in each index's own folder (evaluations share one).
     vector_dir: Option<PathBuf>,
     answer_settings: AnswerSettings,
+    /// Days a business without its own setting keeps conversation texts (see `privacy`).
+    retention_days: u32,
 }
 
 pub fn validate_business_id(id: &str) -> Result<(), EngineError> {
@@ -237,6 +249,7 @@ impl Engine {
             hybrid: HybridParams::default(),
             vector_dir: None,
             answer_settings: AnswerSettings::default(),
+            retention_days: DEFAULT_RETENTION_DAYS,
         })
     }
 

@@ -1,5 +1,6 @@
 //! The HTTP API (axum): routes, request and response shapes, authentication; the business's
-//! orders in `orders`.
+//! orders in `orders`; settings, a customer's export and erasure, a person's replies in
+//! `privacy`.
 //!
 //! Handlers turn a request into a call on the [`Engine`] (on the blocking pool, since engine
 //! calls parse, index and search) and its result back into JSON. No tantivy or SQLite type is
@@ -13,6 +14,7 @@ mod metrics;
 mod openai;
 mod openapi;
 mod orders;
+mod privacy;
 mod whatsapp;
 
 use std::future::Future;
@@ -131,6 +133,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/businesses/{business}/conversations/{conversation}/release",
             post(answers::release),
+        )
+        .route(
+            "/v1/businesses/{business}/conversations/{conversation}/reply",
+            post(privacy::reply),
+        )
+        .route(
+            "/v1/businesses/{business}/settings",
+            get(privacy::settings).put(privacy::put_settings),
+        )
+        .route(
+            "/v1/businesses/{business}/customers/{customer}",
+            get(privacy::export).delete(privacy::erase),
         )
         .route("/v1/businesses/{business}/orders", get(orders::list))
         .route("/v1/businesses/{business}/orders/{order}", get(orders::get))

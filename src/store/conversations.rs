@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 ";
 
-/// One stored message: `role` is "customer" or "assistant"; `mode` how a reply was made.
+/// One stored message: `role` is "customer", "assistant" (clerk) or "person" (someone of the
+/// business, through `POST …/reply`); `mode` how clerk's reply was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredTurn {
     pub role: String,
@@ -221,6 +222,18 @@ pub(super) fn write_customer_turn(
 ) -> Result<(), StoreError> {
     let next = touch(tx, business, conversation, false)?;
     write_turn(tx, business, conversation, next, "customer", text, None)
+}
+
+/// Writes what a person of the business wrote to the customer, and keeps the conversation
+/// with a person (`needs_person`) until it is released: clerk does not answer over them.
+pub(super) fn write_person_turn(
+    tx: &Transaction<'_>,
+    business: &str,
+    conversation: &str,
+    text: &str,
+) -> Result<(), StoreError> {
+    let next = touch(tx, business, conversation, true)?;
+    write_turn(tx, business, conversation, next, "person", text, None)
 }
 
 #[cfg(test)]

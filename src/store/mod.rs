@@ -1,13 +1,14 @@
 //! Durable state outside the indexes: businesses, their hashed API keys, conversations, the
 //! WhatsApp inbox and outbox, and orders, in SQLite.
 //!
-//! The store is one SQLite file in the data dir, opened in WAL mode; every change is one
-//! transaction. API keys are kept only as SHA-256 hashes: a key is shown once, when it is made,
+//! The store is one SQLite file in the data dir, opened in WAL mode with `secure_delete`;
+//! every change is one transaction; what it keeps of people, and for how long, is `privacy`. API keys are kept only as SHA-256 hashes: a key is shown once, when it is made,
 //! and can be replaced but never read back. Passages and the list of documents live in each
 //! business's index, not here (see `index`), so an upload commits in one place.
 
 mod conversations;
 mod orders;
+mod privacy;
 mod whatsapp;
 
 use std::path::Path;
@@ -24,9 +25,14 @@ pub use orders::{
     Fulfilment, NewOrder, Order, OrderAction, OrderChange, OrderCustomer, OrderItem, OrderState,
     SERVICE_WINDOW_SECS,
 };
+pub use privacy::{
+    BusinessSettings, CustomerExport, Erased, ExportedMessage, ExportedReply, PersonReply, Purged,
+    ReplyDelivery,
+};
 pub use whatsapp::{
     conversation_of, Accepted, DeadLetter, DueOutbound, InboundRecord, Outgoing, PendingInbound,
     Processed, StatusRecord, Unanswered, WhatsAppAccount, WhatsAppCounts, WhatsAppCustomer,
+    DISCLOSURE_AFTER_SILENCE_SECS,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -117,11 +123,15 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted content is overwritten with zeros, so an erased customer's words do not
+        // stay in free pages of the file (see `privacy`).
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(conversations::SCHEMA)?;
         conn.execute_batch(whatsapp::SCHEMA)?;
         conn.execute_batch(orders::SCHEMA)?;
+        conn.execute_batch(privacy::SCHEMA)?;
         whatsapp::migrate(&conn)?;
         Ok(Store {
             conn: Mutex::new(conn),

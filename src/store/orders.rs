@@ -10,8 +10,8 @@
 //! twice returns the order the first one made. The notification's wording is the caller's
 //! (the engine's, from the channel's sentences); the store only decides whether it may go.
 
-mod notice;
-mod records;
+pub(super) mod notice;
+pub(super) mod records;
 #[cfg(test)]
 mod tests;
 

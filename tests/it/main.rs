@@ -11,6 +11,7 @@ mod http;
 mod index;
 mod judge;
 mod orders;
+mod privacy;
 mod qwen;
 mod retrieval;
 mod support;

@@ -130,6 +130,46 @@ pub fn opted_in(language: &str) -> &'static str {
     }
 }
 
+/// The handoff word each language's disclosure names, when the configured list has it.
+fn handoff_word_for(language: &str) -> &'static str {
+    match language {
+        "de" => "Mitarbeiter",
+        "fr" => "conseiller",
+        "es" => "persona",
+        "pt" => "atendente",
+        "it" => "operatore",
+        "nl" => "medewerker",
+        _ => "person",
+    }
+}
+
+/// What a customer is told before clerk's first reply, and the first after a long silence
+/// (EU AI Act Art. 50): that `business`'s assistant is automated, and the word that brings a
+/// person — the language's own when `handoff_words` has it, else the first configured one.
+pub fn disclosure(language: &str, business: &str, handoff_words: &[String]) -> String {
+    let preferred = handoff_word_for(language);
+    let word = if handoff_words
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(preferred))
+    {
+        preferred.to_string()
+    } else {
+        handoff_words
+            .first()
+            .cloned()
+            .unwrap_or_else(|| preferred.to_string())
+    };
+    match language {
+        "de" => format!("Hinweis: Sie schreiben mit dem automatischen Assistenten von {business}. Wenn Sie lieber mit einem Menschen sprechen, schreiben Sie einfach „{word}“."),
+        "fr" => format!("À savoir : vous écrivez avec l'assistant automatique de {business}. Pour parler à une personne, écrivez « {word} »."),
+        "es" => format!("Aviso: está escribiendo con el asistente automático de {business}. Para hablar con una persona, escriba «{word}»."),
+        "pt" => format!("Aviso: você está conversando com o assistente automático de {business}. Para falar com uma pessoa, escreva \"{word}\"."),
+        "it" => format!("Nota: sta scrivendo con l'assistente automatico di {business}. Per parlare con una persona, scriva \"{word}\"."),
+        "nl" => format!("Let op: u schrijft met de automatische assistent van {business}. Wilt u een mens spreken, schrijf dan \"{word}\"."),
+        _ => format!("Please note: you are writing with {business}'s automated assistant. To reach a person, just write \"{word}\"."),
+    }
+}
+
 /// The label before the sources a reply cites.
 pub fn source_label(language: &str) -> &'static str {
     match language {
@@ -203,6 +243,24 @@ mod tests {
             "Is the book about the secret agent who travels to Lisbon in winter also in German?",
             &defaults()
         ));
+    }
+
+    #[test]
+    fn the_disclosure_names_a_word_that_brings_a_person() {
+        for language in ["de", "en", "pt", "es", "fr", "it", "nl"] {
+            let text = disclosure(language, "Lindenblatt", &defaults());
+            assert!(text.contains("Lindenblatt"), "{text}");
+            let word = text
+                .split(['„', '“', '"', '«', '»'])
+                .nth(1)
+                .unwrap_or_default()
+                .trim();
+            assert!(asks_for_person(word, &defaults()), "{language}: {word:?}");
+        }
+        assert!(disclosure("de", "X", &defaults()).contains("„Mitarbeiter“"));
+        // A list without the language's word: the first configured word is named.
+        let own = vec!["kollege".to_string()];
+        assert!(disclosure("de", "X", &own).contains("„kollege“"));
     }
 
     #[test]

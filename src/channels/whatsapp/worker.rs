@@ -180,10 +180,32 @@ fn process(channel: &WhatsApp, pending: &PendingInbound) -> Result<(), EngineErr
     } else {
         return answer(channel, pending, &history, &language);
     };
-    engine
-        .store()
-        .finish_whatsapp_inbound(inbound, &processed)?;
+    settle(channel, inbound, processed, &language)?;
     Ok(())
+}
+
+/// Settles `inbound` as `processed` says, with the disclosure in `language` that the store
+/// puts before the reply when the customer has not been told they write with an automated
+/// assistant (every settling goes through here, so no reply can miss it).
+fn settle(
+    channel: &WhatsApp,
+    inbound: &InboundRecord,
+    processed: Processed<'_>,
+    language: &str,
+) -> Result<bool, EngineError> {
+    let disclosure = channel.engine.disclosure(
+        &inbound.business_id,
+        language,
+        &channel.settings.handoff_words,
+    )?;
+    let processed = Processed {
+        disclosure: Some(&disclosure),
+        ..processed
+    };
+    Ok(channel
+        .engine
+        .store()
+        .finish_whatsapp_inbound(inbound, &processed)?)
 }
 
 /// `reply` to the customer's message: recorded with it in the conversation, and sent after
@@ -233,13 +255,11 @@ fn hand_over_after(
         .engine
         .language_of(&inbound.business_id)
         .unwrap_or_else(|_| "en".to_string());
-    let reply = texts::handoff(&language::detect(said, &fallback));
+    let language = language::detect(said, &fallback);
+    let reply = texts::handoff(&language);
     let outcome = format!("handed off: {error}");
     let processed = replied(&outcome, said, reply, "handed off", true);
-    channel
-        .engine
-        .store()
-        .finish_whatsapp_inbound(inbound, &processed)?;
+    settle(channel, inbound, processed, &language)?;
     Ok(())
 }
 
@@ -282,6 +302,7 @@ fn ordered(
     inbound: &InboundRecord,
     question: &str,
     reply: &OrderReply,
+    language: &str,
 ) -> Result<(), EngineError> {
     let mut processed = replied(reply.step.as_str(), question, &reply.text, "order", false);
     if let Some(choices) = &reply.choices {
@@ -299,11 +320,7 @@ fn ordered(
             Err(e) => tracing::error!(error = %e, "an order reply's choices do not fit WhatsApp"),
         }
     }
-    if channel
-        .engine
-        .store()
-        .finish_whatsapp_inbound(inbound, &processed)?
-    {
+    if settle(channel, inbound, processed, language)? {
         channel.metrics.answered.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
@@ -333,7 +350,7 @@ fn cart(
         step = reply.step.as_str(),
         "a catalog cart arrived"
     );
-    ordered(channel, inbound, inbound.said(), &reply)
+    ordered(channel, inbound, inbound.said(), &reply, language)
 }
 
 /// A question for the answer pipeline; the reply cites its sources on a last line. An order
@@ -359,7 +376,7 @@ fn answer(
     let conversation = conversation_of(&inbound.wa_id);
     let message = order_message(inbound, &conversation, &question, history, language);
     if let Some(reply) = engine.order_turn(&inbound.business_id, &message)? {
-        return ordered(channel, inbound, &question, &reply);
+        return ordered(channel, inbound, &question, &reply, language);
     }
     let answer = engine.answer(
         &inbound.business_id,
@@ -399,10 +416,7 @@ fn answer(
         answer.mode.as_str(),
         answer.needs_person,
     );
-    if engine
-        .store()
-        .finish_whatsapp_inbound(inbound, &processed)?
-    {
+    if settle(channel, inbound, processed, language)? {
         channel.metrics.answered.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())

@@ -347,7 +347,7 @@ impl Engine {
                 .rev()
                 .take(2)
                 .map(|t| match t.role {
-                    Role::Assistant => named_in(&t.text, catalog),
+                    Role::Assistant | Role::Person => named_in(&t.text, catalog),
                     Role::Customer => meant(&intent::product_words_with_digits(&t.text), catalog),
                 })
                 .collect();

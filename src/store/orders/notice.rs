@@ -1,5 +1,5 @@
 //! An order's notification to its WhatsApp customer, written into the outbox inside the
-//! transaction that changes the order.
+//! transaction that changes the order; a person's reply (`store::privacy`) goes the same way.
 //!
 //! The row is of kind `notice`: a text that quotes no message, sent by the channel's sender
 //! like any reply, after the customer's earlier rows. Where it cannot go it is written as a
@@ -23,23 +23,25 @@ fn refusal(number: Option<&str>, customer: Option<(i64, bool)>, now: u64) -> Opt
         (_, Some((_, true))) => Some("the customer opted out (STOP)"),
         (_, Some((last, false))) if now > last.max(0) as u64 + SERVICE_WINDOW_SECS => Some(
             "outside the 24-hour window: the customer's last message is more than 24 hours \
-             old, and no template is configured for order notifications",
+             old, and clerk sends no template messages (order notifications and a person's \
+             replies alike)",
         ),
         _ => None,
     }
 }
 
 /// Writes `parts` as outbox rows to customer `wa_id`, keyed by `key` (one per order change, so
-/// a change is notified once): pending, or dead letters with the reason they cannot go.
-pub(super) fn enqueue(
+/// a change is notified once; `person:<id>` for a person's reply): pending, or dead letters
+/// with the reason they cannot go, which is returned.
+pub(in crate::store) fn enqueue(
     tx: &Transaction<'_>,
     business: &str,
     wa_id: &str,
     key: &str,
     parts: &[String],
-) -> Result<(), StoreError> {
+) -> Result<Option<&'static str>, StoreError> {
     if parts.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let number: Option<String> = tx
         .query_row(
@@ -84,7 +86,7 @@ pub(super) fn enqueue(
             ],
         )?;
     }
-    Ok(())
+    Ok(reason)
 }
 
 #[cfg(test)]

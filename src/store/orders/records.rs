@@ -70,6 +70,26 @@ fn read_order(
         .optional()?)
 }
 
+/// The orders of one customer: a WhatsApp customer by their key, or whoever ordered from
+/// `conversation`; each with its history (for the customer's export).
+pub(in crate::store) fn customer_orders(
+    conn: &rusqlite::Connection,
+    business: &str,
+    wa_id: Option<&str>,
+    conversation: &str,
+) -> Result<Vec<Order>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} WHERE o.business_id = ?1 AND (o.wa_id = ?2 OR o.conversation_id = ?3) \
+         ORDER BY o.created_at, o.rowid"
+    ))?;
+    let rows = stmt.query_map(params![business, wa_id, conversation], row_to_order)?;
+    let mut orders: Vec<Order> = rows.collect::<Result<_, _>>()?;
+    for order in &mut orders {
+        order.history = Some(history(conn, &order.id)?);
+    }
+    Ok(orders)
+}
+
 fn history(conn: &rusqlite::Connection, id: &str) -> Result<Vec<OrderChange>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT from_state, to_state, note, at FROM order_events WHERE order_id = ?1 ORDER BY seq",

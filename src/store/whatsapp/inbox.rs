@@ -6,8 +6,8 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::super::conversations::{write_customer_turn, write_exchange};
 use super::super::{now, Store, StoreError};
 use super::{
-    conversation_of, json_list, now_ms, Accepted, InboundRecord, Outgoing, PendingInbound,
-    Processed, StatusRecord,
+    conversation_of, disclosure, json_list, now_ms, Accepted, InboundRecord, Outgoing,
+    PendingInbound, Processed, StatusRecord,
 };
 
 /// The customer a message belongs to: the phone number when the webhook carried one; else
@@ -190,7 +190,8 @@ impl Store {
         }
         let created = now() as i64;
         let due = now_ms();
-        for (part, outgoing) in processed.outgoing.iter().enumerate() {
+        let outgoing = disclosure::outgoing(&tx, inbound, processed)?;
+        for (part, outgoing) in outgoing.iter().enumerate() {
             let (kind, body) = match outgoing {
                 Outgoing::Read => ("read", None),
                 Outgoing::Text(text) => ("text", Some(text.as_str())),

@@ -9,6 +9,7 @@
 //! before its request leaves and `sent` once Meta answers. What crashes between the last two is
 //! settled by the status webhook that carries the row's tracker (see `channels::whatsapp`).
 
+mod disclosure;
 mod inbox;
 mod outbox;
 #[cfg(test)]
@@ -18,6 +19,8 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{now, Exchange, Store, StoreError};
+
+pub use disclosure::DISCLOSURE_AFTER_SILENCE_SECS;
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS wa_accounts (
@@ -228,6 +231,10 @@ pub struct Processed<'a> {
     pub customer_turn: Option<&'a str>,
     pub set_opted_out: Option<bool>,
     pub outgoing: Vec<Outgoing>,
+    /// Sent before the reply's first text when the store finds the customer has not been
+    /// told they write with an automated assistant, or not since a long silence (see
+    /// `disclosure`); None says nothing.
+    pub disclosure: Option<&'a str>,
 }
 
 /// An outbox row the sender may send now.

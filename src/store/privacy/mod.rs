@@ -1,0 +1,219 @@
+//! What the store keeps of people, and for how long: each business's privacy settings (its
+//! own disclosure text, its retention), retention itself, a customer's export and erasure
+//! (`customer`), and a person's replies written into a conversation (`replies`).
+//!
+//! Retention drops words, not facts: turns are deleted, the texts of answered messages and
+//! the bodies of settled outbox rows are set to NULL, delivery statuses and customers' names
+//! go; rows, their times and states stay (the counts, the order of a customer's messages,
+//! whether clerk ever wrote to them), and orders stay whole. A message still waiting and an
+//! outbox row not yet sent keep their text: they are the work still to do. The file is
+//! opened with `secure_delete`, and what was removed is checkpointed out of the WAL, so the
+//! removed bytes do not linger in `clerk.sqlite` or its `-wal`.
+
+mod customer;
+mod replies;
+#[cfg(test)]
+mod tests;
+
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError};
+
+pub use customer::{CustomerExport, Erased, ExportedMessage, ExportedReply};
+pub use replies::{PersonReply, ReplyDelivery};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS business_settings (
+    business_id     TEXT PRIMARY KEY REFERENCES businesses(id) ON DELETE CASCADE,
+    disclosure      TEXT,
+    retention_days  INTEGER
+);
+CREATE TABLE IF NOT EXISTS person_replies (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    business_id     TEXT NOT NULL,
+    conversation    TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    delivery        TEXT NOT NULL,
+    reason          TEXT,
+    created_at      INTEGER NOT NULL,
+    UNIQUE (business_id, conversation, key)
+);
+";
+
+const DAY_SECS: i64 = 24 * 60 * 60;
+
+/// A business's privacy settings; None is the default (clerk's disclosure in the customer's
+/// language; the configured retention).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusinessSettings {
+    pub disclosure: Option<String>,
+    pub retention_days: Option<u32>,
+}
+
+/// What one retention pass removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Purged {
+    pub turns: usize,
+    pub conversations: usize,
+    pub message_texts: usize,
+    pub reply_bodies: usize,
+    pub statuses: usize,
+    pub names: usize,
+    pub reply_keys: usize,
+}
+
+impl Purged {
+    pub fn total(&self) -> usize {
+        self.turns
+            + self.conversations
+            + self.message_texts
+            + self.reply_bodies
+            + self.statuses
+            + self.names
+            + self.reply_keys
+    }
+}
+
+/// The SQL for "the newest time `table`'s row may have and still be removed": `?1` is now,
+/// `?2` the default retention in days, the business's own setting winning.
+fn cutoff(business_column: &str) -> String {
+    format!(
+        "(?1 - {DAY_SECS} * COALESCE((SELECT s.retention_days FROM business_settings s \
+         WHERE s.business_id = {business_column}), ?2))"
+    )
+}
+
+/// Moves every frame of the WAL into the database and empties the WAL file, so that what was
+/// just deleted (zeroed in the database by `secure_delete`) is not left in old frames. False
+/// when another connection (another process on the same data dir) kept it from finishing.
+pub(super) fn checkpoint(conn: &rusqlite::Connection) -> Result<bool, StoreError> {
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    Ok(busy == 0)
+}
+
+impl Store {
+    /// The business's settings (all defaults when it never set any).
+    pub fn business_settings(&self, business: &str) -> Result<BusinessSettings, StoreError> {
+        let conn = self.conn.lock();
+        Ok(conn
+            .query_row(
+                "SELECT disclosure, retention_days FROM business_settings WHERE business_id = ?1",
+                params![business],
+                |r| {
+                    Ok(BusinessSettings {
+                        disclosure: r.get(0)?,
+                        retention_days: r.get::<_, Option<i64>>(1)?.map(|d| d as u32),
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Replaces the business's settings.
+    pub fn set_business_settings(
+        &self,
+        business: &str,
+        settings: &BusinessSettings,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn.lock();
+        let known: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM businesses WHERE id = ?1",
+            params![business],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Err(StoreError::UnknownBusiness(business.to_string()));
+        }
+        conn.execute(
+            "INSERT INTO business_settings (business_id, disclosure, retention_days) \
+             VALUES (?1, ?2, ?3) ON CONFLICT (business_id) DO UPDATE SET \
+             disclosure = excluded.disclosure, retention_days = excluded.retention_days",
+            params![
+                business,
+                settings.disclosure,
+                settings.retention_days.map(i64::from)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Removes what is older than each business's retention (`default_days` where it set
+    /// none) at time `now` (seconds; the caller's clock), in one transaction, then empties
+    /// the WAL. Waiting messages and unsent replies keep their text whatever their age.
+    pub fn purge_expired(&self, now: u64, default_days: u32) -> Result<Purged, StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let at = params![now as i64, i64::from(default_days)];
+        let mut purged = Purged {
+            turns: tx.execute(
+                &format!(
+                    "DELETE FROM turns WHERE at <= {}",
+                    cutoff("turns.business_id")
+                ),
+                at,
+            )?,
+            message_texts: tx.execute(
+                &format!(
+                    "UPDATE wa_inbox SET text = NULL, cart = NULL \
+                     WHERE (text IS NOT NULL OR cart IS NOT NULL) AND state = 'done' \
+                     AND received_at <= {}",
+                    cutoff("wa_inbox.business_id")
+                ),
+                at,
+            )?,
+            reply_bodies: tx.execute(
+                &format!(
+                    "UPDATE wa_outbox SET body = NULL WHERE body IS NOT NULL \
+                     AND state IN ('sent', 'dead', 'undeliverable') \
+                     AND COALESCE(done_at, created_at) <= {}",
+                    cutoff("wa_outbox.business_id")
+                ),
+                at,
+            )?,
+            names: tx.execute(
+                &format!(
+                    "UPDATE wa_customers SET name = NULL WHERE name IS NOT NULL \
+                     AND last_inbound_at <= {}",
+                    cutoff("wa_customers.business_id")
+                ),
+                at,
+            )?,
+            reply_keys: tx.execute(
+                &format!(
+                    "DELETE FROM person_replies WHERE created_at <= {}",
+                    cutoff("person_replies.business_id")
+                ),
+                at,
+            )?,
+            ..Purged::default()
+        };
+        // A status names only Meta's message id; the business is its outbox row's.
+        purged.statuses = tx.execute(
+            &format!(
+                "DELETE FROM wa_statuses WHERE at <= {}",
+                cutoff(
+                    "(SELECT o.business_id FROM wa_outbox o \
+                     WHERE o.message_id = wa_statuses.message_id LIMIT 1)"
+                )
+            ),
+            at,
+        )?;
+        // A conversation left without turns goes too, unless a person still has to answer it.
+        purged.conversations = tx.execute(
+            &format!(
+                "DELETE FROM conversations WHERE needs_person = 0 AND updated_at <= {} \
+                 AND NOT EXISTS (SELECT 1 FROM turns t WHERE t.business_id = \
+                 conversations.business_id AND t.conversation = conversations.id)",
+                cutoff("conversations.business_id")
+            ),
+            at,
+        )?;
+        tx.commit()?;
+        if purged.total() > 0 {
+            checkpoint(&conn)?;
+        }
+        Ok(purged)
+    }
+}
