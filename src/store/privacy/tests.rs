@@ -16,6 +16,8 @@ fn message(wamid: &str, wa_id: &str, text: &str, sent_at: u64) -> InboundRecord 
         kind: "text".into(),
         text: Some(text.into()),
         sent_at,
+        choice: None,
+        cart: None,
     }
 }
 
