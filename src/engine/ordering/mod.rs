@@ -29,6 +29,7 @@ use super::orders::MAX_QUANTITY;
 use super::{Engine, EngineError};
 use crate::answer::catalog::{meant, named_in, Meant};
 use crate::answer::{Role, Turn};
+use crate::channels::whatsapp::order_texts::item_line;
 use crate::index::{Catalog, CatalogEntry, Stock};
 use crate::store::{
     Fulfilment, NewOrder, Order, OrderAction, OrderCustomer, OrderItem, OrderState, StoreError,
@@ -229,7 +230,11 @@ impl Engine {
         if let Some(tapped) = message.choice.and_then(parse_choice) {
             return self.on_choice(business, message, tapped).map(Some);
         }
-        let draft = self.draft_of(business, message.conversation)?;
+        // A short answer or a bare number is about the draft only while our last reply is
+        // its summary or the question what to change: "ok danke" a day later confirms nothing.
+        let draft = self
+            .draft_of(business, message.conversation)?
+            .filter(|d| awaits_answer(d, message.history));
         if let Some(draft) = &draft {
             if let Some(consent) = intent::consent(message.text, &texts::all_button_titles()) {
                 return self.on_consent(business, message, draft, consent).map(Some);
@@ -525,6 +530,17 @@ impl Engine {
             )),
         }
     }
+}
+
+/// Whether our last reply in `history` asks about `draft`: its summary (which lists its
+/// first item) or the question what to change.
+fn awaits_answer(draft: &Order, history: &[Turn]) -> bool {
+    let Some(last) = history.iter().rev().find(|t| t.role == Role::Assistant) else {
+        return false;
+    };
+    let item = draft.items.first().map(item_line);
+    item.is_some_and(|line| last.text.contains(&line))
+        || last.text == texts::what_to_change(&draft.language)
 }
 
 fn stale(language: &str) -> OrderReply {

@@ -227,6 +227,10 @@ fn stock_names_and_carts_shape_the_order() {
         let asked = rig.say(NUMBER, shopper, "Wie kann ich bestellen?").await;
         let answered = rig.answered(&asked).await;
         assert!(answered.iter().all(|m| m.interactive.is_none()));
+        // "ok" after that answer is no confirmation of the cart's summary before it.
+        let thanks = rig.say(NUMBER, shopper, "ok").await;
+        let answered = rig.answered(&thanks).await;
+        assert!(answered.iter().all(|m| !m.body.contains("aufgegeben")));
 
         let states: Vec<String> = rig
             .orders()
