@@ -87,6 +87,21 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE INDEX IF NOT EXISTS api_keys_business ON api_keys(business_id);
 ";
 
+/// `UnknownBusiness` unless `business` exists (checked inside the caller's transaction, so
+/// what follows is written for a business that is there).
+fn require_business(conn: &Connection, business: &str) -> Result<(), StoreError> {
+    let known: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM businesses WHERE id = ?1",
+        params![business],
+        |r| r.get(0),
+    )?;
+    if known {
+        Ok(())
+    } else {
+        Err(StoreError::UnknownBusiness(business.to_string()))
+    }
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -218,16 +233,7 @@ impl Store {
         let key = new_api_key();
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        let exists: Option<String> = tx
-            .query_row(
-                "SELECT id FROM businesses WHERE id = ?1",
-                params![id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if exists.is_none() {
-            return Err(StoreError::UnknownBusiness(id.to_string()));
-        }
+        require_business(&tx, id)?;
         tx.execute("DELETE FROM api_keys WHERE business_id = ?1", params![id])?;
         tx.execute(
             "INSERT INTO api_keys (key_hash, business_id, created_at) VALUES (?1, ?2, ?3)",

@@ -4,7 +4,7 @@
 use rand::RngCore;
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::super::{now, Store, StoreError};
+use super::super::{now, require_business, Store, StoreError};
 use super::{
     notice, Fulfilment, NewOrder, Order, OrderAction, OrderChange, OrderCustomer, OrderState,
 };
@@ -148,14 +148,7 @@ impl Store {
             let order = read_order(&tx, business, &id)?.expect("read in the same transaction");
             return Ok((order, false));
         }
-        let known: bool = tx.query_row(
-            "SELECT COUNT(*) > 0 FROM businesses WHERE id = ?1",
-            params![business],
-            |r| r.get(0),
-        )?;
-        if !known {
-            return Err(StoreError::UnknownBusiness(business.to_string()));
-        }
+        require_business(&tx, business)?;
         let (channel, wa_id) = match &new.customer {
             OrderCustomer::WhatsApp { wa_id, .. } => {
                 let known: bool = tx.query_row(

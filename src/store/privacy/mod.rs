@@ -18,7 +18,7 @@ mod tests;
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError};
+use super::{require_business, Store, StoreError};
 
 pub use customer::{CustomerExport, Erased, ExportedMessage, ExportedReply};
 pub use replies::{PersonReply, ReplyDelivery};
@@ -118,14 +118,7 @@ impl Store {
         settings: &BusinessSettings,
     ) -> Result<(), StoreError> {
         let conn = self.conn.lock();
-        let known: bool = conn.query_row(
-            "SELECT COUNT(*) > 0 FROM businesses WHERE id = ?1",
-            params![business],
-            |r| r.get(0),
-        )?;
-        if !known {
-            return Err(StoreError::UnknownBusiness(business.to_string()));
-        }
+        require_business(&conn, business)?;
         conn.execute(
             "INSERT INTO business_settings (business_id, disclosure, retention_days) \
              VALUES (?1, ?2, ?3) ON CONFLICT (business_id) DO UPDATE SET \

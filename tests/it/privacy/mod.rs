@@ -18,7 +18,7 @@ use clerk::http::AppState;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::whatsapp::{connect, deliver, fast_settings, serve, SECRET};
+use crate::whatsapp::{connect, deliver, fast_settings, serve, settled_replies, SECRET};
 pub use crate::whatsapp::{now, ADMIN};
 
 pub const SHOP: &str = "lindenblatt";
@@ -80,34 +80,7 @@ impl Rig {
 
     /// What reached the customer in reply to `wamid`, once it is answered and sent.
     pub async fn replies_to(&self, wamid: &str) -> Vec<String> {
-        let started = Instant::now();
-        loop {
-            let (engine, id) = (self.engine.clone(), wamid.to_string());
-            let (outcome, rows) = tokio::task::spawn_blocking(move || {
-                let store = engine.store();
-                (
-                    store.whatsapp_inbound_outcome(&id).unwrap(),
-                    store.whatsapp_replies_to(&id).unwrap(),
-                )
-            })
-            .await
-            .unwrap();
-            let settled = outcome.as_deref().is_some_and(|o| o != "pending")
-                && rows.iter().all(|(s, _)| s != "pending" && s != "sending");
-            if settled {
-                return self
-                    .fake
-                    .replies_to(wamid)
-                    .into_iter()
-                    .map(|m| m.body)
-                    .collect();
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "{wamid}: {outcome:?} {rows:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        settled_replies(&self.engine, &self.fake, wamid, Duration::from_secs(30)).await
     }
 
     /// The messages the fake took for `wa_id` that quote nothing (notices, a person's

@@ -143,34 +143,46 @@ impl Rig {
 
     /// Waits until `wamid` is settled and none of its replies is still on its way.
     pub async fn settled(&self, wamid: &str) -> Vec<String> {
-        let started = Instant::now();
-        loop {
-            let (engine, id) = (self.channel.engine().clone(), wamid.to_string());
-            let (outcome, rows) = tokio::task::spawn_blocking(move || {
-                let s = engine.store();
-                (
-                    s.whatsapp_inbound_outcome(&id).unwrap(),
-                    s.whatsapp_replies_to(&id).unwrap(),
-                )
-            })
-            .await
-            .unwrap();
-            let done = outcome.as_deref().is_some_and(|o| o != "pending")
-                && rows.iter().all(|(s, _)| s != "pending" && s != "sending");
-            if done {
-                return self
-                    .fake
-                    .replies_to(wamid)
-                    .into_iter()
-                    .map(|m| m.body)
-                    .collect();
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "{wamid} not settled: {outcome:?} {rows:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        settled_replies(
+            self.channel.engine(),
+            &self.fake,
+            wamid,
+            Duration::from_secs(120),
+        )
+        .await
+    }
+}
+
+/// Waits (at most `patience`) until `wamid` is settled in `engine`'s inbox and none of its
+/// replies is still on its way; returns the texts `fake` received in reply to it.
+pub async fn settled_replies(
+    engine: &Arc<Engine>,
+    fake: &FakeCloud,
+    wamid: &str,
+    patience: Duration,
+) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let (engine, id) = (engine.clone(), wamid.to_string());
+        let (outcome, rows) = tokio::task::spawn_blocking(move || {
+            let s = engine.store();
+            (
+                s.whatsapp_inbound_outcome(&id).unwrap(),
+                s.whatsapp_replies_to(&id).unwrap(),
+            )
+        })
+        .await
+        .unwrap();
+        let done = outcome.as_deref().is_some_and(|o| o != "pending")
+            && rows.iter().all(|(s, _)| s != "pending" && s != "sending");
+        if done {
+            return fake.replies_to(wamid).into_iter().map(|m| m.body).collect();
         }
+        assert!(
+            started.elapsed() < patience,
+            "{wamid} not settled: {outcome:?} {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
