@@ -370,9 +370,9 @@ impl Engine {
     fn draft_of(&self, business: &str, conversation: &str) -> Result<Option<Order>, EngineError> {
         Ok(self
             .store
-            .orders(business, Some(OrderState::AwaitingConfirmation))?
+            .conversation_orders(business, conversation, OrderState::AwaitingConfirmation)?
             .into_iter()
-            .find(|o| o.conversation_id == conversation))
+            .next())
     }
 
     /// Checks `lines` against stock and records them as an order awaiting confirmation

@@ -217,6 +217,22 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The orders of one conversation in `state`, newest first (the chat's waiting draft).
+    pub fn conversation_orders(
+        &self,
+        business: &str,
+        conversation: &str,
+        state: OrderState,
+    ) -> Result<Vec<Order>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} WHERE o.business_id = ?1 AND o.conversation_id = ?2 \
+             AND o.state = ?3 ORDER BY o.created_at DESC, o.rowid DESC"
+        ))?;
+        let rows = stmt.query_map(params![business, conversation, state], row_to_order)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Moves an order by `action`, recording the change (with the business's `note`) and, for
     /// a WhatsApp customer, enqueuing `notice(&changed_order)` (the message's parts; none for
     /// no message) — all in one transaction. A move the state table does not allow changes
