@@ -10,7 +10,7 @@ use crate::answer::language::{self, QUESTION_WORDS};
 use crate::answer::{Answer, Answerer, BusinessContext, Judge, Role, StreamEvent, Turn};
 use crate::index::Hit;
 use crate::llm::ChatModel;
-use crate::store::{Conversation, Exchange};
+use crate::store::{Conversation, ConversationSummary, Exchange, InboxStamp};
 
 use super::{Engine, EngineError};
 
@@ -204,6 +204,22 @@ impl Engine {
                 id: id.to_string(),
             })
         }
+    }
+
+    /// The business's conversations for a person to look through: those waiting for a
+    /// person first, then the latest; at most `limit`.
+    pub fn inbox(
+        &self,
+        business: &str,
+        limit: usize,
+    ) -> Result<Vec<ConversationSummary>, EngineError> {
+        self.business(business)?;
+        Ok(self.store.inbox(business, limit)?)
+    }
+
+    /// Changes whenever [`Engine::inbox`] or a conversation in it would read differently.
+    pub fn inbox_stamp(&self, business: &str) -> Result<InboxStamp, EngineError> {
+        Ok(self.store.inbox_stamp(business)?)
     }
 
     /// A conversation of `business` with every turn.

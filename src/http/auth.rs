@@ -1,10 +1,14 @@
-//! Who is calling: the admin (any business) or one business (only its own).
+//! Who is calling: the admin (any business) or one business (only its own), named by a bearer
+//! token, or by the web page's session cookie — which acts for the one business its browser
+//! signed in to (an admin's too, once they picked one) and, for anything but a read, only
+//! with the session's CSRF token in `X-CSRF-Token` from a page of this site.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
+use super::web::session;
 use super::AppState;
 
 /// The authenticated caller of a request.
@@ -42,25 +46,30 @@ fn same_secret(a: &str, b_hash: &[u8; 32]) -> bool {
         == 0
 }
 
+/// Whether `token` is the admin token (never, when none is configured).
+pub(super) fn is_admin_token(state: &AppState, token: &str) -> bool {
+    state
+        .admin_token_hash
+        .as_ref()
+        .is_some_and(|admin| same_secret(token, admin))
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(ApiError::unauthorized)?;
+        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            return from_session(parts, state);
+        };
+        let header = header.to_str().map_err(|_| ApiError::unauthorized())?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
-        if let Some(admin) = &state.admin_token_hash {
-            if same_secret(token, admin) {
-                return Ok(Caller::Admin);
-            }
+        if is_admin_token(state, token) {
+            return Ok(Caller::Admin);
         }
         let engine = state.engine.clone();
         let token = token.to_string();
@@ -72,4 +81,26 @@ impl FromRequestParts<AppState> for Caller {
             .map(Caller::Business)
             .ok_or_else(ApiError::unauthorized)
     }
+}
+
+/// The caller a web page's session cookie names (see the module's note).
+fn from_session(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let (_, session) = state
+        .sessions
+        .of_request(&parts.headers)
+        .ok_or_else(ApiError::unauthorized)?;
+    if !parts.method.is_safe() {
+        let sent = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !session::same(sent, &session.csrf) || !session::same_origin(&parts.headers) {
+            return Err(ApiError::csrf());
+        }
+    }
+    session
+        .business
+        .map(Caller::Business)
+        .ok_or_else(ApiError::unauthorized)
 }

@@ -85,6 +85,17 @@ impl ApiError {
         )
     }
 
+    /// A request on a web session that lacks the session's CSRF token or comes from another
+    /// site's page.
+    pub fn csrf() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "this request came without the page's CSRF token (X-CSRF-Token) or from another \
+             site; reload the page and try again",
+        )
+    }
+
     pub fn admin_only() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
@@ -248,7 +259,7 @@ pub struct BodyLimits {
 
 /// Rewrites error responses that did not come from [`ApiError`] (axum's own rejections: plain
 /// text or empty bodies) into the documented JSON shape, keeping their status and headers.
-/// Responses that are already JSON pass untouched.
+/// Responses that are already JSON, and the web page's own HTML pages, pass untouched.
 pub async fn json_errors(
     State(limits): State<BodyLimits>,
     request: Request,
@@ -258,12 +269,12 @@ pub async fn json_errors(
     let webhook = request.uri().path().starts_with("/webhooks/");
     let response = next.run(request).await;
     let status = response.status();
-    let is_json = response
+    let ours = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || ours {
         return response;
     }
     let (mut parts, body) = response.into_parts();

@@ -15,6 +15,7 @@ mod openai;
 mod openapi;
 mod orders;
 mod privacy;
+mod web;
 mod whatsapp;
 
 use std::future::Future;
@@ -48,6 +49,8 @@ pub struct AppState {
     ready: Arc<AtomicBool>,
     /// The WhatsApp channel, when this server takes Meta's webhooks.
     whatsapp: Option<Arc<WhatsApp>>,
+    /// The web page's signed-in browsers.
+    sessions: Arc<web::Sessions>,
 }
 
 impl AppState {
@@ -61,6 +64,7 @@ impl AppState {
             metrics: Arc::default(),
             ready: Arc::new(AtomicBool::new(true)),
             whatsapp: None,
+            sessions: Arc::default(),
         }
     }
 
@@ -178,6 +182,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(openai::models))
         .route("/readyz", get(answers::readyz))
         .route("/metrics", get(metrics::metrics))
+        .merge(web::routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

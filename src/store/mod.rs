@@ -7,6 +7,7 @@
 //! business's index, not here (see `index`), so an upload commits in one place.
 
 mod conversations;
+mod inbox;
 mod orders;
 mod privacy;
 mod whatsapp;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use conversations::{Conversation, Exchange, StoredTurn};
+pub use inbox::{ConversationSummary, InboxStamp};
 pub use orders::{
     Fulfilment, NewOrder, Order, OrderAction, OrderChange, OrderCustomer, OrderItem, OrderState,
     SERVICE_WINDOW_SECS,

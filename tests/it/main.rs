@@ -16,4 +16,5 @@ mod qwen;
 mod retrieval;
 mod support;
 mod tokenizer;
+mod web;
 mod whatsapp;

@@ -258,6 +258,11 @@ impl WhatsApp {
     }
 
     /// The numbers this process sends and answers for.
+    /// The words with which a customer asks for a person (configured for the whole server).
+    pub fn handoff_words(&self) -> &[String] {
+        &self.settings.handoff_words
+    }
+
     fn numbers(&self) -> Vec<String> {
         self.accounts
             .read()

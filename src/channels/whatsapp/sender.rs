@@ -165,8 +165,12 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
     }
     let body = match (row.kind.as_str(), &row.body) {
         ("read", _) => Graph::read_body(&row.reply_to),
-        // An order's notification answers no message of the customer's.
-        ("notice", Some(text)) => Graph::notice_body(&row.wa_id, text, id),
+        // An order's notification answers no message of the customer's; a person's reply
+        // quotes the one it answers.
+        ("notice", Some(text)) => match &row.quote {
+            Some(quote) => Graph::text_body(&row.wa_id, quote, text, id),
+            None => Graph::notice_body(&row.wa_id, text, id),
+        },
         ("interactive", Some(json)) => match serde_json::from_str(json) {
             Ok(interactive) => Graph::interactive_body(&row.wa_id, &row.reply_to, interactive, id),
             Err(_) => {

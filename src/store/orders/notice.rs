@@ -38,6 +38,7 @@ pub(in crate::store) fn enqueue(
     business: &str,
     wa_id: &str,
     key: &str,
+    quote: Option<&str>,
     parts: &[String],
 ) -> Result<Option<&'static str>, StoreError> {
     if parts.is_empty() {
@@ -69,8 +70,8 @@ pub(in crate::store) fn enqueue(
     for (part, body) in parts.iter().enumerate() {
         tx.execute(
             "INSERT OR IGNORE INTO wa_outbox (business_id, phone_number_id, wa_id, reply_to, kind, \
-             part, body, state, error, next_attempt_ms, created_at, done_at) \
-             VALUES (?1, ?2, ?3, ?4, 'notice', ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             part, body, state, error, next_attempt_ms, created_at, done_at, quote) \
+             VALUES (?1, ?2, ?3, ?4, 'notice', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 business,
                 number.as_deref().unwrap_or(""),
@@ -82,7 +83,8 @@ pub(in crate::store) fn enqueue(
                 reason,
                 due,
                 at as i64,
-                done_at
+                done_at,
+                quote
             ],
         )?;
     }

@@ -272,7 +272,14 @@ impl Store {
         }
         if let OrderCustomer::WhatsApp { wa_id, .. } = &order.customer {
             let parts = notice(&order);
-            notice::enqueue(&tx, business, wa_id, &format!("order:{id}:{seq}"), &parts)?;
+            notice::enqueue(
+                &tx,
+                business,
+                wa_id,
+                &format!("order:{id}:{seq}"),
+                None,
+                &parts,
+            )?;
         }
         tx.commit()?;
         Ok(order)

@@ -1,6 +1,6 @@
 //! A person of the business writing into a conversation: once per idempotency key, as a turn
-//! of role "person", and for a WhatsApp customer through the outbox (kind `notice`, quoting
-//! no message, keyed `person:<n>`), so it is sent exactly as clerk's replies are — once, and
+//! of role "person", and for a WhatsApp customer through the outbox (kind `notice`, keyed
+//! `person:<n>`, quoting the customer's last message), so it is sent exactly as clerk's replies are — once, and
 //! after the customer's earlier rows. Outside the 24-hour window, to a customer who opted
 //! out, or without a connected number, its rows are dead letters at once and no turn is
 //! written: the customer never reads it.
@@ -113,8 +113,17 @@ impl Store {
         let row = tx.last_insert_rowid();
         let (delivery, reason, conversation) = match &who {
             Subject::WhatsApp { wa_id, .. } => {
-                let refused =
-                    notice::enqueue(&tx, business, wa_id, &format!("person:{row}"), parts)?;
+                // It answers what the customer last wrote, and says so in their chat.
+                let last: Option<String> = tx
+                    .query_row(
+                        "SELECT wamid FROM wa_inbox WHERE business_id = ?1 AND wa_id = ?2 \
+                         ORDER BY seq DESC LIMIT 1",
+                        params![business, wa_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let key = format!("person:{row}");
+                let refused = notice::enqueue(&tx, business, wa_id, &key, last.as_deref(), parts)?;
                 match refused {
                     None => (ReplyDelivery::Queued, None, format!("wa:{wa_id}")),
                     Some(why) => (ReplyDelivery::Undeliverable, Some(why), String::new()),

@@ -77,6 +77,7 @@ CREATE TABLE IF NOT EXISTS wa_outbox (
     kind            TEXT NOT NULL,
     part            INTEGER NOT NULL,
     body            TEXT,
+    quote           TEXT,
     state           TEXT NOT NULL DEFAULT 'pending',
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_ms INTEGER NOT NULL,
@@ -140,6 +141,14 @@ pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
         if !has {
             conn.execute_batch(&format!("ALTER TABLE wa_inbox ADD COLUMN {column} TEXT"))?;
         }
+    }
+    let has_quote: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('wa_outbox') WHERE name = 'quote'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_quote {
+        conn.execute_batch("ALTER TABLE wa_outbox ADD COLUMN quote TEXT")?;
     }
     Ok(())
 }
@@ -251,6 +260,8 @@ pub struct DueOutbound {
     /// quoting nothing).
     pub kind: String,
     pub body: Option<String>,
+    /// The customer message a notice quotes (a person's reply quotes the customer's last).
+    pub quote: Option<String>,
     pub attempts: u32,
     pub last_inbound_at: u64,
 }

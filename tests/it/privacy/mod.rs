@@ -83,28 +83,38 @@ impl Rig {
         settled_replies(&self.engine, &self.fake, wamid, Duration::from_secs(30)).await
     }
 
-    /// The messages the fake took for `wa_id` that quote nothing (notices, a person's
-    /// replies), once `at_least` came and a duplicate would have had time to follow.
-    pub async fn unquoted_to(&self, wa_id: &str, at_least: usize) -> Vec<FakeMessage> {
+    /// How many messages the fake took for `wa_id` so far.
+    pub fn sent_to(&self, wa_id: &str) -> usize {
+        self.fake
+            .messages()
+            .iter()
+            .filter(|m| m.to == wa_id)
+            .count()
+    }
+
+    /// The messages the fake took for `wa_id` after its first `skip`, once `at_least` came
+    /// and a duplicate would have had time to follow.
+    pub async fn later_to(&self, wa_id: &str, skip: usize, at_least: usize) -> Vec<FakeMessage> {
         let started = Instant::now();
-        let unquoted = || -> Vec<FakeMessage> {
+        let later = || -> Vec<FakeMessage> {
             self.fake
                 .messages()
                 .into_iter()
-                .filter(|m| m.to == wa_id && m.reply_to.is_none())
+                .filter(|m| m.to == wa_id)
+                .skip(skip)
                 .collect()
         };
-        while unquoted().len() < at_least {
+        while later().len() < at_least {
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "{wa_id}: {:?}",
-                unquoted()
+                later()
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         // The sender polls every 250 ms and retries after 20 ms: a second copy would be here.
         tokio::time::sleep(Duration::from_millis(1200)).await;
-        unquoted()
+        later()
     }
 
     /// `method` `path` as the admin, with a JSON body and headers: status and JSON body.

@@ -1,5 +1,5 @@
 //! A person of the business replies through the API: on WhatsApp the reply reaches the
-//! customer exactly once however often the POST is repeated; in an API conversation it is a
+//! customer exactly once however often the POST is repeated, quoting what they last wrote; in an API conversation it is a
 //! turn; outside the 24-hour window it is a dead letter and the API says why.
 
 use reqwest::Method;
@@ -14,6 +14,7 @@ async fn a_persons_reply_reaches_the_whatsapp_customer_once_however_often_it_is_
     rig.writes(fritz, "wamid.fritz.1", "Wann habt ihr geöffnet?", now())
         .await;
     rig.replies_to("wamid.fritz.1").await;
+    let clerks = rig.sent_to(fritz);
     let path = format!("/v1/businesses/{SHOP}/conversations/wa:{fritz}/reply");
     let text =
         json!({"text": "Hallo, hier ist Maria aus dem Laden. Samstag haben wir bis 20 Uhr offen."});
@@ -31,9 +32,14 @@ async fn a_persons_reply_reaches_the_whatsapp_customer_once_however_often_it_is_
         assert_eq!(again["repeated"], true);
         assert_eq!(again["id"], first["id"]);
     }
-    let got = rig.unquoted_to(fritz, 1).await;
+    let got = rig.later_to(fritz, clerks, 1).await;
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].body.contains("hier ist Maria"));
+    assert_eq!(
+        got[0].reply_to.as_deref(),
+        Some("wamid.fritz.1"),
+        "it quotes what the customer last wrote"
+    );
     // The turn is the person's, and the conversation is theirs until released.
     let (_, conversation) = rig
         .call(
@@ -56,7 +62,7 @@ async fn a_persons_reply_reaches_the_whatsapp_customer_once_however_often_it_is_
         )
         .await;
     assert_eq!(status, 201);
-    let got = rig.unquoted_to(fritz, 2).await;
+    let got = rig.later_to(fritz, clerks, 2).await;
     assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!(got[1].body, "Und sonntags ist zu.");
     // Without a key the reply is refused before anything is written.
@@ -80,6 +86,7 @@ async fn outside_the_window_a_persons_reply_is_a_dead_letter_and_an_api_reply_a_
     )
     .await;
     rig.replies_to("wamid.gerd.1").await;
+    let clerks = rig.sent_to(gerd);
     let path = format!("/v1/businesses/{SHOP}/conversations/wa:{gerd}/reply");
     for _ in 0..2 {
         let (status, body) = rig
@@ -112,7 +119,7 @@ async fn outside_the_window_a_persons_reply_is_a_dead_letter_and_an_api_reply_a_
         .filter(|d| d["body"] == "Entschuldigung für die späte Antwort.")
         .collect();
     assert_eq!(late.len(), 1, "{dead}");
-    assert!(rig.unquoted_to(gerd, 0).await.is_empty());
+    assert!(rig.later_to(gerd, clerks, 0).await.is_empty());
 
     // An API conversation: the reply is a turn for its client to read.
     let (status, answer) = rig
