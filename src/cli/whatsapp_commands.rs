@@ -18,9 +18,9 @@ use super::CommonArgs;
 use crate::channels::whatsapp::fake::{choice_payload, text_payload, FakeCloud, FakeMessage};
 use crate::channels::whatsapp::{interactive, signature, WhatsApp, WhatsAppSettings};
 use crate::config::Overrides;
+use crate::engine::whatsapp::WhatsAppAccount;
 use crate::engine::Engine;
 use crate::http::{self, AppState};
-use crate::store::WhatsAppAccount;
 
 /// The WhatsApp settings every command that runs the channel shares.
 #[derive(Debug, Args, Clone, Default)]
@@ -221,10 +221,10 @@ impl Rig {
         loop {
             let (store2, id) = (store.clone(), wamid.to_string());
             let (outcome, rows) = tokio::task::spawn_blocking(move || {
-                let s = store2.store();
+                let desk = store2.whatsapp();
                 (
-                    s.whatsapp_inbound_outcome(&id).ok().flatten(),
-                    s.whatsapp_replies_to(&id).unwrap_or_default(),
+                    desk.inbound_outcome(&id).ok().flatten(),
+                    desk.replies_to(&id).unwrap_or_default(),
                 )
             })
             .await

@@ -165,10 +165,10 @@ pub async fn settled_replies(
     loop {
         let (engine, id) = (engine.clone(), wamid.to_string());
         let (outcome, rows) = tokio::task::spawn_blocking(move || {
-            let s = engine.store();
+            let desk = engine.whatsapp();
             (
-                s.whatsapp_inbound_outcome(&id).unwrap(),
-                s.whatsapp_replies_to(&id).unwrap(),
+                desk.inbound_outcome(&id).unwrap(),
+                desk.replies_to(&id).unwrap(),
             )
         })
         .await
