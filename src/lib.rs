@@ -4,6 +4,7 @@
 //! See ARCHITECTURE.md for the code map and the invariants the layers keep.
 
 pub mod answer;
+pub mod app;
 pub mod channels;
 pub mod cli;
 pub mod config;

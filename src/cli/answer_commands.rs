@@ -82,26 +82,9 @@ impl AnswerTuning {
     /// and without `dense` retrieval (the judge reads what the encoder found, so it would never
     /// be asked).
     pub fn load_judge(&self, model: &ModelArgs, dense: bool) -> anyhow::Result<Option<Arc<Judge>>> {
-        let spec = self.judge.as_deref().unwrap_or("none");
-        if spec.eq_ignore_ascii_case("none") || !dense {
-            return Ok(None);
-        }
-        let args = ModelArgs {
-            model: spec.to_string(),
-            ..model.clone()
-        };
-        // Every language: the judge reads, it never writes to a customer.
-        let Some(chat) = args.load_chat(JUDGE_QUEUE, None)? else {
-            return Ok(None);
-        };
-        let judge = Judge::new(chat).context("the judge model")?;
-        tracing::info!(model = judge.model_name(), "judge ready");
-        Ok(Some(Arc::new(judge)))
+        Ok(model.choice().load_judge(self.judge.as_deref(), dense)?)
     }
 }
-
-/// Judgements that may wait while one runs (each answer asks for at most a few, in turn).
-const JUDGE_QUEUE: usize = 8;
 
 #[derive(Debug, Args)]
 pub struct AskArgs {

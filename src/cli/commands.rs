@@ -6,16 +6,14 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::generate_commands::ModelArgs;
 use super::{
     BusinessCommand, DocumentsCommand, EvalCalibrateArgs, EvalRetrievalArgs, IngestArgs,
     RetrievalArgs, SearchArgs, ServeArgs,
 };
-use crate::channels::whatsapp::WhatsApp;
+use crate::app;
 use crate::config::{default_corpus_dir, Config, Overrides};
-use crate::engine::{spawn_retention, system_clock, EncoderEmbedder, Engine, EngineError, Upload};
+use crate::engine::{EncoderEmbedder, Engine, EngineError, Upload};
 use crate::eval;
-use crate::http::{self, AppState};
 use crate::index::Language;
 
 pub(super) fn open_engine(config: &Config) -> anyhow::Result<Engine> {
@@ -34,9 +32,6 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// How often `serve` removes what is past its retention.
-const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
-
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.common.config(Overrides {
         listen: args.listen,
@@ -49,96 +44,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         retention_days: args.retention_days,
         ..args.whatsapp.clone().overrides(Overrides::default())
     })?;
-    let settings = args.tuning.settings()?;
-    let engine = Arc::new(
-        open_engine(&config)?
-            .with_answer_settings(settings)
-            .with_retention_days(config.retention_days),
-    );
-    if engine.businesses()?.is_empty() {
-        seed_demo(&engine, &config.corpus_dir)?;
-    }
-    let admin_token = match &config.admin_token {
-        Some(token) => token.clone(),
-        None => generated_admin_token(&config.data_dir)?,
-    };
-    let model_args = ModelArgs {
-        model: config.model.clone(),
-        models_dir: config.models_dir.clone(),
-        device: config.device.clone(),
-    };
-    let engine_for_channel = engine.clone();
-    let engine_for_retention = engine.clone();
-    let state = AppState::new(engine.clone(), Some(&admin_token));
-    let state = if model_args.is_none() && config.encoder.eq_ignore_ascii_case("none") {
-        state
-    } else {
-        // The API listens at once; /readyz and the answer endpoints say 503 until the encoder
-        // and the model (pulled on first start) are loaded.
-        let state = state.starting();
-        let loading = state.clone();
-        let (queue, languages) = (config.queue, args.tuning.model_languages.clone());
-        let tuning = args.tuning.clone();
-        let config = config.clone();
-        std::thread::Builder::new()
-            .name("clerk-model-loader".into())
-            .spawn(move || {
-                let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    if let Err(e) = attach_encoder(&engine, &config) {
-                        tracing::error!(
-                            error = format!("{e:#}"),
-                            "no sentence encoder: retrieval is BM25 only"
-                        );
-                    }
-                    model_args.load_chat(queue, languages)
-                }));
-                match loaded {
-                    Ok(Ok(Some(model))) => engine.set_model(Some(model)),
-                    Ok(Ok(None)) => {}
-                    Ok(Err(e)) => tracing::error!(
-                        error = format!("{e:#}"),
-                        "no model: answers use FAQ, catalog and extractive replies only"
-                    ),
-                    Err(_) => tracing::error!(
-                        "loading the model panicked: answers use FAQ, catalog and extractive \
-                         replies only"
-                    ),
-                }
-                // The judge reads what dense retrieval found: without vectors it is never asked.
-                let dense = engine.embedding_model().is_some();
-                match tuning.load_judge(&model_args, dense) {
-                    Ok(judge) => engine.set_judge(judge),
-                    Err(e) => tracing::error!(
-                        error = format!("{e:#}"),
-                        "no judge: the calibration decides alone"
-                    ),
-                }
-                // Ready either way: a service without a model still answers from documents.
-                loading.set_ready();
-            })?;
-        state
-    };
-    let channel = WhatsApp::new(
-        engine_for_channel,
-        config.whatsapp.clone(),
-        state.readiness(),
-    )
-    .context("opening the WhatsApp channel")?;
+    let service = app::Builder::new(config)
+        .answer_settings(args.tuning.settings()?)
+        .model_languages(args.tuning.model_languages.clone())
+        .judge(args.tuning.judge.clone());
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        // Customer messages a previous run acknowledged but did not answer are answered now.
-        channel.start();
-        spawn_retention(engine_for_retention, RETENTION_EVERY, system_clock());
-        let state = state.with_whatsapp(channel);
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {} (CLERK_LISTEN)", config.listen))?;
-        tracing::info!(address = %listener.local_addr()?, "clerk is listening");
-        let shutdown = async {
+        let app = service.start().await?;
+        app.serve_until(async {
             let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down");
-        };
-        http::serve(listener, state, shutdown).await?;
+        })
+        .await?;
         Ok(())
     })
 }
@@ -149,101 +65,31 @@ pub(super) fn load_encoder(
     spec: &str,
     models_dir: Option<&Path>,
 ) -> anyhow::Result<Option<Arc<EncoderEmbedder>>> {
-    let started = std::time::Instant::now();
-    let embedder = match spec {
-        e if e.eq_ignore_ascii_case("none") => return Ok(None),
-        e if e.eq_ignore_ascii_case("default") => {
-            let dir = models_dir
-                .map(Path::to_path_buf)
-                .unwrap_or_else(crate::llm::fetch::default_models_dir);
-            let path = crate::embed::pull_encoder(&dir).context("pulling the sentence encoder")?;
-            // The pull has just checked the file's sha256.
-            EncoderEmbedder::load_known(&path, crate::embed::ENCODER_MODEL.sha256, None)
-                .with_context(|| format!("loading the sentence encoder {}", path.display()))?
-        }
-        path => EncoderEmbedder::load(Path::new(path))
-            .with_context(|| format!("loading the sentence encoder {path}"))?,
-    };
-    tracing::info!(
-        model = crate::index::Embedder::model_id(&embedder),
-        seconds = started.elapsed().as_secs_f64(),
-        "sentence encoder ready"
-    );
-    Ok(Some(Arc::new(embedder)))
+    Ok(app::load_encoder(spec, models_dir)?)
 }
 
 /// Makes `engine`'s retrieval hybrid with the configured encoder (embedding the passages that
 /// have no vectors yet); nothing for `none`.
 pub(super) fn attach_encoder(engine: &Engine, config: &Config) -> anyhow::Result<()> {
-    let Some(embedder) = load_encoder(&config.encoder, config.models_dir.as_deref())? else {
-        return Ok(());
-    };
-    let started = std::time::Instant::now();
-    let embedded = engine.set_embedder(embedder)?;
-    let total: usize = embedded.iter().map(|(_, n)| n).sum();
-    if total > 0 {
-        tracing::info!(
-            texts = total,
-            seconds = started.elapsed().as_secs_f64(),
-            "embedded the passages that had no vectors"
-        );
-    }
-    Ok(())
+    Ok(app::attach_encoder(
+        engine,
+        &config.encoder,
+        config.models_dir.as_deref(),
+    )?)
 }
 
 /// Indexes the demo corpus into an empty data dir so a new user has businesses at once.
 pub(super) fn seed_demo(engine: &Engine, corpus: &Path) -> anyhow::Result<()> {
-    if !corpus.is_dir() {
-        tracing::warn!(corpus = %corpus.display(), "no demo corpus found; starting empty");
-        return Ok(());
-    }
     let spinner = ProgressBar::new_spinner();
     spinner.set_message(format!(
         "indexing demo businesses from {}",
         corpus.display()
     ));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let seeded = engine.seed_demo(corpus)?;
+    let seeded = app::seed_demo(engine, corpus);
     spinner.finish_and_clear();
-    // Keys never go to the log, which other people and tools read; a private file holds them.
-    let keys_path = engine.data_dir().join("demo-api-keys");
-    let keys: String = seeded
-        .iter()
-        .map(|(report, key)| format!("{} {key}\n", report.business))
-        .collect();
-    crate::engine::write_private(&keys_path, keys.as_bytes())
-        .with_context(|| format!("writing {}", keys_path.display()))?;
-    for (report, _) in &seeded {
-        tracing::info!(
-            business = report.business,
-            documents = report.documents.len(),
-            passages = report.passages,
-            language = report.language,
-            "demo business ready"
-        );
-    }
-    tracing::info!(
-        path = %keys_path.display(),
-        "the demo businesses' API keys are in this file (readable by this user only); the admin token works too"
-    );
+    seeded?;
     Ok(())
-}
-
-/// The admin token kept in the data dir when none is configured, made on first use.
-fn generated_admin_token(data_dir: &Path) -> anyhow::Result<String> {
-    let path = data_dir.join("admin-token");
-    if let Ok(token) = std::fs::read_to_string(&path) {
-        let token = token.trim().to_string();
-        if token.len() >= 16 {
-            tracing::info!(path = %path.display(), "using the admin token stored in the data dir");
-            return Ok(token);
-        }
-    }
-    let token = crate::store::new_api_key().replacen("ck_", "adm_", 1);
-    crate::engine::write_private(&path, token.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
-    tracing::warn!(path = %path.display(), "CLERK_ADMIN_TOKEN is not set; generated an admin token and wrote it there");
-    Ok(token)
 }
 
 /// Files named on the command line, with folders expanded to the files they hold.

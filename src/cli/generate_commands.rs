@@ -9,15 +9,12 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
+use crate::app::ModelChoice;
 use crate::llm::engine::{Engine, Generator, Prompt, Request};
 use crate::llm::generate::{argmax, Event, GenerateParams, SamplingParams};
 use crate::llm::gguf_tokenizer::read_gguf;
 use crate::llm::model::{self, DeviceSpec, LanguageModel, LoadOptions};
-use crate::llm::{fetch, ChatMessage, ChatModel, ChatTemplate, GgufTokenizer, ModelSpec};
-
-/// KV cache positions for answering: a budgeted prompt and a short reply need far less than
-/// the models' own contexts, and the cache is allocated up front.
-const ANSWER_CONTEXT: usize = 2048;
+use crate::llm::{ChatMessage, ChatModel, ChatTemplate, GgufTokenizer};
 
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
@@ -40,6 +37,15 @@ impl ModelArgs {
         self.model.eq_ignore_ascii_case("none")
     }
 
+    /// The same choice as the service takes it.
+    pub fn choice(&self) -> ModelChoice {
+        ModelChoice {
+            model: self.model.clone(),
+            models_dir: self.models_dir.clone(),
+            device: self.device.clone(),
+        }
+    }
+
     /// The chat model for answering, behind an engine with `queue` waiting places; None for
     /// `--model none`.
     pub fn load_chat(
@@ -47,32 +53,15 @@ impl ModelArgs {
         queue: usize,
         languages: Option<Vec<String>>,
     ) -> anyhow::Result<Option<std::sync::Arc<ChatModel>>> {
-        if self.is_none() {
-            return Ok(None);
-        }
-        let path = self.path()?;
-        let options = LoadOptions {
-            device: Some(self.device()?),
-            context: Some(ANSWER_CONTEXT),
-            ..LoadOptions::default()
-        };
-        let model = ChatModel::load(&path, &options, queue, languages)
-            .with_context(|| format!("loading {}", path.display()))?;
-        tracing::info!(model = model.name, languages = ?model.languages, "model ready");
-        Ok(Some(std::sync::Arc::new(model)))
+        Ok(self.choice().load_chat(queue, languages)?)
     }
 
     pub fn path(&self) -> anyhow::Result<PathBuf> {
-        let dir = self
-            .models_dir
-            .clone()
-            .unwrap_or_else(fetch::default_models_dir);
-        let spec: ModelSpec = self.model.parse()?;
-        Ok(crate::llm::resolve(&spec, &dir)?)
+        Ok(self.choice().path()?)
     }
 
     pub fn device(&self) -> anyhow::Result<DeviceSpec> {
-        Ok(self.device.parse()?)
+        Ok(self.choice().device()?)
     }
 }
 

@@ -5,6 +5,7 @@
 //! number held in memory only, so a server on the same data dir is neither used nor disturbed.
 
 use std::io::BufRead;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,12 +16,12 @@ use rand::RngCore;
 use super::answer_commands::AnswerTuning;
 use super::generate_commands::ModelArgs;
 use super::CommonArgs;
+use crate::app::{self, App};
 use crate::channels::whatsapp::fake::{choice_payload, text_payload, FakeCloud, FakeMessage};
-use crate::channels::whatsapp::{interactive, signature, WhatsApp, WhatsAppSettings};
-use crate::config::Overrides;
+use crate::channels::whatsapp::{interactive, signature};
+use crate::config::{Config, Overrides};
+use crate::engine::whatsapp::WhatsAppAccount;
 use crate::engine::Engine;
-use crate::http::{self, AppState};
-use crate::store::WhatsAppAccount;
 
 /// The WhatsApp settings every command that runs the channel shares.
 #[derive(Debug, Args, Clone, Default)]
@@ -114,11 +115,11 @@ pub struct BenchWhatsAppArgs {
     pub json: bool,
 }
 
-/// A server on loopback with the channel, a fake Cloud API and a fake number of `business`.
+/// The service on loopback with the channel, a fake Cloud API and a fake number of `business`.
 struct Rig {
     webhook: String,
     fake: FakeCloud,
-    channel: Arc<WhatsApp>,
+    app: App,
     secret: String,
     phone_number_id: String,
     client: reqwest::Client,
@@ -138,9 +139,13 @@ fn now_secs() -> u64 {
 }
 
 impl Rig {
+    /// Starts the service `config` describes, as `app::start` does for `clerk serve`, but on
+    /// a free loopback port, its admin token a random one nobody is told, and its channel
+    /// holding only a fake number of `business` that sends to a fake Cloud API. Returns once
+    /// the encoder and the model are loaded.
     async fn start(
-        engine: Arc<Engine>,
-        settings: WhatsAppSettings,
+        mut config: Config,
+        options: impl FnOnce(app::Builder) -> app::Builder,
         business: &str,
     ) -> anyhow::Result<Rig> {
         let fake = FakeCloud::start().await?;
@@ -154,24 +159,19 @@ impl Rig {
             app_secret: secret.clone(),
             verify_token: random_hex(16),
         };
-        let settings = WhatsAppSettings {
-            graph_url: fake.base_url.clone(),
-            ..settings
-        };
-        let state = AppState::new(engine.clone(), None);
-        let channel = WhatsApp::with_accounts(engine, settings, state.readiness(), vec![account]);
-        channel.start();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let webhook = format!("http://{}/webhooks/whatsapp", listener.local_addr()?);
-        let state = state.with_whatsapp(channel.clone());
-        tokio::spawn(async move {
-            let _ = http::serve(listener, state, std::future::pending()).await;
-        });
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.admin_token = Some(random_hex(16));
+        config.whatsapp.graph_url = fake.base_url.clone();
+        let service = options(app::Builder::new(config)).whatsapp_accounts(vec![account]);
+        let app = service.start().await?;
+        check_business(app.engine(), business)?;
+        app.until_ready().await;
+        let webhook = format!("{}/webhooks/whatsapp", app.base_url());
         fake.report_statuses_to(&webhook, &secret);
         Ok(Rig {
             webhook,
             fake,
-            channel,
+            app,
             secret,
             phone_number_id,
             client: reqwest::Client::new(),
@@ -217,14 +217,13 @@ impl Rig {
     /// (or, when there are none, why).
     async fn replies(&self, wamid: &str, patience: Duration) -> Result<Vec<FakeMessage>, String> {
         let started = Instant::now();
-        let store = self.channel.engine().clone();
         loop {
-            let (store2, id) = (store.clone(), wamid.to_string());
+            let (engine, id) = (self.app.engine().clone(), wamid.to_string());
             let (outcome, rows) = tokio::task::spawn_blocking(move || {
-                let s = store2.store();
+                let desk = engine.whatsapp();
                 (
-                    s.whatsapp_inbound_outcome(&id).ok().flatten(),
-                    s.whatsapp_replies_to(&id).unwrap_or_default(),
+                    desk.inbound_outcome(&id).ok().flatten(),
+                    desk.replies_to(&id).unwrap_or_default(),
                 )
             })
             .await
@@ -249,21 +248,18 @@ impl Rig {
     }
 }
 
-fn open(
+/// The config of `common` and `whatsapp`, with the model `model` names.
+fn config(
     common: &CommonArgs,
+    model: &ModelArgs,
     whatsapp: WhatsAppArgs,
-    tuning: Option<&AnswerTuning>,
-) -> anyhow::Result<(Arc<Engine>, WhatsAppSettings, crate::config::Config)> {
-    let config = common.config(whatsapp.overrides(Overrides::default()))?;
-    let mut engine = super::commands::open_engine(&config)?;
-    if let Some(tuning) = tuning {
-        engine = engine.with_answer_settings(tuning.settings()?);
-    }
-    if engine.businesses()?.is_empty() {
-        super::commands::seed_demo(&engine, &config.corpus_dir)?;
-    }
-    super::commands::attach_encoder(&engine, &config)?;
-    Ok((Arc::new(engine), config.whatsapp.clone(), config))
+) -> anyhow::Result<Config> {
+    common.config(whatsapp.overrides(Overrides {
+        model: Some(model.model.clone()),
+        models_dir: model.models_dir.clone(),
+        device: Some(model.device.clone()),
+        ..Overrides::default()
+    }))
 }
 
 fn check_business(engine: &Engine, business: &str) -> anyhow::Result<()> {
@@ -284,19 +280,22 @@ pub fn run(command: WhatsAppCommand) -> anyhow::Result<()> {
 }
 
 fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
-    let (engine, settings, config) = open(&args.common, args.whatsapp, Some(&args.tuning))?;
-    check_business(&engine, &args.business)?;
-    engine.set_model(
-        args.model
-            .load_chat(config.queue, args.tuning.model_languages.clone())?,
-    );
+    let config = config(&args.common, &args.model, args.whatsapp)?;
+    let settings = args.tuning.settings()?;
+    let tuning = args.tuning.clone();
+    let options = move |service: app::Builder| {
+        service
+            .answer_settings(settings)
+            .model_languages(tuning.model_languages)
+            .judge(tuning.judge)
+    };
     let customer = args
         .customer
         .clone()
         .unwrap_or_else(|| format!("1555{:07}", rand::rng().next_u32() % 10_000_000));
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let rig = Rig::start(engine, settings, &args.business).await?;
+        let rig = Rig::start(config, options, &args.business).await?;
         eprintln!(
             "Chatting with {} as customer {} through the signed webhook and a fake Cloud API. \
              One message per line; end with Ctrl-D.",
@@ -401,13 +400,11 @@ pub fn bench(args: BenchWhatsAppArgs) -> anyhow::Result<()> {
     if args.rate == 0 || args.seconds == 0 || args.customers == 0 {
         bail!("--rate, --seconds and --customers must be at least 1");
     }
-    let (engine, settings, config) = open(&args.common, args.whatsapp, None)?;
-    check_business(&engine, &args.business)?;
-    engine.set_model(args.model.load_chat(config.queue, None)?);
+    let config = config(&args.common, &args.model, args.whatsapp)?;
     let questions = questions(&config.corpus_dir, &args.business);
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(async move {
-        let rig = Arc::new(Rig::start(engine, settings, &args.business).await?);
+        let rig = Arc::new(Rig::start(config, |service| service, &args.business).await?);
         let rss_start = rss_mib();
         let total = args.rate as u64 * args.seconds;
         let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate));
@@ -439,7 +436,7 @@ pub fn bench(args: BenchWhatsAppArgs) -> anyhow::Result<()> {
         }
         let send_seconds = started.elapsed().as_secs_f64();
         let rss_end = rss_mib();
-        let counts = rig.channel.counts(None)?;
+        let counts = rig.app.channel().counts(None)?;
         latencies.sort_by(f64::total_cmp);
         anyhow::Ok(serde_json::json!({
             "business": args.business,

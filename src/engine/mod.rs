@@ -3,7 +3,8 @@
 //! It owns the store and every business's index, checks business ids and limits, parses uploads
 //! all-or-nothing and routes each call to the right business's index; orders and their
 //! changes are in `orders`; settings, export, erasure, a person's replies and retention in
-//! `privacy`. Its inputs and outputs are
+//! `privacy`; what the WhatsApp channel keeps (inbox, outbox, numbers) in `whatsapp`, the
+//! channel's only way into the store. Its inputs and outputs are
 //! plain Rust data; no tantivy, axum or SQLite type crosses this seam. Its methods do blocking,
 //! CPU-heavy work: async callers run them on the blocking pool.
 
@@ -13,6 +14,7 @@ mod encoder;
 mod ordering;
 mod orders;
 mod privacy;
+pub mod whatsapp;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,7 @@ pub use privacy::{
     spawn_retention, system_clock, Clock, SettingsView, DEFAULT_RETENTION_DAYS,
     MAX_DISCLOSURE_CHARS, MAX_REPLY_CHARS, MAX_RETENTION_DAYS,
 };
+pub use whatsapp::WhatsAppDesk;
 
 /// Limits on what one call may carry; all configurable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +117,8 @@ pub enum EngineError {
     },
     #[error("business {0:?} has no such WhatsApp customer; an order from WhatsApp needs a customer who has written to the business")]
     UnknownCustomer(String),
+    #[error("phone number {0} is already connected to another business")]
+    PhoneNumberTaken(String),
     #[error("invalid setting: {0}")]
     InvalidSetting(String),
     #[error("the reply cannot reach the customer and was kept as a dead letter: {0}")]
@@ -140,6 +145,7 @@ impl From<StoreError> for EngineError {
         match e {
             StoreError::BusinessExists(id) => EngineError::BusinessExists(id),
             StoreError::UnknownBusiness(id) => EngineError::UnknownBusiness(id),
+            StoreError::PhoneNumberTaken(id) => EngineError::PhoneNumberTaken(id),
             other => EngineError::Store(other),
         }
     }
@@ -319,11 +325,6 @@ impl Engine {
 
     pub fn limits(&self) -> &EngineLimits {
         &self.limits
-    }
-
-    /// The durable state, for the channels that keep their own delivery records there.
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -175,6 +175,7 @@ impl From<EngineError> for ApiError {
             E::UnknownOrder { .. } => (StatusCode::NOT_FOUND, "unknown_order"),
             E::UnknownCustomer(_) => (StatusCode::NOT_FOUND, "unknown_customer"),
             E::IllegalTransition { .. } => (StatusCode::CONFLICT, "illegal_transition"),
+            E::PhoneNumberTaken(_) => (StatusCode::CONFLICT, "phone_number_taken"),
             E::InvalidSetting(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_setting"),
             E::Undeliverable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "undeliverable"),
             E::InvalidConversationId(_) => (StatusCode::BAD_REQUEST, "bad_conversation_id"),

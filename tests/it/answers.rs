@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
-use clerk::engine::{Engine, EngineLimits};
-use clerk::http::{self, AppState};
+use clerk::app;
 use clerk::llm::model::LoadOptions;
 use clerk::llm::{fetch, ChatModel};
 use reqwest::StatusCode;
@@ -16,7 +15,7 @@ use serde_json::{json, Value};
 
 use crate::support;
 
-const ADMIN: &str = "test-admin-token-0123456789";
+use crate::support::ADMIN;
 const BIKES: &str = "harbour-bikes";
 const BOOKS: &str = "buchhandlung-lindenblatt";
 
@@ -41,35 +40,28 @@ fn model(queue: usize) -> Arc<ChatModel> {
     Arc::new(ChatModel::load(&path, &options, queue, None).expect("load the default model"))
 }
 
-/// A server for the demo businesses with the default model and a `queue`-deep generation
+/// The service for the demo businesses with the default model and a `queue`-deep generation
 /// queue, on its own thread and runtime so it outlives any one test.
 fn start(queue: usize) -> Service {
     let dir = tempfile::tempdir().unwrap().keep();
-    let engine = Arc::new(Engine::open(&dir, EngineLimits::default()).unwrap());
-    let keys = engine
-        .seed_demo(&support::corpus())
-        .unwrap()
-        .into_iter()
-        .map(|(report, key)| (report.business, key))
-        .collect();
-    engine.set_model(Some(model(queue)));
-    let state = AppState::new(engine, Some(ADMIN));
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(format!("http://{}", listener.local_addr().unwrap()))
-                .unwrap();
-            http::serve(listener, state, std::future::pending())
+            let app = app::Builder::new(support::config(&dir))
+                .model(model(queue))
+                .start()
                 .await
                 .unwrap();
+            tx.send(Service {
+                base: app.base_url(),
+                keys: app.demo_keys().to_vec(),
+            })
+            .unwrap();
+            app.serve_until(std::future::pending()).await.unwrap();
         });
     });
-    Service {
-        base: rx.recv().unwrap(),
-        keys,
-    }
+    rx.recv().unwrap()
 }
 
 fn service() -> &'static Service {

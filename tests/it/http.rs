@@ -1,21 +1,20 @@
 //! The HTTP API on a real server (port 0): businesses, keys, uploads, listing, deleting,
 //! searching, and the errors a client gets for each kind of mistake.
 
-use std::sync::Arc;
-
-use clerk::engine::{Engine, EngineLimits};
-use clerk::http::{self, AppState};
+use clerk::app::{self, App};
+use clerk::engine::EngineLimits;
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-pub const ADMIN: &str = "test-admin-token-0123456789";
+use crate::support;
+pub use crate::support::ADMIN;
 
 pub struct Server {
     pub base: String,
     pub client: reqwest::Client,
+    _app: App,
     _dir: tempfile::TempDir,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Server {
@@ -23,25 +22,21 @@ impl Server {
         Self::start_with(EngineLimits::default()).await
     }
 
-    /// A server without businesses, its data in a fresh temporary dir, under `limits`.
+    /// The service without businesses, its data in a fresh temporary dir, under `limits`.
     pub async fn start_with(limits: EngineLimits) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let engine = Arc::new(Engine::open(dir.path(), limits).unwrap());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(http::serve(
-            listener,
-            AppState::new(engine, Some(ADMIN)),
-            async {
-                let _ = rx.await;
-            },
-        ));
+        let mut config = support::config(dir.path());
+        config.limits = limits;
+        let app = app::Builder::new(config)
+            .without_demo()
+            .start()
+            .await
+            .unwrap();
         Server {
-            base,
+            base: app.base_url(),
             client: reqwest::Client::new(),
+            _app: app,
             _dir: dir,
-            _shutdown: tx,
         }
     }
 

@@ -1,8 +1,12 @@
 //! Shared set-up for the integration tests: scratch engines, the demo corpus, ../shared data.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use clerk::config::{Config, FileConfig, Overrides};
 use clerk::engine::{Engine, EngineLimits, Upload};
+
+/// The admin token of every service a test starts.
+pub const ADMIN: &str = "test-admin-token-0123456789";
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -10,6 +14,25 @@ pub fn repo() -> PathBuf {
 
 pub fn corpus() -> PathBuf {
     repo().join("corpus")
+}
+
+/// The config of a service a test starts with `clerk::app`: its data in `dir`, a free
+/// loopback port, [`ADMIN`], the demo corpus, and neither model nor encoder (BM25 only) unless
+/// the test gives them.
+pub fn config(dir: &Path) -> Config {
+    Config::resolve(
+        FileConfig::default(),
+        Overrides {
+            data_dir: Some(dir.to_path_buf()),
+            listen: Some("127.0.0.1:0".into()),
+            admin_token: Some(ADMIN.into()),
+            corpus_dir: Some(corpus()),
+            model: Some("none".into()),
+            encoder: Some("none".into()),
+            ..Overrides::default()
+        },
+    )
+    .expect("a valid test config")
 }
 
 /// ../shared beside the checkout (CI has it too).

@@ -33,11 +33,11 @@ use tokio::sync::Notify;
 pub use fake::{FakeCloud, FakeMessage, Fault};
 pub use graph::{parse_tracker, tracker, Graph, Outcome};
 
-use crate::engine::{Engine, EngineError};
-use crate::store::{
-    Accepted, DeadLetter, InboundRecord, StatusRecord, StoreError, Unanswered, WhatsAppAccount,
-    WhatsAppCounts, WhatsAppCustomer,
+use crate::engine::whatsapp::{
+    conversation_of, hash_secret, Accepted, DeadLetter, InboundRecord, StatusRecord, Unanswered,
+    WhatsAppAccount, WhatsAppCounts, WhatsAppCustomer,
 };
+use crate::engine::{Engine, EngineError};
 use payload::{Content, Event};
 
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
@@ -68,14 +68,14 @@ pub enum WhatsAppError {
     #[error("phone number {0} is already connected to another business")]
     PhoneNumberTaken(String),
     #[error(transparent)]
-    Engine(#[from] EngineError),
+    Engine(EngineError),
 }
 
-impl From<StoreError> for WhatsAppError {
-    fn from(e: StoreError) -> Self {
+impl From<EngineError> for WhatsAppError {
+    fn from(e: EngineError) -> Self {
         match e {
-            StoreError::PhoneNumberTaken(id) => WhatsAppError::PhoneNumberTaken(id),
-            other => WhatsAppError::Engine(other.into()),
+            EngineError::PhoneNumberTaken(id) => WhatsAppError::PhoneNumberTaken(id),
+            other => WhatsAppError::Engine(other),
         }
     }
 }
@@ -169,14 +169,14 @@ pub struct WhatsApp {
 }
 
 impl WhatsApp {
-    /// The channel for every number connected in `engine`'s store; nothing runs until
+    /// The channel for every number connected in `engine`; nothing runs until
     /// [`WhatsApp::start`].
     pub fn new(
         engine: Arc<Engine>,
         settings: WhatsAppSettings,
         ready: Arc<AtomicBool>,
     ) -> Result<Arc<WhatsApp>, WhatsAppError> {
-        let accounts = engine.store().whatsapp_accounts()?;
+        let accounts = engine.whatsapp().accounts()?;
         Ok(Self::with_accounts(engine, settings, ready, accounts))
     }
 
@@ -223,7 +223,7 @@ impl WhatsApp {
     pub fn connect(&self, account: WhatsAppAccount) -> Result<Connection, WhatsAppError> {
         self.engine.business(&account.business_id)?;
         validate(&account)?;
-        self.engine.store().set_whatsapp_account(&account)?;
+        self.engine.whatsapp().connect(&account)?;
         let connection = Connection {
             business: account.business_id.clone(),
             phone_number_id: account.phone_number_id.clone(),
@@ -297,10 +297,10 @@ impl WhatsApp {
         let (Some("subscribe"), Some(token), Some(challenge)) = (mode, token, challenge) else {
             return Err(WhatsAppError::VerificationFailed);
         };
-        let token_hash = crate::store::hash_secret(token);
+        let token_hash = hash_secret(token);
         let known = self.accounts.read().iter().fold(false, |found, a| {
             // Compared as hashes so the time taken does not depend on the tokens' bytes.
-            found | (crate::store::hash_secret(&a.verify_token) == token_hash)
+            found | (hash_secret(&a.verify_token) == token_hash)
         });
         if known {
             Ok(challenge.to_string())
@@ -409,17 +409,14 @@ impl WhatsApp {
             }
         }
         if !unanswered.is_empty() {
-            let new = self
-                .engine
-                .store()
-                .record_whatsapp_unanswered(&unanswered)?;
+            let new = self.engine.whatsapp().record_unanswered(&unanswered)?;
             receipt.unanswered = unanswered.len();
             self.metrics
                 .unanswered
                 .fetch_add(new as u64, Ordering::Relaxed);
         }
         if !messages.is_empty() || !statuses.is_empty() {
-            receipt.accepted = self.engine.store().accept_whatsapp(&messages, &statuses)?;
+            receipt.accepted = self.engine.whatsapp().accept(&messages, &statuses)?;
         }
         let m = &self.metrics;
         m.ignored
@@ -462,30 +459,27 @@ impl WhatsApp {
 
     pub fn dead_letters(&self, business: &str) -> Result<Vec<DeadLetter>, WhatsAppError> {
         self.engine.business(business)?;
-        Ok(self.engine.store().whatsapp_dead_letters(business)?)
+        Ok(self.engine.whatsapp().dead_letters(business)?)
     }
 
     pub fn unanswered(&self, business: &str) -> Result<Vec<Unanswered>, WhatsAppError> {
         self.engine.business(business)?;
-        Ok(self.engine.store().whatsapp_unanswered(business)?)
+        Ok(self.engine.whatsapp().unanswered(business)?)
     }
 
     pub fn counts(&self, business: Option<&str>) -> Result<WhatsAppCounts, WhatsAppError> {
-        Ok(self
-            .engine
-            .store()
-            .whatsapp_counts(business, &self.numbers())?)
+        Ok(self.engine.whatsapp().counts(business, &self.numbers())?)
     }
 
     pub fn customer(&self, business: &str, wa_id: &str) -> Result<WhatsAppCustomer, WhatsAppError> {
         self.engine.business(business)?;
         self.engine
-            .store()
-            .whatsapp_customer(business, wa_id)?
+            .whatsapp()
+            .customer(business, wa_id)?
             .ok_or_else(|| {
                 WhatsAppError::Engine(EngineError::UnknownConversation {
                     business: business.to_string(),
-                    id: crate::store::conversation_of(wa_id),
+                    id: conversation_of(wa_id),
                 })
             })
     }

@@ -4,7 +4,7 @@
 //! uploaded) and the business's note after them. Pure functions of the order: the engine calls
 //! them inside the change's transaction, the sender sends what they wrote.
 
-use crate::store::{Fulfilment, Order, OrderItem, OrderState};
+use crate::engine::{Fulfilment, Order, OrderItem, OrderState};
 
 /// The four languages the order sentences are written in; any other code gets English.
 pub fn lang(code: &str) -> &'static str {
@@ -107,7 +107,7 @@ pub fn order_notice(order: &Order, note: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{OrderCustomer, OrderItem};
+    use crate::engine::{OrderCustomer, OrderItem};
 
     fn order(language: &str, state: OrderState, fulfilment: Option<Fulfilment>) -> Order {
         Order {

@@ -15,7 +15,8 @@ use tokio::time::Instant;
 
 use super::graph::{Graph, Outcome};
 use super::WhatsApp;
-use crate::store::{DueOutbound, Store, StoreError, SERVICE_WINDOW_SECS};
+use crate::engine::whatsapp::{DueOutbound, WhatsAppDesk, SERVICE_WINDOW_SECS};
+use crate::engine::EngineError;
 
 /// Requests in flight at once, across customers.
 const IN_FLIGHT: usize = 32;
@@ -68,8 +69,8 @@ pub(super) async fn run(channel: Arc<WhatsApp>) {
     let (engine, numbers) = (channel.engine.clone(), channel.numbers());
     match tokio::task::spawn_blocking(move || {
         engine
-            .store()
-            .recover_whatsapp_sending(&numbers, grace.as_millis() as u64)
+            .whatsapp()
+            .recover_sending(&numbers, grace.as_millis() as u64)
     })
     .await
     {
@@ -88,10 +89,9 @@ pub(super) async fn run(channel: Arc<WhatsApp>) {
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     loop {
         let (engine, numbers) = (channel.engine.clone(), channel.numbers());
-        let due = tokio::task::spawn_blocking(move || {
-            engine.store().due_whatsapp_outbound(&numbers, 256)
-        })
-        .await;
+        let due =
+            tokio::task::spawn_blocking(move || engine.whatsapp().due_outbound(&numbers, 256))
+                .await;
         match due {
             Ok(Ok(rows)) => {
                 for row in rows {
@@ -124,14 +124,14 @@ pub(super) async fn run(channel: Arc<WhatsApp>) {
     }
 }
 
-/// Runs a store call on the blocking pool. A call that panics is logged and counts as one
-/// that did nothing (`T::default()`: for `whatsapp_sending`, "do not send").
-async fn on_store<T: Default + Send + 'static>(
+/// Runs an outbox write on the blocking pool. A call that panics is logged and counts as one
+/// that did nothing (`T::default()`: for `mark_sending`, "do not send").
+async fn on_outbox<T: Default + Send + 'static>(
     channel: &WhatsApp,
-    call: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
+    call: impl FnOnce(WhatsAppDesk<'_>) -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, EngineError> {
     let engine = channel.engine.clone();
-    match tokio::task::spawn_blocking(move || call(engine.store())).await {
+    match tokio::task::spawn_blocking(move || call(engine.whatsapp())).await {
         Ok(result) => result,
         Err(e) => {
             tracing::error!(error = %e, "an outbox write panicked");
@@ -141,20 +141,20 @@ async fn on_store<T: Default + Send + 'static>(
 }
 
 /// Sends one row and records what became of it.
-async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreError> {
+async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), EngineError> {
     let id = row.id;
     let m = &channel.metrics;
     let Some(account) = channel.account_of_number(&row.phone_number_id) else {
         m.dead.fetch_add(1, Ordering::Relaxed);
-        return on_store(channel, move |s: &Store| {
-            s.whatsapp_give_up(id, "dead", "the number is no longer connected to clerk")
+        return on_outbox(channel, move |s: WhatsAppDesk<'_>| {
+            s.give_up(id, "dead", "the number is no longer connected to clerk")
         })
         .await;
     };
     if row.kind != "read" && now_secs() > row.last_inbound_at + SERVICE_WINDOW_SECS {
         m.undeliverable.fetch_add(1, Ordering::Relaxed);
-        return on_store(channel, move |s: &Store| {
-            s.whatsapp_give_up(
+        return on_outbox(channel, move |s: WhatsAppDesk<'_>| {
+            s.give_up(
                 id,
                 "undeliverable",
                 "the customer's last message is more than 24 hours old; outside the \
@@ -174,22 +174,22 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
         ("interactive", Some(json)) => match serde_json::from_str(json) {
             Ok(interactive) => Graph::interactive_body(&row.wa_id, &row.reply_to, interactive, id),
             Err(_) => {
-                return on_store(channel, move |s: &Store| {
-                    s.whatsapp_give_up(id, "dead", "an interactive message that is not JSON")
+                return on_outbox(channel, move |s: WhatsAppDesk<'_>| {
+                    s.give_up(id, "dead", "an interactive message that is not JSON")
                 })
                 .await
             }
         },
         (_, Some(text)) => Graph::text_body(&row.wa_id, &row.reply_to, text, id),
         (_, None) => {
-            return on_store(channel, move |s: &Store| {
-                s.whatsapp_give_up(id, "dead", "an empty message")
+            return on_outbox(channel, move |s: WhatsAppDesk<'_>| {
+                s.give_up(id, "dead", "an empty message")
             })
             .await
         }
     };
     // Durable before the request leaves: a crash from here on is found and settled at start.
-    if !on_store(channel, move |s: &Store| s.whatsapp_sending(id)).await? {
+    if !on_outbox(channel, move |s: WhatsAppDesk<'_>| s.mark_sending(id)).await? {
         return Ok(());
     }
     let outcome = channel
@@ -202,8 +202,8 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
             if row.kind != "read" {
                 m.sent.fetch_add(1, Ordering::Relaxed);
             }
-            on_store(channel, move |s: &Store| {
-                s.whatsapp_sent(id, message_id.as_deref())
+            on_outbox(channel, move |s: WhatsAppDesk<'_>| {
+                s.mark_sent(id, message_id.as_deref())
             })
             .await
         }
@@ -218,8 +218,8 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
                 reason,
                 "WhatsApp send will be retried"
             );
-            on_store(channel, move |s: &Store| {
-                s.whatsapp_retry_later(id, delay.as_millis() as u64, &reason)
+            on_outbox(channel, move |s: WhatsAppDesk<'_>| {
+                s.retry_later(id, delay.as_millis() as u64, &reason)
             })
             .await
         }
@@ -237,8 +237,8 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
                 reason,
                 "no answer to a WhatsApp send; it goes again unless Meta's status shows it arrived"
             );
-            on_store(channel, move |s: &Store| {
-                s.whatsapp_retry_later(id, delay.as_millis() as u64, &reason)
+            on_outbox(channel, move |s: WhatsAppDesk<'_>| {
+                s.retry_later(id, delay.as_millis() as u64, &reason)
             })
             .await
         }
@@ -246,7 +246,7 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
             if row.kind == "read" {
                 // A read receipt Meta refuses changes nothing for the customer.
                 tracing::debug!(outbox = id, reason, "read receipt refused");
-                return on_store(channel, move |s: &Store| s.whatsapp_sent(id, None)).await;
+                return on_outbox(channel, move |s: WhatsAppDesk<'_>| s.mark_sent(id, None)).await;
             }
             m.dead.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
@@ -254,8 +254,8 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), StoreErro
                 reason,
                 "WhatsApp message refused; kept as a dead letter"
             );
-            on_store(channel, move |s: &Store| {
-                s.whatsapp_give_up(id, "dead", &reason)
+            on_outbox(channel, move |s: WhatsAppDesk<'_>| {
+                s.give_up(id, "dead", &reason)
             })
             .await
         }

@@ -13,11 +13,11 @@ use tokio::sync::Semaphore;
 use super::texts;
 use super::{interactive, WhatsApp};
 use crate::answer::{language, Mode, Role, Turn};
-use crate::engine::{CartLine, EngineError, History, OrderMessage, OrderReply};
-use crate::llm::LlmError;
-use crate::store::{
-    conversation_of, Exchange, InboundRecord, OrderCustomer, Outgoing, PendingInbound, Processed,
+use crate::engine::whatsapp::{
+    conversation_of, Exchange, InboundRecord, Outgoing, PendingInbound, Processed,
 };
+use crate::engine::{CartLine, EngineError, History, OrderCustomer, OrderMessage, OrderReply};
+use crate::llm::LlmError;
 
 /// How often the inbox is looked at without a wake-up (messages left by a crash, releases).
 const POLL: Duration = Duration::from_millis(500);
@@ -31,7 +31,7 @@ pub(super) async fn dispatch(channel: Arc<WhatsApp>) {
         if channel.ready.load(Ordering::SeqCst) {
             let (engine, numbers) = (channel.engine.clone(), channel.numbers());
             let waiting = tokio::task::spawn_blocking(move || {
-                engine.store().whatsapp_waiting_customers(&numbers, 1024)
+                engine.whatsapp().waiting_customers(&numbers, 1024)
             })
             .await;
             match waiting {
@@ -69,7 +69,7 @@ async fn answer_customer(channel: &Arc<WhatsApp>, business: &str, wa_id: &str) {
     loop {
         let (c, b, w) = (channel.clone(), business.to_string(), wa_id.to_string());
         let step = tokio::task::spawn_blocking(move || {
-            let Some(pending) = c.engine.store().next_whatsapp_inbound(&b, &w)? else {
+            let Some(pending) = c.engine.whatsapp().next_inbound(&b, &w)? else {
                 return Ok(false);
             };
             match process(&c, &pending) {
@@ -202,10 +202,10 @@ fn settle(
         disclosure: Some(&disclosure),
         ..processed
     };
-    Ok(channel
+    channel
         .engine
-        .store()
-        .finish_whatsapp_inbound(inbound, &processed)?)
+        .whatsapp()
+        .finish_inbound(inbound, &processed)
 }
 
 /// `reply` to the customer's message: recorded with it in the conversation, and sent after

@@ -6,20 +6,16 @@
 mod notify;
 mod routes;
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use clerk::app::{self, App};
 use clerk::channels::whatsapp::fake::FakeCloud;
-use clerk::channels::whatsapp::WhatsApp;
-use clerk::engine::{
-    Engine, EngineLimits, Fulfilment, NewOrder, Order, OrderCustomer, OrderItem, OrderState,
-};
-use clerk::http::AppState;
+use clerk::engine::{Engine, Fulfilment, NewOrder, Order, OrderCustomer, OrderItem, OrderState};
 use reqwest::Method;
 use serde_json::Value;
 
 use crate::support;
-use crate::whatsapp::{connect, deliver, fast_settings, serve, SECRET};
+use crate::whatsapp::{connect, deliver, fast_settings, SECRET};
 pub use crate::whatsapp::{now, ADMIN};
 
 pub const SHOP: &str = "buchhandlung";
@@ -59,30 +55,35 @@ pub fn catalog_items(quantities: &[u32]) -> Vec<OrderItem> {
 }
 
 /// A server with one business (German), its WhatsApp number connected to a fake Cloud API.
-/// The channel sends but never answers (its readiness stays false), so what reaches the fake
-/// is only what the orders enqueue.
+/// The channel sends but never answers, so what reaches the fake is only what the orders
+/// enqueue.
 pub struct Rig {
     pub base: String,
     pub key: String,
     pub engine: Arc<Engine>,
     pub fake: FakeCloud,
     pub client: reqwest::Client,
+    _app: App,
     _dir: tempfile::TempDir,
 }
 
 impl Rig {
     pub async fn start() -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let engine = Arc::new(Engine::open(dir.path(), EngineLimits::default()).unwrap());
+        let fake = FakeCloud::start().await.unwrap();
+        let mut config = support::config(dir.path());
+        config.whatsapp = fast_settings(&fake.base_url);
+        let app = app::Builder::new(config)
+            .without_demo()
+            .without_answers()
+            .start()
+            .await
+            .unwrap();
+        let engine = app.engine().clone();
         let (_, key) = engine
             .create_business(SHOP, Some("Buchhandlung Lindenblatt"), Some("de"))
             .unwrap();
-        let fake = FakeCloud::start().await.unwrap();
-        let settings = fast_settings(&fake.base_url);
-        let answering = Arc::new(AtomicBool::new(false));
-        let channel = WhatsApp::new(engine.clone(), settings, answering).unwrap();
-        channel.start();
-        let base = serve(AppState::new(engine.clone(), Some(ADMIN)).with_whatsapp(channel)).await;
+        let base = app.base_url();
         fake.report_statuses_to(&format!("{base}/webhooks/whatsapp"), SECRET);
         connect(&base, SHOP, NUMBER).await;
         Rig {
@@ -91,6 +92,7 @@ impl Rig {
             engine,
             fake,
             client: reqwest::Client::new(),
+            _app: app,
             _dir: dir,
         }
     }

@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clerk::engine::{
-    spawn_retention, Clock, Fulfilment, NewOrder, OrderCustomer, OrderItem, OrderState,
-};
+use clerk::engine::{Clock, Fulfilment, NewOrder, OrderCustomer, OrderItem, OrderState};
 use reqwest::Method;
 
 use super::{now, Rig, DAY, SHOP};
@@ -129,7 +127,11 @@ async fn an_erased_customer_leaves_no_byte_of_their_words_or_number_in_the_data_
 
 #[tokio::test]
 async fn retention_removes_old_texts_once_the_clock_has_moved_on() {
-    let rig = Rig::start().await;
+    // The service's own retention job, on a clock the test moves on.
+    let ahead = Arc::new(AtomicU64::new(0));
+    let offset = ahead.clone();
+    let clock: Clock = Arc::new(move || now() + offset.load(Ordering::SeqCst));
+    let rig = Rig::start_with(|service| service.retention(clock, Duration::from_millis(50))).await;
     let eve = "4915100000005";
     rig.writes(eve, "wamid.eve.1", "Wann habt ihr geöffnet?", now())
         .await;
@@ -140,10 +142,6 @@ async fn retention_removes_old_texts_once_the_clock_has_moved_on() {
         .await
         .unwrap()
         .unwrap();
-    let ahead = Arc::new(AtomicU64::new(0));
-    let offset = ahead.clone();
-    let clock: Clock = Arc::new(move || now() + offset.load(Ordering::SeqCst));
-    spawn_retention(rig.engine.clone(), Duration::from_millis(50), clock);
     let path = format!("/v1/businesses/{SHOP}/customers/wa:{eve}");
     // A day on, within the 30 days: everything stays.
     ahead.store(DAY, Ordering::SeqCst);

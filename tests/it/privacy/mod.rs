@@ -7,18 +7,18 @@ mod customers;
 mod disclosure;
 mod replies;
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clerk::app::{self, App};
 use clerk::channels::whatsapp::fake::FakeCloud;
-use clerk::channels::whatsapp::{FakeMessage, WhatsApp};
-use clerk::engine::{Engine, EngineLimits, Upload};
-use clerk::http::AppState;
+use clerk::channels::whatsapp::FakeMessage;
+use clerk::engine::{Engine, Upload};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::whatsapp::{connect, deliver, fast_settings, serve, settled_replies, SECRET};
+use crate::support;
+use crate::whatsapp::{connect, deliver, fast_settings, settled_replies, SECRET};
 pub use crate::whatsapp::{now, ADMIN};
 
 pub const SHOP: &str = "lindenblatt";
@@ -37,13 +37,26 @@ pub struct Rig {
     pub engine: Arc<Engine>,
     pub fake: FakeCloud,
     pub client: reqwest::Client,
+    _app: App,
     pub dir: tempfile::TempDir,
 }
 
 impl Rig {
     pub async fn start() -> Rig {
+        Self::start_with(|service| service).await
+    }
+
+    /// Starts with `options` laid over the service's (a moved clock, for instance).
+    pub async fn start_with(options: impl FnOnce(app::Builder) -> app::Builder) -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let engine = Arc::new(Engine::open(dir.path(), EngineLimits::default()).unwrap());
+        let fake = FakeCloud::start().await.unwrap();
+        let mut config = support::config(dir.path());
+        config.whatsapp = fast_settings(&fake.base_url);
+        let app = options(app::Builder::new(config).without_demo())
+            .start()
+            .await
+            .unwrap();
+        let engine = app.engine().clone();
         let setup = engine.clone();
         tokio::task::spawn_blocking(move || {
             setup
@@ -57,11 +70,7 @@ impl Rig {
         })
         .await
         .unwrap();
-        let fake = FakeCloud::start().await.unwrap();
-        let ready = Arc::new(AtomicBool::new(true));
-        let channel = WhatsApp::new(engine.clone(), fast_settings(&fake.base_url), ready).unwrap();
-        channel.start();
-        let base = serve(AppState::new(engine.clone(), Some(ADMIN)).with_whatsapp(channel)).await;
+        let base = app.base_url();
         fake.report_statuses_to(&format!("{base}/webhooks/whatsapp"), SECRET);
         connect(&base, SHOP, NUMBER).await;
         Rig {
@@ -69,6 +78,7 @@ impl Rig {
             engine,
             fake,
             client: reqwest::Client::new(),
+            _app: app,
             dir,
         }
     }

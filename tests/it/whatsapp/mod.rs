@@ -12,17 +12,17 @@ mod webhook;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use clerk::app::{self, App};
 use clerk::channels::whatsapp::fake::{text_payload, FakeCloud};
 use clerk::channels::whatsapp::{signature, WhatsApp, WhatsAppSettings};
-use clerk::engine::{Engine, EngineLimits};
-use clerk::http::{self, AppState};
+use clerk::engine::Engine;
 use clerk::llm::model::LoadOptions;
 use clerk::llm::{fetch, ChatModel};
 use serde_json::{json, Value};
 
 use crate::support;
 
-pub const ADMIN: &str = "test-admin-token-0123456789";
+pub use crate::support::ADMIN;
 pub const BOOKS: &str = "buchhandlung-lindenblatt";
 pub const BIKES: &str = "harbour-bikes";
 /// The number pywa's fixtures are addressed to.
@@ -51,12 +51,13 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-/// A server with the demo businesses, the channel, and a fake Cloud API of its own.
+/// The service with the demo businesses, the default model, and a fake Cloud API of its own.
 pub struct Rig {
     pub base: String,
     pub fake: FakeCloud,
     pub channel: Arc<WhatsApp>,
     pub client: reqwest::Client,
+    _app: App,
     _dir: tempfile::TempDir,
 }
 
@@ -64,25 +65,23 @@ impl Rig {
     /// Starts on the caller's runtime; `tune` adjusts the channel's settings.
     pub async fn start(tune: impl FnOnce(&mut WhatsAppSettings)) -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let engine = Arc::new(Engine::open(dir.path(), EngineLimits::default()).unwrap());
-        let seeding = engine.clone();
-        tokio::task::spawn_blocking(move || seeding.seed_demo(&support::corpus()).unwrap())
+        let fake = FakeCloud::start().await.unwrap();
+        let mut config = support::config(dir.path());
+        config.whatsapp = fast_settings(&fake.base_url);
+        tune(&mut config.whatsapp);
+        let app = app::Builder::new(config)
+            .model(model())
+            .start()
             .await
             .unwrap();
-        engine.set_model(Some(model()));
-        let fake = FakeCloud::start().await.unwrap();
-        let mut settings = fast_settings(&fake.base_url);
-        tune(&mut settings);
-        let state = AppState::new(engine.clone(), Some(ADMIN));
-        let channel = WhatsApp::new(engine, settings, state.readiness()).unwrap();
-        channel.start();
-        let base = serve(state.with_whatsapp(channel.clone())).await;
+        let base = app.base_url();
         fake.report_statuses_to(&format!("{base}/webhooks/whatsapp"), SECRET);
         Rig {
             base,
             fake,
-            channel,
+            channel: app.channel().clone(),
             client: reqwest::Client::new(),
+            _app: app,
             _dir: dir,
         }
     }
@@ -165,10 +164,10 @@ pub async fn settled_replies(
     loop {
         let (engine, id) = (engine.clone(), wamid.to_string());
         let (outcome, rows) = tokio::task::spawn_blocking(move || {
-            let s = engine.store();
+            let desk = engine.whatsapp();
             (
-                s.whatsapp_inbound_outcome(&id).unwrap(),
-                s.whatsapp_replies_to(&id).unwrap(),
+                desk.inbound_outcome(&id).unwrap(),
+                desk.replies_to(&id).unwrap(),
             )
         })
         .await
@@ -184,18 +183,6 @@ pub async fn settled_replies(
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-}
-
-/// Serves `state` on a free loopback port until the test ends; returns its base URL.
-pub async fn serve(state: AppState) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        http::serve(listener, state, std::future::pending())
-            .await
-            .unwrap()
-    });
-    base
 }
 
 /// The channel's settings for tests: sends to `graph_url`, retries and waits briefly.
