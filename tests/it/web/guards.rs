@@ -9,7 +9,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::json;
 
 use super::{Rig, SHOP};
-use crate::whatsapp::ADMIN;
+use crate::support::ADMIN;
 
 fn client() -> Client {
     Client::builder().redirect(Policy::none()).build().unwrap()

@@ -12,19 +12,18 @@ mod guards;
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clerk::app::{self, App};
 use clerk::channels::whatsapp::fake::FakeCloud;
-use clerk::channels::whatsapp::WhatsApp;
-use clerk::engine::{Engine, EngineLimits};
-use clerk::http::AppState;
+use clerk::engine::Engine;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
-use crate::whatsapp::{connect, fast_settings, serve, ADMIN, SECRET};
+use crate::support;
+use crate::whatsapp::{connect, fast_settings, SECRET};
 
 pub const SHOP: &str = "kiosk-am-markt";
 pub const NUMBER: &str = "4915100000001";
@@ -36,13 +35,22 @@ pub struct Rig {
     pub fake: FakeCloud,
     /// The shop's API key, as its owner would paste it into the sign-in form.
     pub key: String,
+    _app: App,
     _dir: tempfile::TempDir,
 }
 
 impl Rig {
     pub async fn start() -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let engine = Arc::new(Engine::open(dir.path(), EngineLimits::default()).unwrap());
+        let fake = FakeCloud::start().await.unwrap();
+        let mut config = support::config(dir.path());
+        config.whatsapp = fast_settings(&fake.base_url);
+        let app = app::Builder::new(config)
+            .without_demo()
+            .start()
+            .await
+            .unwrap();
+        let engine = app.engine().clone();
         let setup = engine.clone();
         let key = tokio::task::spawn_blocking(move || {
             setup
@@ -52,11 +60,7 @@ impl Rig {
         })
         .await
         .unwrap();
-        let fake = FakeCloud::start().await.unwrap();
-        let ready = Arc::new(AtomicBool::new(true));
-        let channel = WhatsApp::new(engine.clone(), fast_settings(&fake.base_url), ready).unwrap();
-        channel.start();
-        let base = serve(AppState::new(engine.clone(), Some(ADMIN)).with_whatsapp(channel)).await;
+        let base = app.base_url();
         fake.report_statuses_to(&format!("{base}/webhooks/whatsapp"), SECRET);
         connect(&base, SHOP, NUMBER).await;
         Rig {
@@ -64,6 +68,7 @@ impl Rig {
             engine,
             fake,
             key,
+            _app: app,
             _dir: dir,
         }
     }
