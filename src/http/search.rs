@@ -18,10 +18,11 @@ use crate::index::Hit;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SearchRequest {
-    /// The question or search words (also accepted as `q`).
+    /// The question or search words (also accepted as `q`; give one of them, not both).
     #[serde(alias = "q")]
     #[schema(min_length = 1, examples("do you rent e-bikes"))]
-    #[param(min_length = 1, example = "do you rent e-bikes")]
+    // Not required as a parameter: `q` may stand in its place.
+    #[param(min_length = 1, example = "do you rent e-bikes", required = false)]
     query: String,
     /// Most hits to return; 10 when absent, then clamped to 1 … the configured maximum (100 by
     /// default), so 0 asks for one.
@@ -84,7 +85,11 @@ async fn search(
     path = "/v1/businesses/{business}/search",
     operation_id = "searchGet",
     tag = "search",
-    params(BusinessPath, SearchRequest),
+    params(
+        BusinessPath,
+        SearchRequest,
+        ("q" = Option<String>, Query, description = "Same as `query` (its short name); give one of them, not both."),
+    ),
     responses(
         (status = 200, description = "The best passages, best first.", body = SearchResponse),
         (status = 400, description = "Empty or over-long question (`bad_question`); a missing question, both `q` and `query`, an unknown parameter, an invalid `limit` or business id (`bad_request`).", body = ErrorBody),

@@ -292,6 +292,11 @@ async fn the_router_s_responses_fit_the_schemas_the_document_gives_them() {
     let d = &doc;
     let business = "/v1/businesses/harbour-bikes";
     call(r, d, ("GET", "/readyz", "/readyz"), None).await;
+    let served = call(r, d, ("GET", "/openapi.json", "/openapi.json"), None).await;
+    assert_eq!(
+        served, doc,
+        "GET /openapi.json serves the document the tests read"
+    );
     call(
         r,
         d,
