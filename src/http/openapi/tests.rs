@@ -106,6 +106,11 @@ fn the_route_table_is_read() {
     ] {
         assert!(served.contains(known), "{known} not found in {served:?}");
     }
+    // A page of the web app is seen, and left out of the API.
+    let with_page = router.route("/app/inbox", axum::routing::get(|| async { "inbox" }));
+    let served = served_paths(&with_page);
+    assert!(served.contains("/app/inbox") && is_web_page("/app/inbox"));
+    assert!(!is_web_page("/apply") && !is_web_page("/v1/businesses"));
 }
 
 #[tokio::test]
