@@ -23,7 +23,7 @@ use crate::index::{best_of, Hit};
 pub const FAQ_SIMILARITY: f32 = 0.8909;
 
 /// What one passage brings to the decision.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PassageEvidence {
     /// Share (0–1) of the question the passage covers, words weighted by rarity.
     pub coverage: f32,

@@ -49,8 +49,9 @@ pub enum AnswerError {
     Llm(#[from] LlmError),
 }
 
-/// Which path produced a reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Which path produced a reply: a matching FAQ entry, catalog fields, the model (fact-checked),
+/// sentences taken from the sources, or no answer (a person should reply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Faq,
@@ -81,8 +82,9 @@ impl Mode {
 }
 
 /// A passage a reply rests on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Source {
+    /// The document's name.
     pub document: String,
     /// The passage's ordinal within its document (`document#passage` names it).
     pub passage: u32,
@@ -92,7 +94,7 @@ pub struct Source {
 }
 
 /// Milliseconds spent per stage.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Timings {
     pub retrieve_ms: f64,
     /// The judge reading the strongest passages (0 without one).
@@ -103,9 +105,10 @@ pub struct Timings {
 }
 
 /// How the model did on a generated reply (also when it was rejected).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GenerationStats {
     pub prompt_tokens: usize,
+    /// Tokens generated.
     pub tokens: usize,
     pub tokens_per_second: f64,
     pub sources_used: usize,
@@ -116,9 +119,12 @@ pub struct GenerationStats {
     pub rejected: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A reply to a customer's question, with where it came from and how it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Answer {
+    /// The reply to send the customer.
     pub text: String,
+    /// The passages the reply rests on.
     pub sources: Vec<Source>,
     pub mode: Mode,
     /// The customer's language (ISO 639-1).
@@ -129,6 +135,8 @@ pub struct Answer {
     pub model: Option<String>,
     /// The conversation should go to a person (the documents did not hold the answer).
     pub needs_person: bool,
+    /// The conversation the exchange was stored in (absent where the caller keeps the
+    /// conversation, as the OpenAI endpoint does).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,7 +146,8 @@ pub struct Answer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<PassageEvidence>,
     /// For a list, filter, sort or comparison answered from the catalog: every product that
-    /// matched and which of them the reply shows.
+    /// matched (up to 100 by name; `matched` stays exact) and which of them the reply shows
+    /// ("more" shows the next ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<catalog::CatalogResult>,
 }

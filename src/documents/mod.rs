@@ -30,7 +30,7 @@ pub use error::DocumentError;
 pub use format::ACCEPTED_EXTENSIONS;
 
 /// What kind of content a passage holds; decides how the answer step may use it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PassageKind {
     /// One question with its answer.
@@ -61,8 +61,8 @@ impl PassageKind {
 }
 
 /// A catalog entry's recognized fields, kept exactly as uploaded (no reformatting of prices or
-/// stock figures: the answer step quotes them verbatim).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// stock figures: the answer step quotes them verbatim). Absent fields were not in the upload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProductFields {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -137,7 +137,7 @@ pub struct Document {
 }
 
 /// The formats clerk reads, detected from the file name's extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Markdown,

@@ -159,16 +159,18 @@ pub struct Upload {
 }
 
 /// What an upload added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IngestReport {
     pub business: String,
     pub documents: Vec<IngestedDocument>,
+    /// Passages added by this upload.
     pub passages: usize,
     /// The business's retrieval language after the upload.
     pub language: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One file of an upload, as indexed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IngestedDocument {
     pub name: String,
     pub format: Format,

@@ -38,10 +38,11 @@ pub fn system_clock() -> Clock {
 }
 
 /// A business's settings with what they come to (its retention, or the default).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct SettingsView {
     #[serde(flatten)]
     pub settings: BusinessSettings,
+    /// The retention in force: the business's own, or the server's default.
     pub effective_retention_days: u32,
 }
 

@@ -19,8 +19,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::handlers::{blocking, json_body};
+use super::openapi::{
+    BusinessPath, Busy, ConversationPath, Internal, NotReady, OtherBusiness, Unauthorized,
+    UnknownBusiness,
+};
 use super::AppState;
 use crate::answer::{Answer, StreamEvent, Turn};
 use crate::engine::History;
@@ -29,14 +33,28 @@ use crate::store::Conversation;
 /// How long a client is told to wait while the model loads.
 const LOADING_RETRY_SECONDS: u64 = 5;
 
-#[derive(Debug, Deserialize)]
+/// A customer's question (unknown fields are refused).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerRequest {
+    /// The customer's message (at most 2000 characters by default).
+    #[schema(min_length = 1)]
     question: String,
+    /// Continues (or starts) this conversation; a new id is made when absent. 1-128
+    /// characters: letters, digits and `-_.:+@`.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_.:+@-]{1,128}$")]
     conversation_id: Option<String>,
+    /// Answer as server-sent events.
     #[serde(default)]
     stream: bool,
+}
+
+/// The data of an `event: token` in an answer stream: reply text that has passed the fact
+/// check.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenEvent<'a> {
+    text: &'a str,
 }
 
 /// Where an answer's earlier turns come from, owned so it can move to the blocking pool.
@@ -113,7 +131,7 @@ fn sse_event(progress: Progress) -> Result<Event, Infallible> {
     let event = match progress {
         Progress::Text(StreamEvent::Text(text)) => Event::default()
             .event("token")
-            .json_data(serde_json::json!({ "text": text })),
+            .json_data(TokenEvent { text: &text }),
         Progress::Text(StreamEvent::Reset) => Event::default()
             .event("reset")
             .json_data(serde_json::json!({})),
@@ -129,6 +147,43 @@ fn sse_event(progress: Progress) -> Result<Event, Infallible> {
     Ok(event.unwrap_or_else(|_| Event::default().event("error").data("{}")))
 }
 
+/// Answer a customer's question.
+///
+/// Answers from the business's documents: a matching FAQ or catalog entry, a model reply whose
+/// facts are checked against the sources, an extractive reply, or an abstention that flags the
+/// conversation for a person. The exchange is stored in the conversation before the answer
+/// returns. With `stream: true` the reply comes as server-sent events.
+#[utoipa::path(
+    post,
+    path = "/v1/businesses/{business}/answer",
+    operation_id = "answer",
+    tag = "answers",
+    params(BusinessPath),
+    request_body(
+        content = AnswerRequest,
+        example = json!({"question": "Do you rent e-bikes?", "conversation_id": "wa-4915112345678"}),
+    ),
+    responses(
+        (status = 200, description = "The answer (JSON), or with `stream: true` a stream of \
+            server-sent events: zero or more `event: token` whose data is a `TokenEvent` (reply \
+            text that has already passed the fact check); possibly one `event: reset` with data \
+            `{}` (the text streamed so far is withdrawn because a later sentence failed the \
+            check); then exactly one `event: answer` whose data is the `Answer`, or instead of it \
+            one `event: error` whose data is an `Error`.",
+            content(
+                (Answer = "application/json"),
+                (String = "text/event-stream", example = json!("event: token\ndata: {\"text\":\"Yes, \"}\n\nevent: answer\ndata: {\"text\":\"Yes, from 25 EUR a day.\", …}\n\n")),
+            ),
+        ),
+        (status = 400, description = "Empty or over-long question (`bad_question`), an invalid conversation id (`bad_conversation_id`), or a malformed body (`bad_request`).", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = OtherBusiness),
+        (status = 404, response = UnknownBusiness),
+        (status = 429, response = Busy),
+        (status = 500, response = Internal),
+        (status = 503, response = NotReady),
+    ),
+)]
 pub async fn answer(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,6 +223,24 @@ pub async fn answer(
         .into_response())
 }
 
+/// Show a conversation.
+///
+/// Returns a conversation's turns in order and whether it needs a person.
+#[utoipa::path(
+    get,
+    path = "/v1/businesses/{business}/conversations/{conversation}",
+    operation_id = "getConversation",
+    tag = "answers",
+    params(BusinessPath, ConversationPath),
+    responses(
+        (status = 200, description = "The conversation.", body = Conversation),
+        (status = 400, description = "Invalid conversation id (`bad_conversation_id`).", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = OtherBusiness),
+        (status = 404, description = "No such business (`unknown_business`) or conversation (`unknown_conversation`).", body = ErrorBody),
+        (status = 500, response = Internal),
+    ),
+)]
 pub async fn conversation(
     State(state): State<AppState>,
     caller: Caller,
@@ -179,8 +252,26 @@ pub async fn conversation(
     ))
 }
 
-/// `POST …/conversations/{conversation}/release`: a person is done; clerk answers there again
-/// (on WhatsApp, the conversation `wa:<wa_id>`).
+/// Give a conversation back to clerk.
+///
+/// Clears `needs_person` after a person has handled the conversation: clerk answers there
+/// again. On WhatsApp a customer's conversation is `wa:<wa_id>`; while it needs a person, their
+/// messages are kept in it unanswered.
+#[utoipa::path(
+    post,
+    path = "/v1/businesses/{business}/conversations/{conversation}/release",
+    operation_id = "releaseConversation",
+    tag = "answers",
+    params(BusinessPath, ConversationPath),
+    responses(
+        (status = 200, description = "The conversation, released.", body = Conversation),
+        (status = 400, description = "Invalid conversation id (`bad_conversation_id`).", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = OtherBusiness),
+        (status = 404, description = "No such business (`unknown_business`) or conversation (`unknown_conversation`).", body = ErrorBody),
+        (status = 500, response = Internal),
+    ),
+)]
 pub async fn release(
     State(state): State<AppState>,
     caller: Caller,
@@ -198,13 +289,36 @@ pub async fn release(
     Ok(Json(conversation))
 }
 
-#[derive(Serialize)]
+/// Whether answers can be served.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Readiness {
+    /// Whether the model and indexes are loaded.
     ready: bool,
+    /// The loaded chat model, or null when none is (yet).
+    #[schema(examples("SmolLM2 135M Instruct"))]
     model: Option<String>,
+    /// How many businesses the service holds.
     businesses: usize,
 }
 
+/// Readiness probe.
+///
+/// Says whether the model and the businesses' indexes are loaded, so that answers can be
+/// served. Before that it answers 503 with the same body and a `Retry-After` header.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "health",
+    security(),
+    responses(
+        (status = 200, description = "Ready to answer.", body = Readiness),
+        (status = 503, description = "Still loading (`ready` is false).", body = Readiness,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying.")),
+        ),
+        (status = 500, response = Internal),
+    ),
+)]
 pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
     let businesses = blocking(&state, |e| e.businesses()).await?.len();
     let ready = state.is_ready();

@@ -31,14 +31,24 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// Every error response has this body.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(super) struct Body<'a> {
     error: Inner<'a>,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
+/// The error body as the API description names it (`Error`).
+pub(super) type ErrorBody = Body<'static>;
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorDetail)]
+pub(super) struct Inner<'a> {
+    /// Machine-readable reason, e.g. `bad_request`, `unknown_business`, `busy`; each
+    /// operation's responses name the codes it gives.
+    #[schema(examples("unknown_business"))]
     code: &'a str,
+    /// What went wrong and what to send instead, for a person to read.
     message: &'a str,
 }
 

@@ -1,7 +1,9 @@
-//! Request handlers: parse, authorize, call the engine, shape the reply.
+//! Request handlers for businesses, their keys and documents (parse, authorize, call the
+//! engine, shape the reply), and what every handler shares: running engine calls on the
+//! blocking pool and reading JSON bodies. Search is in `search`, answers in `answers`.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -9,11 +11,15 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
+use super::openapi::{
+    AdminOnly, BadBusinessId, BusinessPath, IndexLocked, Internal, OtherBusiness, Unauthorized,
+    UnknownBusiness,
+};
 use super::AppState;
 use crate::documents::Cancel;
-use crate::engine::{Engine, Upload};
-use crate::index::{DocumentInfo, Hit};
+use crate::engine::{Engine, IngestReport, Upload};
+use crate::index::DocumentInfo;
 use crate::store::Business;
 
 /// Runs an engine call on the blocking pool.
@@ -54,6 +60,23 @@ impl Drop for CancelOnDrop {
     }
 }
 
+/// Liveness probe.
+///
+/// Answers `ok` as soon as the process serves HTTP, before the model and indexes are loaded.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "health",
+    security(),
+    responses((
+        status = 200,
+        description = "The process is alive.",
+        body = String,
+        content_type = "text/plain; charset=utf-8",
+        example = "ok",
+    )),
+)]
 pub async fn healthz() -> &'static str {
     "ok"
 }
@@ -70,21 +93,55 @@ pub async fn not_found() -> ApiError {
     )
 }
 
-#[derive(Deserialize)]
+/// A new business (unknown fields are refused).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBusiness {
+    /// 1-64 characters a-z, 0-9, `-` or `_`, starting with a letter or digit.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", examples("harbour-bikes"))]
     id: String,
+    /// Display name; defaults to the id. At most 120 characters, no control characters.
+    #[schema(examples("Harbour Bikes"))]
     name: Option<String>,
+    /// Retrieval language: an ISO 639-1 code (`en`, `de`, `fr`, `es`, `pt`, `it`, `nl`),
+    /// `plain`, or the language's English name (`german`), case-insensitive. Absent, empty or
+    /// `auto` lets the first upload decide. The business records the code.
+    #[schema(examples("en", "de", "auto"))]
     language: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A business just created, with its first API key.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedBusiness {
     business: Business,
+    /// A business API key (`ck_` and 64 hex digits); send it as `Authorization: Bearer ck_…`.
     /// Shown once: store it now.
+    #[schema(pattern = "^ck_[0-9a-f]{64}$")]
     api_key: String,
 }
 
+/// Create a business.
+///
+/// Creates a business and its first API key (admin token only). The key is shown in this
+/// response only: store it now.
+#[utoipa::path(
+    post,
+    path = "/v1/businesses",
+    operation_id = "createBusiness",
+    tag = "businesses",
+    request_body(
+        content = CreateBusiness,
+        example = json!({"id": "harbour-bikes", "name": "Harbour Bikes", "language": "en"}),
+    ),
+    responses(
+        (status = 201, description = "The business and its API key.", body = CreatedBusiness),
+        (status = 400, description = "Invalid JSON body (including unknown fields), business id, name or language (`bad_request`).", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = AdminOnly),
+        (status = 409, description = "A business with this id exists (`business_exists`).", body = ErrorBody),
+        (status = 500, response = Internal),
+    ),
+)]
 pub async fn create_business(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,6 +159,21 @@ pub async fn create_business(
     ))
 }
 
+/// List businesses.
+///
+/// Lists every business (ordered by id) for the admin token; a business API key gets a
+/// one-element array with its own business. The body is a bare JSON array.
+#[utoipa::path(
+    get,
+    path = "/v1/businesses",
+    operation_id = "listBusinesses",
+    tag = "businesses",
+    responses(
+        (status = 200, description = "The businesses the caller may see.", body = Vec<Business>),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+    ),
+)]
 pub async fn list_businesses(
     State(state): State<AppState>,
     caller: Caller,
@@ -114,13 +186,34 @@ pub async fn list_businesses(
     }
 }
 
-#[derive(Serialize)]
+/// A business with the number of its uploaded documents.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BusinessView {
     #[serde(flatten)]
     business: Business,
+    /// How many documents the business has uploaded.
     documents: usize,
 }
 
+/// Show a business.
+///
+/// Returns one business with the number of its uploaded documents; allowed for the admin token
+/// or that business's API key.
+#[utoipa::path(
+    get,
+    path = "/v1/businesses/{business}",
+    operation_id = "getBusiness",
+    tag = "businesses",
+    params(BusinessPath),
+    responses(
+        (status = 200, description = "The business and its document count.", body = BusinessView),
+        (status = 400, response = BadBusinessId),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = OtherBusiness),
+        (status = 404, response = UnknownBusiness),
+        (status = 500, response = Internal),
+    ),
+)]
 pub async fn get_business(
     State(state): State<AppState>,
     caller: Caller,
@@ -137,11 +230,33 @@ pub async fn get_business(
     Ok(Json(view))
 }
 
-#[derive(Serialize)]
+/// A business's new API key.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RotatedKey {
+    /// A business API key (`ck_` and 64 hex digits). Shown once: store it now.
+    #[schema(pattern = "^ck_[0-9a-f]{64}$")]
     api_key: String,
 }
 
+/// Replace the API key.
+///
+/// Issues a new API key for the business and revokes the old one at once. The new key is shown
+/// in this response only.
+#[utoipa::path(
+    post,
+    path = "/v1/businesses/{business}/keys",
+    operation_id = "rotateKey",
+    tag = "businesses",
+    params(BusinessPath),
+    responses(
+        (status = 200, description = "The new API key.", body = RotatedKey),
+        (status = 400, response = BadBusinessId),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = OtherBusiness),
+        (status = 404, response = UnknownBusiness),
+        (status = 500, response = Internal),
+    ),
+)]
 pub async fn rotate_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -153,18 +268,37 @@ pub async fn rotate_key(
 }
 
 /// A JSON upload: text documents inline, binary ones (PDF) in base64.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonUpload {
+    #[schema(min_items = 1)]
     documents: Vec<JsonDocument>,
 }
 
-#[derive(Deserialize)]
+/// One file of a JSON upload: give exactly one of `content` (text) or `content_base64`
+/// (binary files such as PDF).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonDocument {
+    /// The document name; its extension picks the format.
+    #[schema(examples("faq.md"))]
     name: String,
+    /// The file's text.
     content: Option<String>,
+    /// The file's bytes in standard base64.
+    #[schema(content_encoding = "base64")]
     content_base64: Option<String>,
+}
+
+/// A multipart upload, as described (the handler reads the parts as they stream in): one part
+/// per file; each part's filename is the document's name and its extension picks the format
+/// (e.g. `curl -F file=@faq.md -F file=@catalog.csv`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MultipartUpload {
+    /// The files, each a part with a filename (the part's own name is not read).
+    #[schema(value_type = Vec<String>, format = Binary)]
+    file: Vec<Vec<u8>>,
 }
 
 impl JsonDocument {
@@ -225,6 +359,34 @@ async fn read_multipart(
     Ok(uploads)
 }
 
+/// Upload documents.
+///
+/// Parses and indexes one or more documents; a document whose name exists replaces it.
+/// All-or-nothing: if any file is refused, none is indexed and the error message names the
+/// file (and line).
+#[utoipa::path(
+    post,
+    path = "/v1/businesses/{business}/documents",
+    operation_id = "uploadDocuments",
+    tag = "documents",
+    params(BusinessPath),
+    request_body(content(
+        (MultipartUpload = "multipart/form-data"),
+        (JsonUpload = "application/json", example = json!({"documents": [{"name": "faq.md", "content": "## Do you rent e-bikes?\nYes, from 25 EUR a day."}]})),
+    )),
+    responses(
+        (status = 200, description = "What the upload added.", body = IngestReport),
+        (status = 400, description = "Malformed body (including unknown fields), no files, a part without a filename, a duplicate name, a document with both or neither of `content` and `content_base64`, invalid base64, or an invalid business id (`bad_request`).", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = OtherBusiness),
+        (status = 404, response = UnknownBusiness),
+        (status = 413, description = "The body is over the upload limit (`payload_too_large`), a file is too large or has too many rows (`document_too_large`), or the upload has too many files (`too_many_files`).", body = ErrorBody),
+        (status = 415, description = "A file's extension names no supported format (`unsupported_format`), or the body is neither multipart nor JSON (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "A document could not be parsed (`invalid_document`; the message names the file and line), or its parse ran past the budget (`document_too_complex`).", body = ErrorBody),
+        (status = 500, response = Internal),
+        (status = 503, response = IndexLocked),
+    ),
+)]
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
@@ -273,6 +435,25 @@ pub async fn upload(
     Ok((StatusCode::OK, Json(report)))
 }
 
+/// List documents.
+///
+/// Lists the business's uploaded documents with their format, passage count, size and upload
+/// time, ordered by name; empty before the first upload. The body is a bare JSON array.
+#[utoipa::path(
+    get,
+    path = "/v1/businesses/{business}/documents",
+    operation_id = "listDocuments",
+    tag = "documents",
+    params(BusinessPath),
+    responses(
+        (status = 200, description = "The business's documents.", body = Vec<DocumentInfo>),
+        (status = 400, response = BadBusinessId),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = OtherBusiness),
+        (status = 404, response = UnknownBusiness),
+        (status = 500, response = Internal),
+    ),
+)]
 pub async fn list_documents(
     State(state): State<AppState>,
     caller: Caller,
@@ -284,6 +465,28 @@ pub async fn list_documents(
     ))
 }
 
+/// Delete a document.
+///
+/// Removes the document and all its passages from the business's index.
+#[utoipa::path(
+    delete,
+    path = "/v1/businesses/{business}/documents/{name}",
+    operation_id = "deleteDocument",
+    tag = "documents",
+    params(
+        BusinessPath,
+        ("name" = String, Path, description = "The document's name as uploaded (percent-encoded), e.g. `faq.md`."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, response = BadBusinessId),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = OtherBusiness),
+        (status = 404, description = "No such business (`unknown_business`) or document (`unknown_document`).", body = ErrorBody),
+        (status = 500, response = Internal),
+        (status = 503, response = IndexLocked),
+    ),
+)]
 pub async fn delete_document(
     State(state): State<AppState>,
     caller: Caller,
@@ -292,73 +495,4 @@ pub async fn delete_document(
     caller.check(&business)?;
     blocking(&state, move |e| e.delete_document(&business, &name)).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SearchRequest {
-    #[serde(alias = "q")]
-    query: String,
-    limit: Option<usize>,
-}
-
-#[derive(Serialize)]
-pub struct SearchResponse {
-    business: String,
-    query: String,
-    hits: Vec<SearchHit>,
-}
-
-#[derive(Serialize)]
-pub struct SearchHit {
-    /// "document#ordinal"
-    passage: String,
-    #[serde(flatten)]
-    hit: Hit,
-}
-
-async fn search(
-    state: AppState,
-    caller: Caller,
-    business: String,
-    request: SearchRequest,
-) -> Result<Json<SearchResponse>, ApiError> {
-    caller.check(&business)?;
-    let limit = request.limit.unwrap_or(10);
-    let query = request.query.clone();
-    let for_engine = business.clone();
-    let hits = blocking(&state, move |e| e.search(&for_engine, &query, limit)).await?;
-    Ok(Json(SearchResponse {
-        business,
-        query: request.query,
-        hits: hits
-            .into_iter()
-            .map(|hit| SearchHit {
-                passage: hit.passage_id(),
-                hit,
-            })
-            .collect(),
-    }))
-}
-
-pub async fn search_get(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(business): Path<String>,
-    query: Result<Query<SearchRequest>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<SearchResponse>, ApiError> {
-    let Query(request) = query.map_err(|e| {
-        ApiError::bad_request(format!("{}; use ?q=<question>&limit=<n>", e.body_text()))
-    })?;
-    search(state, caller, business, request).await
-}
-
-pub async fn search_post(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(business): Path<String>,
-    body: Result<Json<SearchRequest>, JsonRejection>,
-) -> Result<Json<SearchResponse>, ApiError> {
-    let request = json_body(&state, body, "; send {\"query\", \"limit\"?}")?;
-    search(state, caller, business, request).await
 }

@@ -237,6 +237,25 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
+/// Prometheus metrics.
+///
+/// Requests by route and status with their latency, answers by mode with the time each stage
+/// took, generated tokens and their rate, the generation queue's depth, the WhatsApp channel's
+/// traffic, retries and dead letters, and orders by state, in the Prometheus text exposition
+/// format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "health",
+    security(),
+    responses((
+        status = 200,
+        description = "Metrics in the Prometheus text format 0.0.4.",
+        body = String,
+        content_type = "text/plain; version=0.0.4; charset=utf-8",
+    )),
+)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let depth = state
         .engine

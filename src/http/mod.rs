@@ -15,6 +15,7 @@ mod openai;
 mod openapi;
 mod orders;
 mod privacy;
+mod search;
 mod web;
 mod whatsapp;
 
@@ -127,7 +128,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/businesses/{business}/search",
-            get(handlers::search_get).post(handlers::search_post),
+            get(search::search_get).post(search::search_post),
         )
         .route("/v1/businesses/{business}/answer", post(answers::answer))
         .route(

@@ -16,39 +16,58 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::stream;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::answers::{finish, require_ready, start, Turns};
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::handlers::{blocking, json_body};
+use super::openapi::{Busy, Internal, NotReady, OtherBusiness, Unauthorized};
 use super::AppState;
-use crate::answer::{Answer, Role, Source, Turn};
+use crate::answer::{Answer, Mode, Role, Source, Turn};
 
-#[derive(Debug, Deserialize)]
+/// OpenAI's chat completion request; other OpenAI fields (temperature, max_tokens, user, …)
+/// are accepted and ignored: the business's pipeline decides how a reply is made.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChatRequest {
+    /// The business to answer as.
+    #[schema(examples("harbour-bikes"))]
     model: String,
+    #[schema(min_items = 1)]
     messages: Vec<ChatMessage>,
+    /// Send the completion as server-sent events of `ChatCompletionChunk`s.
     #[serde(default)]
     stream: bool,
-    // Other OpenAI parameters (temperature, max_tokens, user, …) are accepted and ignored:
-    // the business's pipeline decides how a reply is made.
 }
 
-#[derive(Debug, Deserialize)]
+/// One message of the conversation so far.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChatMessage {
+    /// The last message must be the customer's (`user`); earlier `user` and `assistant`
+    /// messages are the conversation so far, and messages with any other role (`system`,
+    /// `tool`, …) are ignored.
+    #[schema(examples("user", "assistant", "system"))]
     role: String,
-    /// Null for assistant turns that only called tools.
+    /// Null for assistant turns that only called tools; empty when absent.
     #[serde(default)]
     content: Option<Content>,
 }
 
-/// A message's content: a string, or OpenAI's list of typed parts (text parts are read).
-#[derive(Debug, Deserialize)]
+/// A message's content: a string, or OpenAI's list of typed parts (the `text` of each part is
+/// read, joined by newlines).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Content {
     Text(String),
-    Parts(Vec<Value>),
+    Parts(Vec<ContentPart>),
+}
+
+/// One typed part of a message, such as `{"type": "text", "text": "…"}`; only `text` is read,
+/// and parts without it (images, audio) are skipped.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ContentPart {
+    #[serde(default)]
+    text: Option<String>,
 }
 
 impl Content {
@@ -57,18 +76,138 @@ impl Content {
             Content::Text(text) => text.clone(),
             Content::Parts(parts) => parts
                 .iter()
-                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .filter_map(|p| p.text.as_deref())
                 .collect::<Vec<_>>()
                 .join("\n"),
         }
     }
 }
 
-#[derive(Serialize)]
-struct Usage {
+/// Tokens the model read and wrote for the reply (0 for replies made without it).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Usage {
     prompt_tokens: usize,
     completion_tokens: usize,
     total_tokens: usize,
+}
+
+/// What clerk adds to OpenAI's reply: where it came from and how it was made.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Extras {
+    sources: Vec<Source>,
+    mode: Mode,
+    /// The conversation should go to a person (the documents did not hold the answer).
+    needs_person: bool,
+    /// The customer's language (ISO 639-1).
+    #[schema(examples("de"))]
+    language: String,
+}
+
+/// A completion, as OpenAI's clients read it, with clerk's extras.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChatCompletion {
+    #[schema(pattern = "^chatcmpl-", examples("chatcmpl-1a2b3c4d5e6f7a8b"))]
+    id: String,
+    /// Always `chat.completion`.
+    #[schema(examples("chat.completion"))]
+    object: &'static str,
+    /// Seconds since the Unix epoch.
+    created: u64,
+    /// The business id, as asked.
+    model: String,
+    /// Exactly one choice.
+    choices: Vec<Choice>,
+    usage: Usage,
+    #[serde(flatten)]
+    extras: Extras,
+}
+
+/// The one reply of a completion.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Choice {
+    /// Always 0.
+    index: u32,
+    message: AssistantMessage,
+    /// Always `stop`.
+    #[schema(examples("stop"))]
+    finish_reason: &'static str,
+}
+
+/// The reply, as an assistant message.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AssistantMessage {
+    /// Always `assistant`.
+    #[schema(examples("assistant"))]
+    role: &'static str,
+    /// The reply to send the customer.
+    content: String,
+}
+
+/// One `data:` event of a streamed chat completion. The first chunk's delta carries `role`,
+/// the following ones `content` pieces (sent once the whole reply has passed the fact check);
+/// the last has an empty delta, `finish_reason: "stop"`, and the usage and clerk's extras.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChatCompletionChunk {
+    #[schema(pattern = "^chatcmpl-")]
+    id: String,
+    /// Always `chat.completion.chunk`.
+    #[schema(examples("chat.completion.chunk"))]
+    object: &'static str,
+    /// Seconds since the Unix epoch.
+    created: u64,
+    /// The business id, as asked.
+    model: String,
+    /// Exactly one choice.
+    choices: Vec<ChunkChoice>,
+    /// Only in the last chunk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<Usage>,
+    /// Only in the last chunk.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extras: Option<Extras>,
+}
+
+/// A piece of the reply in a chunk.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChunkChoice {
+    /// Always 0.
+    index: u32,
+    delta: Delta,
+    /// `stop` in the last chunk, null before.
+    finish_reason: Option<&'static str>,
+}
+
+/// What a chunk adds to the reply: the role first, then pieces of content; empty at the end.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Delta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<String>,
+}
+
+/// The businesses a caller may use as `model`, as OpenAI lists models.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ModelList {
+    /// Always `list`.
+    #[schema(examples("list"))]
+    object: &'static str,
+    data: Vec<ModelCard>,
+}
+
+/// A business, as OpenAI describes a model.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ModelCard {
+    /// The business id.
+    id: String,
+    /// Always `model`.
+    #[schema(examples("model"))]
+    object: &'static str,
+    /// When the business was created, seconds since the Unix epoch.
+    created: u64,
+    /// Always `clerk`.
+    #[schema(examples("clerk"))]
+    owned_by: &'static str,
 }
 
 fn now() -> u64 {
@@ -128,15 +267,48 @@ fn usage(answer: &Answer) -> Usage {
     }
 }
 
-fn extras(answer: &Answer) -> (Vec<Source>, &'static str, bool, String) {
-    (
-        answer.sources.clone(),
-        answer.mode.as_str(),
-        answer.needs_person,
-        answer.language.clone(),
-    )
+fn extras(answer: &Answer) -> Extras {
+    Extras {
+        sources: answer.sources.clone(),
+        mode: answer.mode,
+        needs_person: answer.needs_person,
+        language: answer.language.clone(),
+    }
 }
 
+/// OpenAI-compatible chat completion.
+///
+/// Answers the last user message like `/v1/businesses/{business}/answer`, with `model` naming
+/// the business; earlier messages are the conversation so far (clerk stores none of it).
+/// Accepts OpenAI chat clients unchanged and adds `sources`, `mode`, `needs_person` and
+/// `language` to the reply.
+#[utoipa::path(
+    post,
+    path = "/v1/chat/completions",
+    operation_id = "chatCompletions",
+    tag = "openai",
+    request_body(
+        content = ChatRequest,
+        example = json!({"model": "harbour-bikes", "messages": [{"role": "user", "content": "Do you rent e-bikes?"}]}),
+    ),
+    responses(
+        (status = 200, description = "The completion (JSON), or with `stream: true` \
+            server-sent events, each a line `data: {chunk}` where the chunk is a \
+            `ChatCompletionChunk`; the stream ends with `data: [DONE]`.",
+            content(
+                (ChatCompletion = "application/json"),
+                (String = "text/event-stream"),
+            ),
+        ),
+        (status = 400, description = "No messages or a last message that is not `user`, an empty or over-long question (`bad_question`), or a malformed body (`bad_request`).", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = OtherBusiness),
+        (status = 404, description = "No business with the `model` id (`unknown_business`).", body = ErrorBody),
+        (status = 429, response = Busy),
+        (status = 500, response = Internal),
+        (status = 503, response = NotReady),
+    ),
+)]
 pub async fn chat_completions(
     State(state): State<AppState>,
     caller: Caller,
@@ -154,70 +326,107 @@ pub async fn chat_completions(
     let answer = finish(start(&state, business, question, Turns::Given(turns))).await?;
     let id = completion_id();
     let created = now();
-    let (sources, mode, needs_person, language) = extras(&answer);
     if !request.stream {
-        return Ok(Json(json!({
-            "id": id,
-            "object": "chat.completion",
-            "created": created,
-            "model": request.model,
-            "choices": [{
-                "index": 0,
-                "message": { "role": "assistant", "content": answer.text },
-                "finish_reason": "stop",
+        return Ok(Json(ChatCompletion {
+            id,
+            object: "chat.completion",
+            created,
+            model: request.model,
+            choices: vec![Choice {
+                index: 0,
+                message: AssistantMessage {
+                    role: "assistant",
+                    content: answer.text.clone(),
+                },
+                finish_reason: "stop",
             }],
-            "usage": usage(&answer),
-            "sources": sources,
-            "mode": mode,
-            "needs_person": needs_person,
-            "language": language,
-        }))
+            usage: usage(&answer),
+            extras: extras(&answer),
+        })
         .into_response());
     }
-    let chunk = |delta: Value, finish: Option<&str>| {
-        json!({
-            "id": id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": request.model,
-            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }],
-        })
+    let chunk = |delta: Delta, finish_reason: Option<&'static str>| ChatCompletionChunk {
+        id: id.clone(),
+        object: "chat.completion.chunk",
+        created,
+        model: request.model.clone(),
+        choices: vec![ChunkChoice {
+            index: 0,
+            delta,
+            finish_reason,
+        }],
+        usage: None,
+        extras: None,
     };
-    let mut chunks = vec![chunk(json!({ "role": "assistant", "content": "" }), None)];
+    let mut chunks = vec![chunk(
+        Delta {
+            role: Some("assistant"),
+            content: Some(String::new()),
+        },
+        None,
+    )];
     // Word-sized pieces, as a client rendering a stream expects them.
     for piece in answer.text.split_inclusive(' ') {
-        chunks.push(chunk(json!({ "content": piece }), None));
+        chunks.push(chunk(
+            Delta {
+                role: None,
+                content: Some(piece.to_string()),
+            },
+            None,
+        ));
     }
-    let mut last = chunk(json!({}), Some("stop"));
-    last["sources"] = json!(sources);
-    last["mode"] = json!(mode);
-    last["needs_person"] = json!(needs_person);
-    last["language"] = json!(language);
-    last["usage"] = json!(usage(&answer));
+    let mut last = chunk(
+        Delta {
+            role: None,
+            content: None,
+        },
+        Some("stop"),
+    );
+    last.usage = Some(usage(&answer));
+    last.extras = Some(extras(&answer));
     chunks.push(last);
     let events: Vec<Result<Event, Infallible>> = chunks
-        .into_iter()
-        .map(|c| Ok(Event::default().data(c.to_string())))
+        .iter()
+        .map(|c| Ok(Event::default().data(json!(c).to_string())))
         .chain([Ok(Event::default().data("[DONE]"))])
         .collect();
     Ok(Sse::new(stream::iter(events)).into_response())
 }
 
-pub async fn models(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+/// OpenAI-compatible model list.
+///
+/// Lists the businesses the caller may use as `model` ids: all of them for the admin token,
+/// its own for a business API key.
+#[utoipa::path(
+    get,
+    path = "/v1/models",
+    operation_id = "listModels",
+    tag = "openai",
+    responses(
+        (status = 200, description = "The usable models (businesses).", body = ModelList),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+    ),
+)]
+pub async fn models(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ModelList>, ApiError> {
     let businesses = blocking(&state, |e| e.businesses()).await?;
-    let data: Vec<Value> = businesses
+    let data = businesses
         .into_iter()
         .filter(|b| caller.check(&b.id).is_ok())
-        .map(|b| {
-            json!({
-                "id": b.id,
-                "object": "model",
-                "created": b.created_at,
-                "owned_by": "clerk",
-            })
+        .map(|b| ModelCard {
+            id: b.id,
+            object: "model",
+            created: b.created_at,
+            owned_by: "clerk",
         })
         .collect();
-    Ok(Json(json!({ "object": "list", "data": data })).into_response())
+    Ok(Json(ModelList {
+        object: "list",
+        data,
+    }))
 }
 
 #[cfg(test)]

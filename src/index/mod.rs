@@ -67,26 +67,35 @@ pub enum IndexError {
 }
 
 /// What the index knows about one uploaded document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DocumentInfo {
+    /// The name it was uploaded under, e.g. `faq.md`.
     pub name: String,
     pub format: Format,
+    /// How many passages it was split into.
     pub passages: u32,
+    /// Size of the uploaded file.
     pub bytes: u64,
     /// Seconds since the Unix epoch.
     pub uploaded_at: u64,
 }
 
 /// A retrieved passage with its stored fields, exactly as uploaded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Hit {
+    /// The document's name.
     pub document: String,
+    /// The passage's ordinal within its document, from 0.
     pub ordinal: u32,
     pub kind: PassageKind,
+    /// The FAQ question, the product name, or the nearest heading (may be empty).
     pub title: String,
+    /// Headings from the document's top down to the passage.
     pub heading_path: Vec<String>,
     pub text: String,
+    /// The ranking score (BM25F with proximity, or the hybrid score with vectors).
     pub score: f32,
+    /// Present only on catalog entries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<ProductFields>,
     /// Share (0–1) of the question this passage covers: each question word counts by its

@@ -31,22 +31,33 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 ";
 
-/// One stored message: `role` is "customer", "assistant" (clerk) or "person" (someone of the
-/// business, through `POST …/reply`); `mode` how clerk's reply was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One stored message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredTurn {
+    /// `customer`, `assistant` (clerk) or `person` (someone of the business, through
+    /// `POST …/reply`).
+    #[schema(examples("customer", "assistant", "person"))]
     pub role: String,
     pub text: String,
+    /// How clerk's reply was made (a `Mode`), on assistant turns.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(examples("faq", "abstained"))]
     pub mode: Option<String>,
+    /// Seconds since the Unix epoch.
     pub at: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A conversation's turns in order, and whether it waits for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Conversation {
+    /// 1-128 characters: letters, digits and `-_.:+@` (`wa:<wa_id>` on WhatsApp).
     pub id: String,
+    /// Seconds since the Unix epoch.
     pub created_at: u64,
+    /// Seconds since the Unix epoch.
     pub updated_at: u64,
+    /// Whether the conversation waits for a person (clerk does not answer there until it is
+    /// released).
     pub needs_person: bool,
     pub turns: Vec<StoredTurn>,
 }

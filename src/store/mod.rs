@@ -61,12 +61,18 @@ pub enum StoreError {
 }
 
 /// A business as the store records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Business {
+    /// 1-64 characters a-z, 0-9, `-` or `_`, starting with a letter or digit.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", examples("harbour-bikes"))]
     pub id: String,
+    #[schema(examples("Harbour Bikes"))]
     pub name: String,
-    /// Retrieval language code ("de", "en", …) or "auto" until the first upload decides it.
+    /// Retrieval language code (`en`, `de`, `fr`, `es`, `pt`, `it`, `nl`, or `plain` for no
+    /// stemming and stop words), or `auto` until the first upload decides it.
+    #[schema(examples("en", "de", "auto"))]
     pub language: String,
+    /// Seconds since the Unix epoch.
     pub created_at: u64,
 }
 

@@ -51,7 +51,19 @@ CREATE TABLE IF NOT EXISTS order_events (
 ";
 
 /// Where an order is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderState {
     /// Summarized to the customer, who has not confirmed it yet.
@@ -140,7 +152,7 @@ impl FromSql for OrderState {
 
 /// A move from one state to another. `Confirm` is the customer's (through the chat); the
 /// others are the business's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderAction {
     Confirm,
@@ -186,7 +198,8 @@ impl std::fmt::Display for OrderAction {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How the customer gets the goods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Fulfilment {
     Pickup,
@@ -209,7 +222,7 @@ impl Fulfilment {
 }
 
 /// One line of an order: a product as the catalog names and prices it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderItem {
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,11 +236,12 @@ pub struct OrderItem {
 
 /// Who ordered: a WhatsApp customer (as the channel keys them: phone number's WhatsApp id,
 /// or business-scoped user id), or a client of the HTTP API, known by its conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "channel", rename_all = "snake_case")]
 pub enum OrderCustomer {
     #[serde(rename = "whatsapp")]
     WhatsApp {
+        /// Their number's WhatsApp id or business-scoped user id.
         wa_id: String,
         /// The profile name WhatsApp last showed (read, not stored with the order).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -254,31 +268,39 @@ pub struct NewOrder {
 }
 
 /// One recorded change of state (the first has no `from`: the order was created).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OrderChange {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<OrderState>,
     pub to: OrderState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Unix seconds.
     pub at: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An order or reservation a customer placed, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Order {
+    /// `ord_…`
     pub id: String,
     pub business_id: String,
     pub state: OrderState,
     pub customer: OrderCustomer,
+    /// The conversation the order was made in (`wa:<wa_id>` on WhatsApp).
     pub conversation_id: String,
     pub items: Vec<OrderItem>,
     pub fulfilment: Option<Fulfilment>,
     pub customer_note: Option<String>,
     /// The note of the business's latest action, if it gave one.
     pub business_note: Option<String>,
+    /// The customer's language: notifications are written in it.
     pub language: String,
+    /// Unique per business: `chat:<wamid>` for an order taken in the chat.
     pub idempotency_key: String,
+    /// Unix seconds.
     pub created_at: u64,
+    /// Unix seconds.
     pub updated_at: u64,
     /// Every change of state, oldest first: only when one order is read.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -63,19 +63,23 @@ pub enum Nothing {
 }
 
 /// A product an answer lists, as the API reports it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ListedProduct {
+    /// The product's name.
     pub title: String,
+    /// The catalog document it stands in.
     pub document: String,
+    /// Its passage's ordinal within that document.
     pub passage: u32,
 }
 
 /// The products a catalog answer found: all of them (up to 100 by name), and which the reply
 /// shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CatalogResult {
     /// How many products match.
     pub matched: usize,
+    /// Every product that matched, up to 100.
     pub products: Vec<ListedProduct>,
     /// The ones this reply shows (a "more" shows the next ones).
     pub shown: Vec<ListedProduct>,

@@ -118,10 +118,11 @@ impl Default for WhatsAppSettings {
 }
 
 /// What the webhook did with one delivery.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
     #[serde(flatten)]
     pub accepted: Accepted,
+    /// Notifications that need nothing (reactions, edits, system notices, other apps' numbers).
     pub ignored: usize,
     /// Messages recorded as impossible to answer (see `GET …/whatsapp/unanswered`).
     pub unanswered: usize,
@@ -148,10 +149,13 @@ pub struct ChannelMetrics {
 }
 
 /// The connected numbers, and what a connection shows (no secrets).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Connection {
     pub business: String,
+    /// The number's id from the WhatsApp Manager.
     pub phone_number_id: String,
+    /// The path to give Meta as callback URL (behind your HTTPS host).
+    #[schema(examples("/webhooks/whatsapp"))]
     pub webhook: &'static str,
 }
 

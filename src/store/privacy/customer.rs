@@ -82,16 +82,22 @@ pub(super) fn subject(
 }
 
 /// A customer message as clerk received it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ExportedMessage {
+    /// Meta's message id.
     pub wamid: String,
+    /// The message type (`text`, `interactive`, `order`, …).
     pub kind: String,
     /// None once retention removed it.
     pub text: Option<String>,
+    /// When the customer sent it, seconds since the Unix epoch.
     pub sent_at: u64,
+    /// When clerk received it, seconds since the Unix epoch.
     pub received_at: u64,
+    /// What became of it ("answered", "opted out", "held for a person"; the inbox state
+    /// while it waits).
     pub outcome: String,
-    /// The id of the button or list row tapped.
+    /// The id of the button or list row tapped (kind `interactive`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub choice_id: Option<String>,
     /// A Meta catalog cart's lines, as the webhook gave them (JSON); None once retention
@@ -101,23 +107,28 @@ pub struct ExportedMessage {
 }
 
 /// A message clerk (or a person of the business) wrote to the customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ExportedReply {
     /// "text" (a reply quoting `reply_to`) or "notice" (an order's notification, or a
     /// person's reply when `reply_to` is `person:<n>`).
     pub kind: String,
     pub reply_to: String,
+    /// None once retention removed it.
     pub body: Option<String>,
+    /// The outbox state (`pending`, `sent`, `dead`, `undeliverable`, …).
     pub state: String,
+    /// The last delivery status Meta reported (`delivered`, `read`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery: Option<String>,
+    /// Seconds since the Unix epoch.
     pub created_at: u64,
 }
 
 /// Everything clerk holds of one customer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CustomerExport {
     pub conversation_id: String,
+    /// Their WhatsApp customer record, for a WhatsApp customer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub whatsapp: Option<WhatsAppCustomer>,
     pub messages: Vec<ExportedMessage>,
@@ -126,8 +137,8 @@ pub struct CustomerExport {
     pub orders: Vec<Order>,
 }
 
-/// What an erasure removed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What an erasure removed, counted per kind of record.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Erased {
     pub messages: usize,
     pub replies: usize,

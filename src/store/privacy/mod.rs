@@ -45,9 +45,20 @@ const DAY_SECS: i64 = 24 * 60 * 60;
 
 /// A business's privacy settings; None is the default (clerk's disclosure in the customer's
 /// language; the configured retention).
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BusinessSettings {
+    /// What a WhatsApp customer's first reply (and the first after 30 days of their silence)
+    /// begins with, in place of clerk's own text in the customer's language (de, en, pt, es,
+    /// fr, it, nl), which names the business and a word that brings a person. Null: clerk's
+    /// text. At most 500 characters.
+    #[schema(max_length = 500)]
     pub disclosure: Option<String>,
+    /// Days conversation texts are kept: turns, the texts of answered messages, the bodies of
+    /// settled replies, delivery statuses and customer names older than this are removed
+    /// hourly (0: nothing is kept once answered or delivered). Waiting messages and unsent
+    /// replies keep theirs; counts and orders stay. Null: the server's `retention_days`
+    /// (default 30).
+    #[schema(maximum = 3650)]
     pub retention_days: Option<u32>,
 }
 

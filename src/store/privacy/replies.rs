@@ -14,7 +14,7 @@ use super::super::{now, Store, StoreError};
 use super::customer::{subject, Subject};
 
 /// Where a person's reply went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplyDelivery {
     /// In the WhatsApp outbox, to be sent.
@@ -44,14 +44,16 @@ impl ReplyDelivery {
 }
 
 /// What became of a person's reply, the first time its key was seen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PersonReply {
     pub id: i64,
     pub delivery: ReplyDelivery,
+    /// Why it is undeliverable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// True when the key was known: nothing was written now.
     pub repeated: bool,
+    /// Seconds since the Unix epoch.
     pub at: u64,
 }
 

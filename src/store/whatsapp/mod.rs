@@ -203,10 +203,14 @@ pub struct StatusRecord {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What one webhook delivery added to the inbox.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
+    /// Messages stored for answering.
     pub new_messages: usize,
+    /// Messages already in the inbox (a re-delivery; a known `wamid`).
     pub duplicates: usize,
+    /// Delivery statuses stored.
     pub statuses: usize,
 }
 
@@ -268,35 +272,47 @@ pub struct DueOutbound {
 
 /// A customer message clerk could not take in to answer, and why (kept so that no message is
 /// dropped without a trace).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Unanswered {
     pub business_id: String,
     pub phone_number_id: String,
+    /// Meta's message id, when the message had one.
     pub wamid: Option<String>,
     /// The message type ("text", "image", …).
     pub kind: String,
+    /// Why it cannot be answered.
     pub reason: String,
     /// When it was recorded, seconds since the epoch: set by the store, ignored when recording.
     pub at: u64,
 }
 
 /// An outbound message that will not be sent, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeadLetter {
     pub id: i64,
+    /// The customer it was for.
     pub wa_id: String,
+    /// The customer message's wamid; for an order's notification (`notice`),
+    /// `order:<id>:<change>`; for a person's reply, `person:<n>`.
     pub reply_to: String,
+    /// `text`, `read` (a read receipt) or `notice`.
+    #[schema(examples("text", "read", "notice"))]
     pub kind: String,
+    /// Null once retention removed it.
     pub body: Option<String>,
-    /// "dead" (Meta refused it) or "undeliverable" (outside the 24-hour window).
+    /// "dead" (Meta refused it) or "undeliverable" (outside the 24-hour window, opted out,
+    /// no number connected).
+    #[schema(examples("dead", "undeliverable"))]
     pub state: String,
+    /// Meta's code and text, or clerk's own reason.
     pub reason: String,
     pub attempts: u32,
+    /// Unix seconds.
     pub at: u64,
 }
 
 /// Counts for a business's WhatsApp status page and the metrics.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
 pub struct WhatsAppCounts {
     pub inbox_pending: u64,
     pub inbox_done: u64,
@@ -309,15 +325,22 @@ pub struct WhatsAppCounts {
 }
 
 /// A customer as the business sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WhatsAppCustomer {
+    /// The customer's phone number as WhatsApp gives it, or their business-scoped user id
+    /// (e.g. `US.13491208655302741918`) when Meta shares no number.
     pub wa_id: String,
     /// Their business-scoped user id, once a webhook carried it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    /// Their WhatsApp profile name (null once retention removed it).
     pub name: Option<String>,
+    /// When their last message was sent, Unix seconds: the 24-hour window starts there.
     pub last_inbound_at: u64,
+    /// They wrote STOP (or its equivalent); START opts back in.
     pub opted_out: bool,
+    /// A person has their conversation (clerk keeps their messages unanswered until it is
+    /// released).
     pub handed_off: bool,
 }
 
