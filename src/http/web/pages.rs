@@ -6,7 +6,7 @@
 use maud::{html, Markup, DOCTYPE};
 
 use super::words::{order_action, order_state, Lang, Words};
-use crate::engine::SettingsView;
+use crate::engine::{SettingsView, MAX_DISCLOSURE_CHARS, MAX_REPLY_CHARS};
 use crate::index::DocumentInfo;
 use crate::store::{Business, Conversation, ConversationSummary, Order, OrderCustomer};
 
@@ -328,7 +328,7 @@ pub fn conversation(frame: &Frame, conversation: &Conversation) -> Markup {
             section #live data-live=(live) { (turns(frame.lang, conversation)) }
             form.card #reply data-conversation=(conversation.id) {
                 label for="reply-text" { (w.reply) }
-                textarea #reply-text name="text" rows="3" maxlength="4096" placeholder=(w.reply_hint) required {}
+                textarea #reply-text name="text" rows="3" maxlength=(MAX_REPLY_CHARS) placeholder=(w.reply_hint) required {}
                 div.row {
                     button type="submit" { (w.send) }
                     button.link #release type="button" { (w.release) }
@@ -445,7 +445,7 @@ pub fn settings(
             form.card #privacy {
                 h2 { (w.settings) }
                 label for="disclosure" { (w.disclosure) }
-                textarea #disclosure name="disclosure" rows="3" maxlength="1000" { (disclosure) }
+                textarea #disclosure name="disclosure" rows="3" maxlength=(MAX_DISCLOSURE_CHARS) { (disclosure) }
                 p.hint { (w.disclosure_hint) }
                 label for="retention" { (w.retention_days) }
                 input #retention name="retention_days" type="number" min="0" max="3650" value=(retention)

@@ -1,6 +1,7 @@
 //! A person of the business replies through the API: on WhatsApp the reply reaches the
-//! customer exactly once however often the POST is repeated, quoting what they last wrote; in an API conversation it is a
-//! turn; outside the 24-hour window it is a dead letter and the API says why.
+//! customer exactly once however often the POST is repeated, quoting what they last wrote; in
+//! an API conversation it is a turn; outside the 24-hour window it is a dead letter and the
+//! API says why.
 
 use reqwest::Method;
 use serde_json::json;
