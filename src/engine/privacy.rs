@@ -46,6 +46,34 @@ pub struct SettingsView {
     pub effective_retention_days: u32,
 }
 
+/// At most this many hand-over words per business.
+pub const MAX_HANDOFF_WORDS: usize = 50;
+const MAX_HANDOFF_WORD_CHARS: usize = 40;
+
+/// A business's hand-over words, lower-cased, trimmed and without repeats; each must be one
+/// word of letters (a customer's message is matched word by word).
+fn check_handoff_words(words: Vec<String>) -> Result<Vec<String>, EngineError> {
+    let mut checked: Vec<String> = Vec::new();
+    for word in words {
+        let word = word.trim().to_lowercase();
+        let chars = word.chars().count();
+        if chars == 0 || chars > MAX_HANDOFF_WORD_CHARS || !word.chars().all(char::is_alphabetic) {
+            return Err(EngineError::InvalidSetting(format!(
+                "hand-over word {word:?} must be one word of 1-{MAX_HANDOFF_WORD_CHARS} letters"
+            )));
+        }
+        if !checked.contains(&word) {
+            checked.push(word);
+        }
+    }
+    if checked.is_empty() || checked.len() > MAX_HANDOFF_WORDS {
+        return Err(EngineError::InvalidSetting(format!(
+            "give 1-{MAX_HANDOFF_WORDS} hand-over words, or null for the server's"
+        )));
+    }
+    Ok(checked)
+}
+
 fn check_text(what: &str, text: &str, max: usize) -> Result<(), EngineError> {
     let chars = text.chars().count();
     let problem = if text.trim().is_empty() {
@@ -95,8 +123,25 @@ impl Engine {
                 "retention_days is at most {MAX_RETENTION_DAYS}; give null for the default"
             )));
         }
+        if let Some(words) = settings.handoff_words.take() {
+            settings.handoff_words = Some(check_handoff_words(words)?);
+        }
         self.store.set_business_settings(business, &settings)?;
         self.business_settings(business)
+    }
+
+    /// The words with which a customer of `business` asks for a person: its own, else
+    /// `server` (the channel's configured list).
+    pub fn handoff_words(
+        &self,
+        business: &str,
+        server: &[String],
+    ) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .store
+            .business_settings(business)?
+            .handoff_words
+            .unwrap_or_else(|| server.to_vec()))
     }
 
     /// What a WhatsApp reply begins with when the customer has not been told (or not for a

@@ -61,11 +61,15 @@ pub struct SettingsRequest {
     #[serde(default)]
     #[schema(maximum = 3650)]
     retention_days: Option<u32>,
+    /// Words (1-40 letters each, at most 50) with which a customer asks for a person; null
+    /// or absent: the server's.
+    #[serde(default)]
+    handoff_words: Option<Vec<String>>,
 }
 
 /// Replace the business's privacy settings.
 ///
-/// Replaces both settings; a missing or null one is the default.
+/// Replaces every setting; a missing or null one is the default.
 #[utoipa::path(
     put,
     path = "/v1/businesses/{business}/settings",
@@ -79,7 +83,7 @@ pub struct SettingsRequest {
         (status = 401, response = Unauthorized),
         (status = 403, response = OtherBusiness),
         (status = 404, response = UnknownBusiness),
-        (status = 422, description = "A blank or too long disclosure, or a retention over 3650 days (`invalid_setting`).", body = ErrorBody),
+        (status = 422, description = "A blank or too long disclosure, a retention over 3650 days, or a hand-over word that is no single word of at most 40 letters (`invalid_setting`).", body = ErrorBody),
         (status = 500, response = Internal),
     ),
 )]
@@ -93,11 +97,13 @@ pub async fn put_settings(
     let request = json_body(
         &state,
         body,
-        "; send {\"disclosure\": text or null, \"retention_days\": days or null}",
+        "; send {\"disclosure\": text or null, \"retention_days\": days or null, \
+         \"handoff_words\": [words] or null}",
     )?;
     let settings = BusinessSettings {
         disclosure: request.disclosure,
         retention_days: request.retention_days,
+        handoff_words: request.handoff_words,
     };
     Ok(Json(
         blocking(&state, move |e| {

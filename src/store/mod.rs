@@ -156,6 +156,7 @@ impl Store {
         conn.execute_batch(orders::SCHEMA)?;
         conn.execute_batch(privacy::SCHEMA)?;
         whatsapp::migrate(&conn)?;
+        privacy::migrate(&conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })

@@ -169,7 +169,12 @@ fn process(channel: &WhatsApp, pending: &PendingInbound) -> Result<(), EngineErr
             "written questions only",
             false,
         )
-    } else if texts::asks_for_person(text, &channel.settings.handoff_words) {
+    } else if texts::asks_for_person(
+        text,
+        &channel
+            .engine
+            .handoff_words(&inbound.business_id, &channel.settings.handoff_words)?,
+    ) {
         replied(
             "handed off",
             text,
@@ -193,11 +198,12 @@ fn settle(
     processed: Processed<'_>,
     language: &str,
 ) -> Result<bool, EngineError> {
-    let disclosure = channel.engine.disclosure(
-        &inbound.business_id,
-        language,
-        &channel.settings.handoff_words,
-    )?;
+    let words = channel
+        .engine
+        .handoff_words(&inbound.business_id, &channel.settings.handoff_words)?;
+    let disclosure = channel
+        .engine
+        .disclosure(&inbound.business_id, language, &words)?;
     let processed = Processed {
         disclosure: Some(&disclosure),
         ..processed

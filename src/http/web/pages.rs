@@ -409,7 +409,7 @@ pub fn settings(
     frame: &Frame,
     settings: &SettingsView,
     whatsapp: &WhatsAppView,
-    handoff_words: &[String],
+    server_handoff_words: &[String],
 ) -> Markup {
     let w = frame.lang.words();
     let disclosure = settings.settings.disclosure.clone().unwrap_or_default();
@@ -418,6 +418,13 @@ pub fn settings(
         .retention_days
         .map(|d| d.to_string())
         .unwrap_or_default();
+    let own_words = settings
+        .settings
+        .handoff_words
+        .as_ref()
+        .map(|words| words.join(", "))
+        .unwrap_or_default();
+    let server_words = server_handoff_words.join(", ");
     page(
         frame,
         html! {
@@ -438,9 +445,6 @@ pub fn settings(
                         p.status role="status" {}
                     }
                 }
-                h3 { (w.handoff_words) }
-                p { @for (i, word) in handoff_words.iter().enumerate() { @if i > 0 { ", " } code { (word) } } }
-                p.hint { (w.handoff_words_hint) }
             }
             form.card #privacy {
                 h2 { (w.settings) }
@@ -451,6 +455,9 @@ pub fn settings(
                 input #retention name="retention_days" type="number" min="0" max="3650" value=(retention)
                     placeholder=(settings.effective_retention_days);
                 p.hint { (w.retention_hint) }
+                label for="handoff" { (w.handoff_words) }
+                input #handoff name="handoff_words" value=(own_words) placeholder=(server_words);
+                p.hint { (w.handoff_words_hint) }
                 button type="submit" { (w.save) }
                 p.status role="status" {}
             }

@@ -27,7 +27,8 @@ pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS business_settings (
     business_id     TEXT PRIMARY KEY REFERENCES businesses(id) ON DELETE CASCADE,
     disclosure      TEXT,
-    retention_days  INTEGER
+    retention_days  INTEGER,
+    handoff_words   TEXT
 );
 CREATE TABLE IF NOT EXISTS person_replies (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -60,6 +61,24 @@ pub struct BusinessSettings {
     /// (default 30).
     #[schema(maximum = 3650)]
     pub retention_days: Option<u32>,
+    /// The words with which a WhatsApp customer, in a short message, asks for a person (and
+    /// which clerk's disclosure names). Null: the server's `whatsapp_handoff_words`.
+    #[serde(default)]
+    pub handoff_words: Option<Vec<String>>,
+}
+
+/// Columns added after the table was first created, for data dirs of earlier versions.
+pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
+    let has: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('business_settings') \
+         WHERE name = 'handoff_words'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        conn.execute_batch("ALTER TABLE business_settings ADD COLUMN handoff_words TEXT")?;
+    }
+    Ok(())
 }
 
 /// What one retention pass removed.
@@ -109,12 +128,16 @@ impl Store {
         let conn = self.conn.lock();
         Ok(conn
             .query_row(
-                "SELECT disclosure, retention_days FROM business_settings WHERE business_id = ?1",
+                "SELECT disclosure, retention_days, handoff_words FROM business_settings \
+                 WHERE business_id = ?1",
                 params![business],
                 |r| {
                     Ok(BusinessSettings {
                         disclosure: r.get(0)?,
                         retention_days: r.get::<_, Option<i64>>(1)?.map(|d| d as u32),
+                        handoff_words: r
+                            .get::<_, Option<String>>(2)?
+                            .and_then(|json| serde_json::from_str(&json).ok()),
                     })
                 },
             )
@@ -131,13 +154,18 @@ impl Store {
         let conn = self.conn.lock();
         require_business(&conn, business)?;
         conn.execute(
-            "INSERT INTO business_settings (business_id, disclosure, retention_days) \
-             VALUES (?1, ?2, ?3) ON CONFLICT (business_id) DO UPDATE SET \
-             disclosure = excluded.disclosure, retention_days = excluded.retention_days",
+            "INSERT INTO business_settings (business_id, disclosure, retention_days, handoff_words) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (business_id) DO UPDATE SET \
+             disclosure = excluded.disclosure, retention_days = excluded.retention_days, \
+             handoff_words = excluded.handoff_words",
             params![
                 business,
                 settings.disclosure,
-                settings.retention_days.map(i64::from)
+                settings.retention_days.map(i64::from),
+                settings
+                    .handoff_words
+                    .as_ref()
+                    .map(|words| serde_json::to_string(words).unwrap_or_default())
             ],
         )?;
         Ok(())

@@ -190,6 +190,7 @@ fn a_business_keeps_its_own_retention_and_zero_keeps_nothing_delivered() {
             &BusinessSettings {
                 disclosure: None,
                 retention_days: Some(0),
+                handoff_words: None,
             },
         )
         .unwrap();

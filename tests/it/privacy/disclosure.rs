@@ -1,5 +1,6 @@
 //! A WhatsApp customer's first reply begins with the AI disclosure in their language; the
-//! next does not; the first after a month of the customer's silence does again.
+//! next does not; the first after a month of the customer's silence does again. A business
+//! may word it, and choose the words that bring a person.
 
 use super::{now, Rig, DAY};
 
@@ -90,4 +91,65 @@ async fn a_business_may_word_the_disclosure_itself() {
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "invalid_setting");
+}
+
+#[tokio::test]
+async fn a_business_may_choose_the_words_that_bring_a_person() {
+    let rig = Rig::start().await;
+    let settings = format!("/v1/businesses/{}/settings", super::SHOP);
+    let (status, body) = rig
+        .call(
+            reqwest::Method::PUT,
+            &settings,
+            Some(serde_json::json!({"handoff_words": [" Chefin ", "INHABER", "chefin"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["handoff_words"],
+        serde_json::json!(["chefin", "inhaber"])
+    );
+    // The disclosure names the business's word, and the word brings a person.
+    let carla = "4915100000003";
+    rig.writes(carla, "wamid.carla.1", "Wann habt ihr geöffnet?", now())
+        .await;
+    let first = rig.replies_to("wamid.carla.1").await;
+    assert!(first[0].contains("„chefin“"), "{first:?}");
+    rig.writes(carla, "wamid.carla.2", "Chefin bitte", now() + 5)
+        .await;
+    rig.replies_to("wamid.carla.2").await;
+    let (_, conversation) = rig
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/businesses/{}/conversations/wa:{carla}", super::SHOP),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(conversation["needs_person"], true, "{conversation}");
+    assert_eq!(
+        conversation["turns"].as_array().unwrap().last().unwrap()["mode"],
+        "handed off",
+        "{conversation}"
+    );
+    // Two words in one are refused with the reason, and nothing changes.
+    let (status, body) = rig
+        .call(
+            reqwest::Method::PUT,
+            &settings,
+            Some(serde_json::json!({"handoff_words": ["mit chef"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("one word"));
+    let (_, now_set) = rig.call(reqwest::Method::GET, &settings, None, &[]).await;
+    assert_eq!(
+        now_set["handoff_words"],
+        serde_json::json!(["chefin", "inhaber"])
+    );
 }

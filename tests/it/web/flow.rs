@@ -197,6 +197,7 @@ async fn a_shop_owner_teaches_tries_takes_over_and_settles_in_the_browser() {
     // Settings: retention and the disclosure, saved through the API.
     browser.click("nav a[href='/app/settings']").await;
     browser.type_into("#retention", "14").await;
+    browser.type_into("#handoff", "Chef, Inhaber").await;
     browser.type_into("#disclosure", "Hier antwortet der Assistent des Kiosks; schreiben Sie „Mitarbeiter“ für einen Menschen.").await;
     browser.click("#privacy button[type=submit]").await;
     browser
@@ -209,6 +210,10 @@ async fn a_shop_owner_teaches_tries_takes_over_and_settles_in_the_browser() {
         .await
         .unwrap();
     assert_eq!(settings.settings.retention_days, Some(14));
+    assert_eq!(
+        settings.settings.handoff_words,
+        Some(vec!["chef".to_string(), "inhaber".to_string()])
+    );
     assert!(settings
         .settings
         .disclosure

@@ -278,10 +278,13 @@ function setUpSettings() {
       const status = privacy.querySelector(".status");
       const disclosure = privacy.querySelector("[name=disclosure]").value.trim();
       const days = privacy.querySelector("[name=retention_days]").value.trim();
+      const handoff = privacy.querySelector("[name=handoff_words]").value
+        .split(",").map((w) => w.trim()).filter(Boolean);
       try {
         await call("PUT", "/settings", {
           disclosure: disclosure || null,
           retention_days: days === "" ? null : Number(days),
+          handoff_words: handoff.length ? handoff : null,
         });
         show(status, words.saved);
       } catch (error) {
