@@ -12,6 +12,13 @@ fn main() -> std::process::ExitCode {
         // Colour only on a terminal: log files and journald get plain text.
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        // Info and above hold ids, counts and states only; debug traces the pipeline.
+        tracing::warn!(
+            "logging at debug: the log holds customers' questions and the passages found for \
+             them; use info or above where customers write"
+        );
+    }
     match clerk::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

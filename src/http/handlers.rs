@@ -263,7 +263,10 @@ pub async fn rotate_key(
     Path(business): Path<String>,
 ) -> Result<Json<RotatedKey>, ApiError> {
     caller.check(&business)?;
-    let api_key = blocking(&state, move |e| e.rotate_key(&business)).await?;
+    let id = business.clone();
+    let api_key = blocking(&state, move |e| e.rotate_key(&id)).await?;
+    // A browser signed in with the old key is signed out with it.
+    state.sessions.close_business(&business);
     Ok(Json(RotatedKey { api_key }))
 }
 

@@ -52,6 +52,9 @@ pub struct AppState {
     whatsapp: Option<Arc<WhatsApp>>,
     /// The web page's signed-in browsers.
     sessions: Arc<web::Sessions>,
+    /// Turns true when the server stops taking requests: streams that would run on (the
+    /// live inbox) end, so a graceful shutdown does not wait for their browsers.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(true)),
             whatsapp: None,
             sessions: Arc::default(),
+            closing: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
 
@@ -208,7 +212,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let closing = state.closing.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.send_replace(true);
+        })
         .await
 }

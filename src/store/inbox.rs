@@ -1,5 +1,7 @@
 //! What a person of the business sees first: the conversations, those waiting for a person
-//! ahead of the rest and the latest first, each with its last message; and a stamp that
+//! (handed over, and the customer's or clerk's turn last: nobody of the business has
+//! answered yet) ahead of the rest and the latest first, each with its last message; and a
+//! stamp that
 //! changes whenever a turn is written or a conversation is marked or released, which the
 //! web page's live inbox polls instead of reading every conversation again.
 
@@ -12,7 +14,10 @@ use super::{Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConversationSummary {
     pub id: String,
+    /// A person has the conversation (clerk does not answer in it until it is released).
     pub needs_person: bool,
+    /// It is with a person and nobody of the business has answered its last message.
+    pub waiting: bool,
     pub updated_at: u64,
     pub turns: u32,
     /// Who wrote the last message ("customer", "assistant" or "person") and what.
@@ -42,13 +47,14 @@ impl Store {
             "SELECT c.id, c.needs_person, c.updated_at, \
                     (SELECT COUNT(*) FROM turns t \
                       WHERE t.business_id = c.business_id AND t.conversation = c.id), \
-                    l.role, l.text \
+                    l.role, l.text, \
+                    (c.needs_person AND COALESCE(l.role, '') <> 'person') AS waiting \
              FROM conversations c \
              LEFT JOIN turns l ON l.business_id = c.business_id AND l.conversation = c.id \
                   AND l.seq = (SELECT MAX(seq) FROM turns m \
                                WHERE m.business_id = c.business_id AND m.conversation = c.id) \
              WHERE c.business_id = ?1 \
-             ORDER BY c.needs_person DESC, c.updated_at DESC, c.id \
+             ORDER BY waiting DESC, c.updated_at DESC, c.id \
              LIMIT ?2",
         )?;
         let rows = stmt
@@ -60,6 +66,7 @@ impl Store {
                     turns: row.get::<_, i64>(3)? as u32,
                     last_role: row.get(4)?,
                     last_text: row.get(5)?,
+                    waiting: row.get(6)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -130,6 +137,7 @@ mod tests {
             "the one waiting for a person comes first, though older"
         );
         assert_eq!(inbox[0].turns, 2);
+        assert!(inbox[0].waiting && !inbox[1].waiting && !inbox[1].needs_person);
         assert_eq!(inbox[0].last_role.as_deref(), Some("assistant"));
         assert_eq!(inbox[1].last_text.as_deref(), Some("9 to 5."));
         assert_ne!(store.inbox_stamp("shop").unwrap(), after_first);

@@ -261,12 +261,13 @@ impl WhatsApp {
             .ok_or_else(|| WhatsAppError::NotConnected(business.to_string()))
     }
 
-    /// The numbers this process sends and answers for.
-    /// The words with which a customer asks for a person (configured for the whole server).
+    /// The words with which a customer asks for a person, where a business chose none
+    /// (configured for the whole server).
     pub fn handoff_words(&self) -> &[String] {
         &self.settings.handoff_words
     }
 
+    /// The numbers this process sends and answers for.
     fn numbers(&self) -> Vec<String> {
         self.accounts
             .read()

@@ -41,6 +41,20 @@ use pages::{Frame, Tab, WhatsAppView};
 use session::Session;
 use words::{Lang, LANG_COOKIE};
 
+/// The conversations "try it" makes start so (the script names them): the owner's own
+/// questions, not a customer's, so the inbox leaves them out.
+const TRY_PREFIX: &str = "try-";
+
+/// The inbox as the page lists it.
+fn listed(
+    engine: &crate::engine::Engine,
+    business: &str,
+) -> Result<Vec<crate::store::ConversationSummary>, crate::engine::EngineError> {
+    let mut list = engine.inbox(business, INBOX_LIMIT)?;
+    list.retain(|c| !c.id.starts_with(TRY_PREFIX));
+    Ok(list)
+}
+
 /// How often the live inbox looks at the store's stamp.
 const LIVE_POLL: Duration = Duration::from_millis(500);
 /// The most conversations the inbox lists.
@@ -151,6 +165,15 @@ fn to_sign_in() -> Response {
     Redirect::to("/app").into_response()
 }
 
+/// To the sign-in page, with the session cookie removed.
+fn signed_out(headers: &HeaderMap) -> Response {
+    let mut response = to_sign_in();
+    if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(None, headers)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
 /// A signed-in request: its session and the business it acts for. Otherwise the response
 /// that sends the browser to sign in (or, for an admin, to pick a business).
 struct SignedIn {
@@ -159,14 +182,22 @@ struct SignedIn {
 }
 
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, Response> {
-    let (_, session) = state.sessions.of_request(headers).ok_or_else(to_sign_in)?;
+    let (token, session) = state.sessions.of_request(headers).ok_or_else(to_sign_in)?;
     let Some(id) = session.business.clone() else {
         return Err(Redirect::to("/app/pick").into_response());
     };
-    let business = blocking(state, move |e| e.business(&id))
-        .await
-        .map_err(|_| to_sign_in())?;
-    Ok(SignedIn { session, business })
+    match blocking(state, move |e| e.business(&id)).await {
+        Ok(business) => Ok(SignedIn { session, business }),
+        // The business is gone: so is the session (else /app would send it back here).
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            state.sessions.close(&token);
+            Err(signed_out(headers))
+        }
+        Err(e) => {
+            let lang = Lang::of_request(headers);
+            Err((e.status, html(pages::message(lang, &e.message), None)).into_response())
+        }
+    }
 }
 
 /// An engine call for a page; its failure becomes a page saying what went wrong.
@@ -231,8 +262,16 @@ async fn login(
         )
             .into_response();
     }
-    let (token, _) = state.sessions.open(admin, business);
-    tracing::info!(admin, "signed in to the web page");
+    // A session this browser had before ends: one sign-in, one session.
+    if let Some((old, _)) = state.sessions.of_request(&headers) {
+        state.sessions.close(&old);
+    }
+    let (token, _) = state.sessions.open(admin, business.clone());
+    tracing::info!(
+        admin,
+        business = business.as_deref(),
+        "signed in to the web page"
+    );
     let mut response = Redirect::to("/app").into_response();
     if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(Some(&token), &headers)) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -260,14 +299,14 @@ async fn logout(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Some((token, _)) = posted(&state, &headers, &form) {
-        state.sessions.close(&token);
+    match posted(&state, &headers, &form) {
+        Some((token, _)) => {
+            state.sessions.close(&token);
+            signed_out(&headers)
+        }
+        // Another site's page cannot sign the person out either.
+        None => to_sign_in(),
     }
-    let mut response = Redirect::to("/app").into_response();
-    if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(None, &headers)) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
 }
 
 async fn pick_page(
@@ -363,8 +402,8 @@ async fn try_it(
         &headers,
         &query,
         Tab::Try,
-        |_, _| Ok(()),
-        |frame, ()| pages::try_it(frame),
+        |e, _| Ok(e.limits().max_question_chars),
+        pages::try_it,
     )
     .await
 }
@@ -379,7 +418,7 @@ async fn inbox(
         &headers,
         &query,
         Tab::Inbox,
-        |e, b| e.inbox(b, INBOX_LIMIT),
+        listed,
         |frame, list| pages::inbox(frame, &list),
     )
     .await
@@ -472,12 +511,9 @@ async fn fragment<T: Send + 'static>(
 }
 
 async fn inbox_fragment(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    fragment(
-        &state,
-        &headers,
-        |e, b| e.inbox(b, INBOX_LIMIT),
-        |lang, list| pages::inbox_list(lang, &list),
-    )
+    fragment(&state, &headers, listed, |lang, list| {
+        pages::inbox_list(lang, &list)
+    })
     .await
 }
 
@@ -496,7 +532,7 @@ async fn turns_fragment(
 }
 
 /// `GET /app/events`: an event `change` whenever the business's inbox changes; ends when the
-/// session does.
+/// session does or the server stops.
 async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some((token, session)) = state.sessions.of_request(&headers) else {
         return StatusCode::UNAUTHORIZED.into_response();
@@ -522,9 +558,16 @@ fn changes(
     stream::unfold(first, move |last| {
         let (state, token, business) = (state.clone(), token.clone(), business.clone());
         async move {
+            let mut closing = state.closing.subscribe();
             loop {
-                tokio::time::sleep(LIVE_POLL).await;
-                state.sessions.get(&token)?;
+                tokio::select! {
+                    _ = tokio::time::sleep(LIVE_POLL) => {}
+                    _ = closing.wait_for(|closed| *closed) => return None,
+                }
+                // Looking does not keep the session alive: only the person's requests do.
+                if !state.sessions.alive(&token) {
+                    return None;
+                }
                 let id = business.clone();
                 let stamp = blocking(&state, move |e| e.inbox_stamp(&id)).await.ok()?;
                 if stamp != last {

@@ -6,7 +6,9 @@
 use maud::{html, Markup, DOCTYPE};
 
 use super::words::{order_action, order_state, Lang, Words};
-use crate::engine::{SettingsView, MAX_DISCLOSURE_CHARS, MAX_REPLY_CHARS};
+use crate::engine::{
+    SettingsView, MAX_DISCLOSURE_CHARS, MAX_NOTE_CHARS, MAX_REPLY_CHARS, MAX_RETENTION_DAYS,
+};
 use crate::index::DocumentInfo;
 use crate::store::{Business, Conversation, ConversationSummary, Order, OrderCustomer};
 
@@ -59,7 +61,8 @@ pub struct Frame<'a> {
     pub tab: Tab,
 }
 
-fn head(lang: Lang, title: &str) -> Markup {
+/// A whole page: `body` (the `body` element itself) under the head every page shares.
+fn document(lang: Lang, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -70,6 +73,7 @@ fn head(lang: Lang, title: &str) -> Markup {
                 link rel="stylesheet" href="/app/assets/app.css";
                 script src="/app/assets/app.js" defer {}
             }
+            (body)
         }
     }
 }
@@ -88,8 +92,10 @@ fn language_switch(lang: Lang, here: &str) -> Markup {
 pub fn page(frame: &Frame, content: Markup) -> Markup {
     let w = frame.lang.words();
     let title = frame.tab.label(w);
-    html! {
-        (head(frame.lang, title))
+    document(
+        frame.lang,
+        title,
+        html! {
         body data-business=(frame.business.id) data-csrf=(frame.csrf) data-lang=(frame.lang.code())
             data-words=(script_words(w)) {
             header {
@@ -115,7 +121,8 @@ pub fn page(frame: &Frame, content: Markup) -> Markup {
             }
             main { h1 { (title) } (content) }
         }
-    }
+        },
+    )
 }
 
 /// The words the page's script shows, as JSON in an attribute.
@@ -132,8 +139,10 @@ fn script_words(w: &Words) -> String {
 
 pub fn sign_in(lang: Lang, error: Option<&str>) -> Markup {
     let w = lang.words();
-    html! {
-        (head(lang, w.sign_in))
+    document(
+        lang,
+        w.sign_in,
+        html! {
         body.narrow {
             main {
                 h1 { "clerk" }
@@ -147,13 +156,16 @@ pub fn sign_in(lang: Lang, error: Option<&str>) -> Markup {
                 p { (language_switch(lang, "/app")) }
             }
         }
-    }
+        },
+    )
 }
 
 pub fn pick(lang: Lang, csrf: &str, businesses: &[Business]) -> Markup {
     let w = lang.words();
-    html! {
-        (head(lang, w.pick_business))
+    document(
+        lang,
+        w.pick_business,
+        html! {
         body.narrow data-csrf=(csrf) {
             main {
                 h1 { (w.pick_business) }
@@ -171,7 +183,8 @@ pub fn pick(lang: Lang, csrf: &str, businesses: &[Business]) -> Markup {
                 }
             }
         }
-    }
+        },
+    )
 }
 
 fn size(bytes: u64) -> String {
@@ -229,7 +242,7 @@ pub fn documents(frame: &Frame, docs: &[DocumentInfo], embedding: Option<&str>) 
     )
 }
 
-pub fn try_it(frame: &Frame) -> Markup {
+pub fn try_it(frame: &Frame, max_question_chars: usize) -> Markup {
     let w = frame.lang.words();
     page(
         frame,
@@ -237,7 +250,7 @@ pub fn try_it(frame: &Frame) -> Markup {
             div #chat aria-live="polite" {}
             form.card #ask {
                 label for="question" { (w.ask_hint) }
-                textarea #question name="question" rows="2" maxlength="2000" required {}
+                textarea #question name="question" rows="2" maxlength=(max_question_chars) required {}
                 div.row {
                     button type="submit" { (w.ask) }
                     button.link #restart type="button" { (w.new_conversation) }
@@ -272,10 +285,12 @@ pub fn inbox_list(lang: Lang, conversations: &[ConversationSummary]) -> Markup {
         } @else {
             ul.conversations {
                 @for c in conversations {
-                    li class=[c.needs_person.then_some("waiting")] data-conversation=(c.id) {
+                    li class=[c.waiting.then_some("waiting")] data-conversation=(c.id) {
                         a href={ "/app/inbox/" (urlencode(&c.id)) } {
                             span.who { (c.id) }
-                            span.badge { (if c.needs_person { w.waiting } else { w.answered }) }
+                            span.badge {
+                                (if c.waiting { w.waiting } else if c.needs_person { w.with_person } else { w.answered })
+                            }
                             " " (when(c.updated_at))
                             @if let (Some(role), Some(text)) = (&c.last_role, &c.last_text) {
                                 span.last { (role_name(w, role)) ": " (preview(text)) }
@@ -313,7 +328,13 @@ pub fn turns(lang: Lang, conversation: &Conversation) -> Markup {
                 }
             }
         }
-        @if conversation.needs_person { p.badge.waiting #waiting { (w.waiting) } }
+        @if conversation.needs_person {
+            @if conversation.turns.last().is_some_and(|t| t.role == "person") {
+                p.badge #with-person { (w.with_person) }
+            } @else {
+                p.badge.waiting #waiting { (w.waiting) }
+            }
+        }
     }
 }
 
@@ -381,7 +402,7 @@ pub fn orders(frame: &Frame, orders: &[Order]) -> Markup {
                         @let actions: Vec<_> = actions.iter().filter(|a| a.as_str() != "confirm").collect();
                         @if !actions.is_empty() {
                             div.actions {
-                                input.note type="text" maxlength="500" placeholder=(w.note_for_customer);
+                                input.note type="text" maxlength=(MAX_NOTE_CHARS) placeholder=(w.note_for_customer);
                                 @for a in actions {
                                     button type="button" data-action=(a.as_str()) { (order_action(lang, a.as_str())) }
                                 }
@@ -452,7 +473,7 @@ pub fn settings(
                 textarea #disclosure name="disclosure" rows="3" maxlength=(MAX_DISCLOSURE_CHARS) { (disclosure) }
                 p.hint { (w.disclosure_hint) }
                 label for="retention" { (w.retention_days) }
-                input #retention name="retention_days" type="number" min="0" max="3650" value=(retention)
+                input #retention name="retention_days" type="number" min="0" max=(MAX_RETENTION_DAYS) value=(retention)
                     placeholder=(settings.effective_retention_days);
                 p.hint { (w.retention_hint) }
                 label for="handoff" { (w.handoff_words) }
@@ -487,8 +508,11 @@ pub fn urlencode(segment: &str) -> String {
 
 /// A page that is only a message (an unknown conversation, a business that went away).
 pub fn message(lang: Lang, text: &str) -> Markup {
-    html! {
-        (head(lang, "clerk"))
+    document(
+        lang,
+        "clerk",
+        html! {
         body.narrow { main { p { (text) } p { a href="/app" { "clerk" } } } }
-    }
+        },
+    )
 }

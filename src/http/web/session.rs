@@ -4,9 +4,10 @@
 //! besides (a form field, or the `X-CSRF-Token` header of the page's own `fetch`).
 //!
 //! Sessions live in memory: a restart signs everyone out, which for a shop's back office is
-//! the safe side. They are kept by the SHA-256 of their token, end after
-//! [`IDLE_LIMIT`] without a request, and at most [`MAX_SESSIONS`] are held (the least
-//! recently used goes first), so signing in in a loop cannot grow memory.
+//! the safe side. They are kept by the SHA-256 of their token, end after [`IDLE_LIMIT`]
+//! without a request (the live inbox's stream does not count as one), [`LIFETIME`] after
+//! signing in, and when the business's key is replaced; at most [`MAX_SESSIONS`] are held
+//! (the least recently used goes first), so signing in in a loop cannot grow memory.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -20,6 +21,8 @@ use sha2::{Digest, Sha256};
 pub const COOKIE: &str = "clerk_session";
 /// A session no request has used for this long is gone.
 pub const IDLE_LIMIT: Duration = Duration::from_secs(8 * 60 * 60);
+/// However busy, a session ends this long after signing in.
+pub const LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 const MAX_SESSIONS: usize = 1024;
 
 /// What a signed-in browser may do.
@@ -34,7 +37,15 @@ pub struct Session {
 
 struct Held {
     session: Session,
+    opened: Instant,
     last_used: Instant,
+}
+
+impl Held {
+    fn live(&self, now: Instant) -> bool {
+        now.duration_since(self.last_used) < IDLE_LIMIT
+            && now.duration_since(self.opened) < LIFETIME
+    }
 }
 
 /// Every signed-in browser of this process.
@@ -73,7 +84,7 @@ impl Sessions {
         };
         let mut held = self.held.lock();
         let now = Instant::now();
-        held.retain(|_, h| now.duration_since(h.last_used) < IDLE_LIMIT);
+        held.retain(|_, h| h.live(now));
         if held.len() >= MAX_SESSIONS {
             if let Some(oldest) = held
                 .iter()
@@ -87,6 +98,7 @@ impl Sessions {
             key_of(&token),
             Held {
                 session: session.clone(),
+                opened: now,
                 last_used: now,
             },
         );
@@ -99,7 +111,7 @@ impl Sessions {
         let key = key_of(token);
         let now = Instant::now();
         match held.get_mut(&key) {
-            Some(h) if now.duration_since(h.last_used) < IDLE_LIMIT => {
+            Some(h) if h.live(now) => {
                 h.last_used = now;
                 Some(h.session.clone())
             }
@@ -109,6 +121,22 @@ impl Sessions {
             }
             None => None,
         }
+    }
+
+    /// Whether `token`'s session is still held, without counting as its use.
+    pub fn alive(&self, token: &str) -> bool {
+        self.held
+            .lock()
+            .get(&key_of(token))
+            .is_some_and(|h| h.live(Instant::now()))
+    }
+
+    /// Ends every session signed in with `business`'s key (it was replaced); an admin's
+    /// sessions stay.
+    pub fn close_business(&self, business: &str) {
+        self.held
+            .lock()
+            .retain(|_, h| h.session.admin || h.session.business.as_deref() != Some(business));
     }
 
     /// An admin's session now acts for `business`.
@@ -162,6 +190,8 @@ pub fn set_cookie(token: Option<&str>, headers: &HeaderMap) -> String {
 
 /// False when the request says it comes from another site's page (`Origin` or, without one,
 /// `Referer`, naming another host than `Host`). A browser sends `Origin` on every POST.
+/// Behind a reverse proxy the proxy must pass the browser's `Host` on (nginx:
+/// `proxy_set_header Host $host`).
 pub fn same_origin(headers: &HeaderMap) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
         return false;
@@ -177,7 +207,9 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
                 .strip_prefix("http://")
                 .or_else(|| url.strip_prefix("https://"))
                 .unwrap_or("");
-            rest.split('/').next() == Some(host)
+            rest.split('/')
+                .next()
+                .is_some_and(|from| from.eq_ignore_ascii_case(host))
         }
     }
 }
@@ -202,8 +234,26 @@ mod tests {
             Some("shop"),
             "only an admin picks a business"
         );
+        assert!(sessions.alive(&token));
         sessions.close(&token);
         assert_eq!(sessions.get(&token), None);
+        assert!(!sessions.alive(&token));
+    }
+
+    #[test]
+    fn replacing_a_key_ends_the_sessions_opened_with_it() {
+        let sessions = Sessions::default();
+        let (shop, _) = sessions.open(false, Some("shop".into()));
+        let (other, _) = sessions.open(false, Some("other".into()));
+        let (admin, _) = sessions.open(true, None);
+        sessions.pick(&admin, "shop".into());
+        sessions.close_business("shop");
+        assert_eq!(sessions.get(&shop), None);
+        assert!(sessions.get(&other).is_some());
+        assert!(
+            sessions.get(&admin).is_some(),
+            "the admin token was not replaced"
+        );
     }
 
     #[test]

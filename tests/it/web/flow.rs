@@ -146,6 +146,9 @@ async fn a_shop_owner_teaches_tries_takes_over_and_settles_in_the_browser() {
     browser
         .wait_for_text("ol.turns li.customer", "Fahrräder", PATIENCE)
         .await;
+    browser
+        .wait_for("#live[data-connected='yes']", PATIENCE)
+        .await;
     let reply = "Leider nicht, aber die Werkstatt Speiche in der Marktstraße 4 hilft Ihnen gern.";
     browser.type_into("#reply-text", reply).await;
     browser.click("#reply button[type=submit]").await;
@@ -223,6 +226,7 @@ async fn a_shop_owner_teaches_tries_takes_over_and_settles_in_the_browser() {
     browser.click("a.lang").await;
     browser.wait_for_text("main h1", "Settings", PATIENCE).await;
     browser.wait_for_text("nav", "Inbox", PATIENCE).await;
+    browser.close().await;
 }
 
 /// The messages the fake took for the customer with `text`, once one came and a duplicate

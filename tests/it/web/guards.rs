@@ -235,4 +235,37 @@ async fn the_admin_picks_a_business_and_then_acts_for_it_alone() {
         "the picked business alone, as for its own key: {listed}"
     );
     assert_eq!(listed[0]["id"], SHOP);
+
+    // The shop's key is replaced: a browser signed in with the old one is signed out; the
+    // admin's is not.
+    let (shop_cookie, _) = sign_in(&rig, &rig.key).await;
+    let documents = format!("{}/v1/businesses/{SHOP}/documents", rig.base);
+    let before = http
+        .get(&documents)
+        .header(COOKIE, &shop_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(before.status(), StatusCode::OK);
+    let rotated = http
+        .post(format!("{}/v1/businesses/{SHOP}/keys", rig.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), StatusCode::OK);
+    let after = http
+        .get(&documents)
+        .header(COOKIE, &shop_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    let admins = http
+        .get(&documents)
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admins.status(), StatusCode::OK);
 }

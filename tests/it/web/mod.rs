@@ -163,14 +163,22 @@ impl Browser {
         Some(Browser { client, driver })
     }
 
-    /// The element `css` once it is there (at most `patience`).
+    /// Ends the browser session (Chromium with it), then chromedriver.
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+
+    /// The element `css` once it is there (at most `patience`); a page that is loading
+    /// meanwhile (a reload after an action) is waited out, not an error.
     pub async fn wait_for(&self, css: &str, patience: Duration) -> fantoccini::elements::Element {
-        self.client
-            .wait()
-            .at_most(patience)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+        let started = Instant::now();
+        loop {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(element) => return element,
+                Err(e) if started.elapsed() >= patience => panic!("{css} never appeared: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// Clicks the element `css` (it must be there).

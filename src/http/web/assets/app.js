@@ -17,9 +17,10 @@ async function call(method, path, body, headers = {}) {
   }
   const response = await fetch(api(path), init);
   const text = await response.text();
-  const parsed = text ? JSON.parse(text) : null;
+  let parsed = null;
+  try { parsed = text ? JSON.parse(text) : null; } catch (_) { /* a proxy's page, not ours */ }
   if (!response.ok) {
-    throw new Error(parsed && parsed.error ? parsed.error.message : `${response.status}`);
+    throw new Error(parsed && parsed.error ? parsed.error.message : `${response.status} ${response.statusText}`);
   }
   return parsed;
 }
@@ -129,6 +130,7 @@ function setUpTry() {
   if (!form) return;
   const chat = document.getElementById("chat");
   const key = `clerk-try-${business}`;
+  // "try-": the inbox leaves these conversations out (TRY_PREFIX in src/http/web/mod.rs).
   const fresh = () => `try-${crypto.getRandomValues(new Uint32Array(2)).join("")}`;
   let conversation = sessionStorage.getItem(key) || fresh();
   sessionStorage.setItem(key, conversation);
@@ -197,14 +199,39 @@ function setUpLive() {
   const live = document.getElementById("live");
   if (!live || !window.EventSource) return;
   const dot = document.querySelector(".dot");
+  // One refresh at a time, and one more if a change came meanwhile: fragments never land
+  // out of order.
+  let running = false;
+  let again = false;
   const refresh = async () => {
-    const response = await fetch(live.dataset.live, { credentials: "same-origin" });
-    if (!response.ok) return;
-    live.innerHTML = await response.text();
-    localizeTimes(live);
+    if (running) { again = true; return; }
+    running = true;
+    try {
+      do {
+        again = false;
+        const response = await fetch(live.dataset.live, { credentials: "same-origin" });
+        if (response.status === 401) { location.assign("/app"); return; }
+        if (response.ok) {
+          live.innerHTML = await response.text();
+          localizeTimes(live);
+        }
+      } while (again);
+    } catch (_) {
+      // Offline for a moment: the next change or reconnect refreshes.
+    } finally {
+      running = false;
+    }
   };
   const events = new EventSource("/app/events");
-  events.onopen = () => { if (dot) dot.classList.add("on"); live.dataset.connected = "yes"; };
+  // The stream says what changed while it is open; after a reconnect, what changed while it
+  // was down is fetched at once.
+  let opened = false;
+  events.onopen = () => {
+    if (dot) dot.classList.add("on");
+    live.dataset.connected = "yes";
+    if (opened) refresh();
+    opened = true;
+  };
   events.onerror = () => { if (dot) dot.classList.remove("on"); };
   events.addEventListener("change", refresh);
 }
