@@ -322,4 +322,49 @@ mod tests {
             Err(StoreError::UnknownBusiness(_))
         ));
     }
+
+    #[test]
+    fn a_data_dir_of_the_previous_version_gains_the_new_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clerk.sqlite");
+        {
+            // The two tables as the previous version created them.
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE business_settings (business_id TEXT PRIMARY KEY, \
+                 disclosure TEXT, retention_days INTEGER); \
+                 CREATE TABLE wa_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, \
+                 business_id TEXT NOT NULL, phone_number_id TEXT NOT NULL, wa_id TEXT NOT NULL, \
+                 reply_to TEXT NOT NULL, kind TEXT NOT NULL, part INTEGER NOT NULL, body TEXT, \
+                 state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, \
+                 next_attempt_ms INTEGER NOT NULL, message_id TEXT, delivery TEXT, error TEXT, \
+                 created_at INTEGER NOT NULL, done_at INTEGER, UNIQUE (reply_to, kind, part)); \
+                 INSERT INTO business_settings VALUES ('shop', 'Hier antwortet ein Bot.', 7);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        store.create_business("shop", "Shop", "de").unwrap();
+        let kept = store.business_settings("shop").unwrap();
+        assert_eq!(kept.disclosure.as_deref(), Some("Hier antwortet ein Bot."));
+        assert_eq!((kept.retention_days, kept.handoff_words), (Some(7), None));
+        let words = BusinessSettings {
+            handoff_words: Some(vec!["chefin".into()]),
+            ..kept
+        };
+        store.set_business_settings("shop", &words).unwrap();
+        assert_eq!(store.business_settings("shop").unwrap(), words);
+        let quote: bool = store
+            .conn
+            .lock()
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('wa_outbox') WHERE name = 'quote'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(quote, "the outbox can hold what a reply quotes");
+        drop(store);
+        Store::open(&path).expect("opening it again migrates nothing twice");
+    }
 }
