@@ -146,18 +146,21 @@ impl Engine {
 
     /// What a WhatsApp reply begins with when the customer has not been told (or not for a
     /// month) that they write with an automated assistant: the business's own text, or
-    /// clerk's in the customer's `language`, naming a word that brings a person.
+    /// clerk's in the customer's `language`, naming a word that brings a person (one of the
+    /// business's hand-over words, else of `server`'s).
     pub fn disclosure(
         &self,
         business: &str,
         language: &str,
-        handoff_words: &[String],
+        server: &[String],
     ) -> Result<String, EngineError> {
-        if let Some(own) = self.store.business_settings(business)?.disclosure {
+        let settings = self.store.business_settings(business)?;
+        if let Some(own) = settings.disclosure {
             return Ok(own);
         }
         let name = self.business(business)?.name;
-        Ok(texts::disclosure(language, &name, handoff_words))
+        let words = settings.handoff_words.as_deref().unwrap_or(server);
+        Ok(texts::disclosure(language, &name, words))
     }
 
     /// Everything held of the customer of conversation `id`.

@@ -198,12 +198,11 @@ fn settle(
     processed: Processed<'_>,
     language: &str,
 ) -> Result<bool, EngineError> {
-    let words = channel
-        .engine
-        .handoff_words(&inbound.business_id, &channel.settings.handoff_words)?;
-    let disclosure = channel
-        .engine
-        .disclosure(&inbound.business_id, language, &words)?;
+    let disclosure = channel.engine.disclosure(
+        &inbound.business_id,
+        language,
+        &channel.settings.handoff_words,
+    )?;
     let processed = Processed {
         disclosure: Some(&disclosure),
         ..processed
