@@ -15,7 +15,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::support;
-use crate::whatsapp::{connect, deliver, fast_settings, SECRET};
+use crate::whatsapp::{connect_to_fake, deliver, start_with_fake};
 pub use crate::whatsapp::{now, ADMIN};
 
 pub const SHOP: &str = "buchhandlung";
@@ -70,24 +70,14 @@ pub struct Rig {
 impl Rig {
     pub async fn start() -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let fake = FakeCloud::start().await.unwrap();
-        let mut config = support::config(dir.path());
-        config.whatsapp = fast_settings(&fake.base_url);
-        let app = app::Builder::new(config)
-            .without_demo()
-            .without_answers()
-            .start()
-            .await
-            .unwrap();
+        let (app, fake) = start_with_fake(dir.path(), app::Builder::without_answers).await;
         let engine = app.engine().clone();
         let (_, key) = engine
             .create_business(SHOP, Some("Buchhandlung Lindenblatt"), Some("de"))
             .unwrap();
-        let base = app.base_url();
-        fake.report_statuses_to(&format!("{base}/webhooks/whatsapp"), SECRET);
-        connect(&base, SHOP, NUMBER).await;
+        connect_to_fake(&app, &fake, SHOP, NUMBER).await;
         Rig {
-            base,
+            base: app.base_url(),
             key,
             engine,
             fake,

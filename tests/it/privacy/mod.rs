@@ -17,8 +17,7 @@ use clerk::engine::{Engine, Upload};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::support;
-use crate::whatsapp::{connect, deliver, fast_settings, settled_replies, SECRET};
+use crate::whatsapp::{connect_to_fake, deliver, settled_replies, start_with_fake};
 pub use crate::whatsapp::{now, ADMIN};
 
 pub const SHOP: &str = "lindenblatt";
@@ -49,13 +48,7 @@ impl Rig {
     /// Starts with `options` laid over the service's (a moved clock, for instance).
     pub async fn start_with(options: impl FnOnce(app::Builder) -> app::Builder) -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let fake = FakeCloud::start().await.unwrap();
-        let mut config = support::config(dir.path());
-        config.whatsapp = fast_settings(&fake.base_url);
-        let app = options(app::Builder::new(config).without_demo())
-            .start()
-            .await
-            .unwrap();
+        let (app, fake) = start_with_fake(dir.path(), options).await;
         let engine = app.engine().clone();
         let setup = engine.clone();
         tokio::task::spawn_blocking(move || {
@@ -70,11 +63,9 @@ impl Rig {
         })
         .await
         .unwrap();
-        let base = app.base_url();
-        fake.report_statuses_to(&format!("{base}/webhooks/whatsapp"), SECRET);
-        connect(&base, SHOP, NUMBER).await;
+        connect_to_fake(&app, &fake, SHOP, NUMBER).await;
         Rig {
-            base,
+            base: app.base_url(),
             engine,
             fake,
             client: reqwest::Client::new(),

@@ -15,15 +15,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clerk::app::{self, App};
+use clerk::app::App;
 use clerk::channels::whatsapp::fake::FakeCloud;
 use clerk::engine::Engine;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
-use crate::support;
-use crate::whatsapp::{connect, fast_settings, SECRET};
+use crate::whatsapp::{connect_to_fake, start_with_fake};
 
 pub const SHOP: &str = "kiosk-am-markt";
 pub const NUMBER: &str = "4915100000001";
@@ -42,14 +41,7 @@ pub struct Rig {
 impl Rig {
     pub async fn start() -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let fake = FakeCloud::start().await.unwrap();
-        let mut config = support::config(dir.path());
-        config.whatsapp = fast_settings(&fake.base_url);
-        let app = app::Builder::new(config)
-            .without_demo()
-            .start()
-            .await
-            .unwrap();
+        let (app, fake) = start_with_fake(dir.path(), |service| service).await;
         let engine = app.engine().clone();
         let setup = engine.clone();
         let key = tokio::task::spawn_blocking(move || {
@@ -60,11 +52,9 @@ impl Rig {
         })
         .await
         .unwrap();
-        let base = app.base_url();
-        fake.report_statuses_to(&format!("{base}/webhooks/whatsapp"), SECRET);
-        connect(&base, SHOP, NUMBER).await;
+        connect_to_fake(&app, &fake, SHOP, NUMBER).await;
         Rig {
-            base,
+            base: app.base_url(),
             engine,
             fake,
             key,

@@ -185,6 +185,29 @@ pub async fn settled_replies(
     }
 }
 
+/// A service on `dir` without the demo businesses, sending to a fresh fake Cloud API, with
+/// `options` laid over it (the rigs without a model: privacy, orders, the web page).
+pub async fn start_with_fake(
+    dir: &std::path::Path,
+    options: impl FnOnce(app::Builder) -> app::Builder,
+) -> (App, FakeCloud) {
+    let fake = FakeCloud::start().await.unwrap();
+    let mut config = support::config(dir);
+    config.whatsapp = fast_settings(&fake.base_url);
+    let app = options(app::Builder::new(config).without_demo())
+        .start()
+        .await
+        .unwrap();
+    (app, fake)
+}
+
+/// Connects `business` to `number` on `app`, the fake reporting delivery statuses back to it.
+pub async fn connect_to_fake(app: &App, fake: &FakeCloud, business: &str, number: &str) {
+    let base = app.base_url();
+    fake.report_statuses_to(&format!("{base}/webhooks/whatsapp"), SECRET);
+    connect(&base, business, number).await;
+}
+
 /// The channel's settings for tests: sends to `graph_url`, retries and waits briefly.
 pub fn fast_settings(graph_url: &str) -> WhatsAppSettings {
     WhatsAppSettings {
