@@ -151,10 +151,7 @@ pub fn eval_catalog(args: EvalCatalogArgs) -> anyhow::Result<()> {
     let reports = eval::catalog::evaluate(
         &corpus,
         args.business.as_deref(),
-        args.split.as_deref().map(|s| match s {
-            "test" => eval::demo::Split::Test,
-            _ => eval::demo::Split::Dev,
-        }),
+        args.split.as_deref().map(split_named),
         args.tuning.settings()?,
         &retrieval,
     )
@@ -192,6 +189,72 @@ pub fn eval_catalog(args: EvalCatalogArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct EvalOrdersArgs {
+    #[command(flatten)]
+    pub retrieval: super::RetrievalArgs,
+    /// A corpus folder of demo businesses with order-eval.json files [default: ./corpus].
+    #[arg(long, env = "CLERK_CORPUS_DIR")]
+    pub corpus: Option<PathBuf>,
+    /// Only this demo business.
+    #[arg(long, env = "CLERK_BUSINESS")]
+    pub business: Option<String>,
+    /// Only this split (`dev` to tune on, `test` to report) [default: both].
+    #[arg(long, value_parser = ["dev", "test"])]
+    pub split: Option<String>,
+    /// Print a JSON array, one object per business and split.
+    #[arg(long, env = "CLERK_JSON")]
+    pub json: bool,
+}
+
+pub fn eval_orders(args: EvalOrdersArgs) -> anyhow::Result<()> {
+    let corpus = args.corpus.clone().unwrap_or_else(default_corpus_dir);
+    let retrieval = super::commands::retrieval(&args.retrieval)?;
+    let reports = eval::orders::evaluate(
+        &corpus,
+        args.business.as_deref(),
+        args.split.as_deref().map(split_named),
+        &retrieval,
+    )
+    .with_context(|| format!("evaluating order messages on {}", corpus.display()))?;
+    if print_json(args.json, &reports)? {
+        return Ok(());
+    }
+    for r in &reports {
+        print_heading(&r.business, r.split, r.cases);
+        println!(
+            "  right {}/{} · intent precision {:.3} · recall {:.3} · orders with the right items {}/{}, and pickup/delivery {}/{}",
+            r.right,
+            r.cases,
+            r.intent_precision,
+            r.intent_recall,
+            r.orders_items_right,
+            r.orders,
+            r.orders_fulfilment_right,
+            r.orders
+        );
+        for (kind, k) in &r.by_kind {
+            println!(
+                "  {:<9} {:>2}/{:<2}",
+                format!("{kind:?}").to_lowercase(),
+                k.right,
+                k.cases
+            );
+        }
+        for p in &r.problems {
+            println!("  - {p}");
+        }
+    }
+    Ok(())
+}
+
+fn split_named(name: &str) -> eval::demo::Split {
+    match name {
+        "test" => eval::demo::Split::Test,
+        _ => eval::demo::Split::Dev,
+    }
 }
 
 pub fn ask(args: AskArgs) -> anyhow::Result<()> {

@@ -215,6 +215,10 @@ pub enum EvalCommand {
     /// (lists, filters, sorts, comparisons, "more") on the demo businesses'
     /// catalog-eval.json files.
     Catalog(answer_commands::EvalCatalogArgs),
+    /// Whether order messages become the orders meant (products, quantities, pickup or
+    /// delivery), a list to pick from, a sold-out refusal, or no order, on the demo
+    /// businesses' order-eval.json files.
+    Orders(answer_commands::EvalOrdersArgs),
     /// Fits the answer decision's calibration on the demo businesses' dev questions (only)
     /// and prints it.
     Calibrate(EvalCalibrateArgs),
@@ -340,6 +344,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(EvalCommand::Retrieval(args)) => commands::eval_retrieval(args),
         Command::Eval(EvalCommand::Answers(args)) => answer_commands::eval_answers(args),
         Command::Eval(EvalCommand::Catalog(args)) => answer_commands::eval_catalog(args),
+        Command::Eval(EvalCommand::Orders(args)) => answer_commands::eval_orders(args),
         Command::Eval(EvalCommand::Calibrate(args)) => commands::eval_calibrate(args),
         Command::Ask(args) => answer_commands::ask(args),
         Command::Models(cmd) => llm_commands::models(cmd),

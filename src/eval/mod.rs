@@ -10,6 +10,7 @@ pub mod calibrate;
 pub mod catalog;
 pub mod demo;
 pub mod metrics;
+pub mod orders;
 
 use std::path::PathBuf;
 use std::sync::Arc;
