@@ -27,6 +27,10 @@ pub const PAGE: usize = 5;
 /// product rather than the others its words also fit ("tidewater 500" is the Tidewater 500
 /// Hybrid, not the E-500 too).
 const CLEARLY_NAMED: f32 = 0.6;
+/// How near another product's name must be spelt by the same words for a product not to be
+/// clearly named: within this share of its name ("kraken lock" spells the Folding Lock 0.66,
+/// the Cable Lock 0.6x). Fitted on the dev cases of `clerk eval orders`.
+const RIVAL_MARGIN: f32 = 0.1;
 /// Most products a comparison sets side by side.
 const MOST_COMPARED: usize = 3;
 /// Most matches an answer reports by name (the count stays exact beyond it).
@@ -115,13 +119,27 @@ pub fn meant(words: &str, catalog: &Catalog) -> Meant {
         return Meant::Nothing;
     }
     let query = query::parse(words);
-    let named = select::named(catalog, &query);
+    let (named, rivals) = select::named_with_rivals(catalog, &query);
     let best = named.iter().map(|(_, s)| *s).fold(0.0f32, f32::max);
-    let clearly: Vec<u32> = named
-        .iter()
-        .filter(|(_, s)| *s >= CLEARLY_NAMED && *s >= best * 0.999)
-        .map(|(e, _)| *e)
-        .collect();
+    // Clearly named: spelt well, better than the others named, and by words that name no
+    // other product nearly as well ("a kraken lock" is any of four Kraken locks).
+    let rivalled = |share: f32, rivals: &[(u32, f32)]| -> Vec<u32> {
+        rivals
+            .iter()
+            .filter(|(_, r)| *r >= share - RIVAL_MARGIN)
+            .map(|(e, _)| *e)
+            .collect()
+    };
+    let mut clearly: Vec<u32> = Vec::new();
+    for ((entry, share), rivals) in named.iter().zip(&rivals) {
+        if *share >= CLEARLY_NAMED && *share >= best * 0.999 {
+            let near = rivalled(*share, rivals);
+            if !near.is_empty() {
+                return Meant::Several([*entry].into_iter().chain(near).collect());
+            }
+            clearly.push(*entry);
+        }
+    }
     if let [one] = clearly.as_slice() {
         return Meant::One(*one);
     }

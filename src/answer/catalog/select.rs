@@ -344,6 +344,13 @@ fn select_group(
     Some((entries, false))
 }
 
+/// The entries a named one's words name nearly as well, with their shares.
+pub type Rivals = Vec<(u32, f32)>;
+
+/// How much of what a named entry earns from the question's words another must earn to
+/// rival it: the same words, not fewer of them ("e-500" earns the E-500 more than the 500).
+const RIVAL_EARNS: f32 = 0.9;
+
 /// The share of its name (rarity-weighted) a question must spell for an entry to count as
 /// named by it.
 const NAMED_SHARE: f32 = 0.4;
@@ -352,6 +359,17 @@ const NAMED_SHARE: f32 = 0.4;
 /// share of each one's name the question spells, in the order named; each adds a word of the question the ones before did not
 /// use ("tidewater 500 vs 300" is the 500 and the 300, not also the E-500).
 pub fn named(catalog: &Catalog, query: &CatalogQuery) -> Vec<(u32, f32)> {
+    named_with_rivals(catalog, query).0
+}
+
+/// [`named`], and for each entry it returns the best share of another entry the same words
+/// name as well — every word the first one was named by stands in its name too ("kraken
+/// lock" names the Kraken Folding Lock, and the Cable Lock nearly as well; "tidewater 500"
+/// the Tidewater 500 Hybrid, and the E-500 far less).
+pub fn named_with_rivals(
+    catalog: &Catalog,
+    query: &CatalogQuery,
+) -> (Vec<(u32, f32)>, Vec<Rivals>) {
     let mut hits: HashMap<u32, (f32, BTreeSet<usize>)> = HashMap::new();
     let words: Vec<String> = query
         .groups
@@ -368,7 +386,7 @@ pub fn named(catalog: &Catalog, query: &CatalogQuery) -> Vec<(u32, f32)> {
             }
         }
     }
-    let mut candidates: Vec<(f32, u32, BTreeSet<usize>)> = hits
+    let mut candidates: Vec<(f32, u32, BTreeSet<usize>, f32)> = hits
         .into_iter()
         .map(|(entry, (earned, words))| {
             let title = &catalog.entries()[entry as usize].title;
@@ -379,23 +397,41 @@ pub fn named(catalog: &Catalog, query: &CatalogQuery) -> Vec<(u32, f32)> {
                     rarity(catalog, catalog.lookup(surface, stem).postings.len().max(1))
                 })
                 .sum();
-            (earned / total.max(f32::EPSILON), entry, words)
+            (earned / total.max(f32::EPSILON), entry, words, earned)
         })
-        .filter(|(share, _, _)| *share >= NAMED_SHARE)
+        .filter(|(share, _, _, _)| *share >= NAMED_SHARE)
         .collect();
-    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    // The best spelt first; of names spelt alike, the one that explains more of the
+    // question's words ("kleine gespenst" is Das kleine Gespenst, not also Das kleine Ich bin
+    // ich, whose other words are too common to count).
+    // The best spelt first; of names spelt alike, the one that explains more of the
+    // question's words ("kleine gespenst" is Das kleine Gespenst, not also Das kleine Ich bin
+    // ich, whose other words are too common to count), then the one earning more of them
+    // ("e-500" spells the E-500 wholly, the 500 only in part).
+    candidates.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then(b.2.len().cmp(&a.2.len()))
+            .then(b.3.total_cmp(&a.3))
+            .then(a.1.cmp(&b.1))
+    });
     let mut covered: BTreeSet<usize> = BTreeSet::new();
-    let mut out: Vec<(usize, u32, f32)> = Vec::new();
-    for (share, entry, words) in candidates {
+    type Named = (usize, u32, f32, BTreeSet<usize>, f32, Vec<(u32, f32)>);
+    let mut out: Vec<Named> = Vec::new();
+    for (share, entry, words, earned) in candidates {
         if words.iter().any(|w| !covered.contains(w)) {
             let first = words.iter().next().copied().unwrap_or(usize::MAX);
-            covered.extend(words);
-            out.push((first, entry, share));
+            covered.extend(words.iter().copied());
+            out.push((first, entry, share, words, earned, Vec::new()));
+        } else if let Some(rivalled) = out
+            .iter_mut()
+            .find(|o| o.3.is_subset(&words) && earned >= o.4 * RIVAL_EARNS)
+        {
+            rivalled.5.push((entry, share));
         }
     }
     // In the order the customer named them.
-    out.sort_by_key(|(first, entry, _)| (*first, *entry));
+    out.sort_by_key(|o| (o.0, o.1));
     out.into_iter()
-        .map(|(_, entry, share)| (entry, share))
-        .collect()
+        .map(|(_, entry, share, _, _, rivals)| ((entry, share), rivals))
+        .unzip()
 }

@@ -53,6 +53,8 @@ const ORDER_VERBS: &[&str] = &[
     "aparta",
     "aparte",
     "encarg",
+    // "put one aside for me"
+    "aside",
 ];
 
 /// Verbs of buying or taking that are an order only with a wish in the first person ("ich
@@ -80,8 +82,26 @@ const PICKUP_PHRASES: &[&str] = &[
 
 /// Having it brought.
 const DELIVERY_VERBS: &[&str] = &[
-    "liefer", "versend", "zuschick", "zusend", "deliver", "ship", "entreg", "enviar", "envia",
+    "liefer", "versend", "zuschick", "zusend", "schick", "bring", "deliver", "ship", "send",
+    "entreg", "enviar", "envia", "envie", "envíe", "mandar", "mandem", "mande",
 ];
+
+/// Having it brought, in so many words ("per Post", "post them to me", "a domicilio").
+const DELIVERY_PHRASES: &[&str] = &[
+    "per post",
+    "by post",
+    "post it",
+    "post them",
+    "nach hause",
+    "por correio",
+    "por correo",
+    "ao domicílio",
+    "a domicilio",
+];
+
+/// Words that ask politely: with a number of pieces, or a wish to have it brought, a
+/// message that is no question is an order ("two lighthouse helmets please").
+const POLITE: &[&str] = &["bitte", "please", "pls", "plz", "favor", "sff", "porfa"];
 
 /// First-person wishes, as whole phrases of lower-case words.
 const WISHES: &[&str] = &[
@@ -92,6 +112,10 @@ const WISHES: &[&str] = &[
     "ich würde",
     "ich hätte gern",
     "ich hätte gerne",
+    "hätte gern",
+    "hätte gerne",
+    "würde gern",
+    "würde gerne",
     "ich nehme",
     "ich kaufe",
     "i'd like",
@@ -113,13 +137,25 @@ const WISHES: &[&str] = &[
     "me llevo",
 ];
 
+/// Wishes that by themselves take something ("I'll have the bacalhau", "ich nehme den
+/// Steppenwolf").
+const TAKING_WISHES: &[&str] = &[
+    "ich nehme",
+    "i'll take",
+    "i will take",
+    "i'll have",
+    "i will have",
+    "vou levar",
+    "me llevo",
+];
+
 /// The customer as the one ordering or the one it is for ("kann ich", "legt mir … zurück",
 /// "for me", "para mim"), or a request ("bitte", "please"): "fazem bolos por encomenda?"
 /// and "do I need to reserve?" ask about the business's service.
 const FIRST_PERSON: &[&str] = &[
     "ich", "mir", "mich", "wir", "uns", "i", "i'd", "i'll", "i'm", "me", "my", "we", "us", "eu",
     "mim", "posso", "quero", "queria", "gostaria", "nós", "podemos", "yo", "mí", "puedo", "quiero",
-    "quisiera", "podemos", "nos", "bitte", "please", "pls", "favor",
+    "quisiera", "podemos", "nos", "bitte", "please", "pls", "plz", "favor", "sff", "porfa",
 ];
 
 /// Asking how, when or where: a question about ordering, not an order.
@@ -264,9 +300,15 @@ fn words(text: &str) -> Vec<String> {
     }
     // "2x" and "x2" are two pieces.
     out.into_iter()
-        .flat_map(|w| match w.strip_suffix('x').filter(|d| is_digits(d)) {
-            Some(digits) => vec![digits.to_string()],
-            None => vec![w],
+        .flat_map(|w| {
+            match w
+                .strip_suffix('x')
+                .or_else(|| w.strip_prefix('x'))
+                .filter(|d| is_digits(d))
+            {
+                Some(digits) => vec![digits.to_string()],
+                None => vec![w],
+            }
         })
         .map(|w| w.trim_matches(|c| c == '\'' || c == '-').to_string())
         .filter(|w| !w.is_empty())
@@ -428,12 +470,15 @@ fn product_words_but(text: &str, drop_quantity: bool) -> String {
             || ORDER_FILLER.contains(&w.as_str())
             || REFERENCES.contains(&w.as_str())
             || PICKUP_PHRASES.iter().any(|p| p.split(' ').any(|x| x == w))
+            || POLITE.contains(&w.as_str())
+            || matches!(w.as_str(), "hole" | "holen" | "holt" | "hol" | "ab")
             || NUMBER_WORDS.iter().any(|(n, _)| n == w)
     };
+    let brought = phrase_spans(&words, DELIVERY_PHRASES);
     words
         .iter()
         .enumerate()
-        .filter(|(i, w)| Some(*i) != quantity && !grammar(w))
+        .filter(|(i, w)| Some(*i) != quantity && !brought.contains(i) && !grammar(w))
         .map(|(_, w)| w.as_str())
         .collect::<Vec<_>>()
         .join(" ")
@@ -445,18 +490,41 @@ pub fn intent(text: &str, name_words: &[String]) -> Option<OrderIntent> {
     let words = words(text);
     if words.iter().any(|w| MANNER_WORDS.contains(&w.as_str()))
         || MANNER_PHRASES.iter().any(|p| has_phrase(&words, p))
-        || !words.iter().any(|w| FIRST_PERSON.contains(&w.as_str()))
     {
         return None;
     }
     let quantity = quantity(text, name_words);
+    let counted = quantity.is_some();
     let wish = WISHES.iter().any(|w| has_phrase(&words, w));
+    let polite = words.iter().any(|w| POLITE.contains(&w.as_str()));
+    let asks = text.contains('?');
+    let pickup_said = PICKUP_PHRASES.iter().any(|p| has_phrase(&words, p));
+    // Someone asking about the business's service ("fazem bolos por encomenda?", "is there
+    // a charge for takeaway packaging") names no one it is for; a number of pieces that is
+    // no question needs no "I" ("2 bitoques e 1 caldo verde para levar").
+    let for_someone =
+        wish || words.iter().any(|w| FIRST_PERSON.contains(&w.as_str())) || (!asks && counted);
+    if !for_someone {
+        return None;
+    }
     let ordering = has_stem(&words, ORDER_VERBS);
-    let taking = has_stem(&words, TAKING_VERBS) && (wish || quantity.is_some());
-    let pickup =
-        has_stem(&words, PICKUP_VERBS) || PICKUP_PHRASES.iter().any(|p| has_phrase(&words, p));
-    let delivery = has_stem(&words, DELIVERY_VERBS);
-    if !(ordering || taking || pickup || (delivery && wish)) {
+    let taking = (has_stem(&words, TAKING_VERBS) && (wish || counted))
+        || TAKING_WISHES.iter().any(|w| has_phrase(&words, w));
+    let pickup = has_stem(&words, PICKUP_VERBS) || pickup_said || fetches(&words);
+    let delivery =
+        has_stem(&words, DELIVERY_VERBS) || DELIVERY_PHRASES.iter().any(|p| has_phrase(&words, p));
+    // A wish or a polite request for so many pieces is an order without a verb ("quisiera
+    // dos arroz doce", "two lighthouse helmets please"); asking whether they can be brought
+    // is one with a number or a wish ("zwei Handschuhe bitte, können Sie die schicken?").
+    // A number that counts the results of a catalog question ("die 2 billigsten
+    // Kinderbücher bitte", "welche 3 Krimis") is no number of pieces.
+    let listing = {
+        let query = crate::answer::catalog::query::parse(text);
+        query.has_operator() || query.asks_for_several || query.more
+    };
+    let wanted = !listing && ((wish && counted) || (polite && counted && !asks));
+    let brought = delivery && (wish || counted || (polite && !asks));
+    if !(ordering || taking || pickup || brought || wanted) {
         return None;
     }
     let fulfilment = if delivery {
@@ -470,6 +538,60 @@ pub fn intent(text: &str, name_words: &[String]) -> Option<OrderIntent> {
         quantity,
         fulfilment,
     })
+}
+
+/// Words that join the items of a list: "2 Zauberberg und 1 Buddenbrooks", "a cable lock
+/// and two rear lights", "2 bitoques e 1 caldo verde", "pastéis y una dourada".
+const JOINERS: &[&str] = &["und", "sowie", "and", "plus", "e", "y"];
+
+/// The message cut where it lists several items — at commas, semicolons, "+", "&", line
+/// breaks and joining words —, each part as its lower-case words. A joining word inside a
+/// product's name ("Der Richter und sein Henker") is no cut: `in_a_name` says whether the
+/// words around it, "richter und sein", stand in one.
+pub fn parts(text: &str, in_a_name: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for chunk in text.split([',', ';', '+', '&', '\n']) {
+        let words = words(chunk);
+        let mut part: Vec<&str> = Vec::new();
+        for (i, word) in words.iter().enumerate() {
+            let joins = JOINERS.contains(&word.as_str())
+                && i > 0
+                && i + 1 < words.len()
+                && !in_a_name(&format!("{} {word} {}", words[i - 1], words[i + 1]));
+            if joins {
+                out.push(part.join(" "));
+                part.clear();
+            } else {
+                part.push(word);
+            }
+        }
+        out.push(part.join(" "));
+    }
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// The positions of the words that make up any of `phrases` where they stand.
+fn phrase_spans(words: &[String], phrases: &[&str]) -> Vec<usize> {
+    let mut spans = Vec::new();
+    for phrase in phrases {
+        let parts: Vec<&str> = phrase.split(' ').collect();
+        for (start, window) in words.windows(parts.len()).enumerate() {
+            if window.iter().zip(&parts).all(|(a, b)| a == b) {
+                spans.extend(start..start + parts.len());
+            }
+        }
+    }
+    spans
+}
+
+/// German's separable "abholen" ("ich hole ihn morgen ab"): a form of "holen" with "ab"
+/// after it.
+fn fetches(words: &[String]) -> bool {
+    words
+        .iter()
+        .position(|w| matches!(w.as_str(), "hole" | "holen" | "holt" | "hol"))
+        .is_some_and(|at| words[at + 1..].iter().any(|w| w == "ab"))
 }
 
 /// A short message (at most four words) that confirms, changes or cancels the order waiting
@@ -539,6 +661,30 @@ mod tests {
                 None,
             ),
             ("Ich möchte das Buch liefern lassen", None, Some(Delivery)),
+            // Without a verb of ordering: a polite number of pieces, a wish for some.
+            ("two lighthouse mips helmets please", Some(2), None),
+            ("quisiera dos arroz doce, por favor", Some(2), None),
+            (
+                "2 bitoques e 1 caldo verde para levar",
+                Some(2),
+                Some(Pickup),
+            ),
+            (
+                "salt shield lube x6 pls, post them to me",
+                Some(6),
+                Some(Delivery),
+            ),
+            (
+                "Bitte schicken Sie mir die Verwandlung, drei Stück",
+                Some(3),
+                Some(Delivery),
+            ),
+            (
+                "super, reservier mir einen, ich hole ihn ab",
+                None,
+                Some(Pickup),
+            ),
+            ("I'll have the bacalhau please", None, None),
         ];
         for (text, quantity, fulfilment) in cases {
             let got = intent(text, &[]).unwrap_or_else(|| panic!("{text:?} is an order"));
@@ -565,6 +711,10 @@ mod tests {
             "Muss man für den Kurs reservieren?",
             "If I order a book today, when does it arrive?",
             "do you deliver to Porto?",
+            // A number asked about, or a request to bring that asks whether it can be done.
+            "2 helmets in stock?",
+            "liefert ihr bitte auch nach Österreich?",
+            "Do you have 3 copies of Faust?",
         ] {
             assert_eq!(intent(text, &[]), None, "{text:?}");
         }
@@ -597,6 +747,23 @@ mod tests {
             }
         }
         assert!(read > 400, "{read} questions");
+    }
+
+    #[test]
+    fn a_list_is_cut_at_commas_and_joining_words_but_not_inside_names() {
+        let in_name = |w: &str| w == "richter und sein";
+        assert_eq!(
+            parts("2 Zauberberg und 1 Buddenbrooks, bitte", in_name),
+            vec!["2 zauberberg", "1 buddenbrooks", "bitte"]
+        );
+        assert_eq!(
+            parts("der richter und sein henker", in_name),
+            vec!["der richter und sein henker"]
+        );
+        assert_eq!(
+            parts("a lock + two lights", in_name),
+            vec!["a lock", "two lights"]
+        );
     }
 
     #[test]

@@ -261,6 +261,17 @@ impl Engine {
                 }
             }
         }
+        if let Some(intent) = intent::intent(message.text, &[]) {
+            if let Some(lines) = read_lines(message.text, &catalog) {
+                let lines = lines
+                    .into_iter()
+                    .map(|(entry, quantity)| line_of(&catalog.entries()[entry as usize], quantity))
+                    .collect();
+                return self
+                    .draft(business, message, lines, intent.fulfilment)
+                    .map(Some);
+            }
+        }
         let (product, intent) = match self.read_order(message, &catalog) {
             Some(found) => found,
             None => return Ok(None),
@@ -553,6 +564,40 @@ fn stale(language: &str) -> OrderReply {
 }
 
 /// A list of the products that fit, each with its price and stock as uploaded.
+/// Several products, each with its own number of pieces, listed in one order message ("2
+/// Zauberberg und 1 Buddenbrooks", "a Kraken cable lock and 2 Beacon 80 rear lights"): every
+/// part of the list that names a product names one clearly. None where fewer than two are so
+/// named, or a part fits several products (then the whole message is read as one order and
+/// the customer picks).
+fn read_lines(text: &str, catalog: &Catalog) -> Option<Vec<(u32, u32)>> {
+    let titles: Vec<String> = catalog
+        .entries()
+        .iter()
+        .map(|e| name_words(e).join(" "))
+        .collect();
+    let parts = intent::parts(text, |words| titles.iter().any(|t| t.contains(words)));
+    if parts.len() < 2 {
+        return None;
+    }
+    let mut lines: Vec<(u32, u32)> = Vec::new();
+    for part in &parts {
+        let product = match meant(&intent::product_words_with_digits(part), catalog) {
+            Meant::One(entry) => Meant::One(entry),
+            _ => meant(&intent::product_words(part), catalog),
+        };
+        match product {
+            Meant::One(entry) if !lines.iter().any(|(e, _)| *e == entry) => {
+                let names = name_words(&catalog.entries()[entry as usize]);
+                lines.push((entry, intent::quantity(part, &names).unwrap_or(1)));
+            }
+            // A part naming nothing is the sentence around the list ("bitte schicken").
+            Meant::Nothing => {}
+            _ => return None,
+        }
+    }
+    (lines.len() >= 2).then_some(lines)
+}
+
 fn which_one(
     catalog: &Catalog,
     entries: &[u32],

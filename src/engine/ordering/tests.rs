@@ -130,3 +130,66 @@ fn orders_are_answered_in_their_language() {
         "es"
     );
 }
+
+/// Several products with their own numbers in one message are one order of several lines;
+/// a joining word inside a name ("Der Richter und sein Henker") joins nothing.
+#[test]
+fn a_list_of_products_is_one_order_of_several_lines() {
+    let (_dir, engine) = demo();
+    let lines = |business: &str, text: &str| {
+        let catalog = engine.catalog(business).unwrap().unwrap();
+        read_lines(text, &catalog).map(|lines| {
+            lines
+                .into_iter()
+                .map(|(e, q)| (catalog.entries()[e as usize].title.clone(), q))
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(
+        lines(SHOP, "2 zauberberg und 1 buddenbrooks bitte reservieren"),
+        Some(vec![
+            ("Der Zauberberg".to_string(), 2),
+            ("Buddenbrooks".to_string(), 1)
+        ])
+    );
+    assert_eq!(
+        lines(
+            "tasca-da-graca",
+            "quiero pedir dos raciones de pastéis de bacalhau y una dourada grelhada para llevar"
+        ),
+        Some(vec![
+            ("Pastéis de bacalhau".to_string(), 2),
+            ("Dourada grelhada".to_string(), 1)
+        ])
+    );
+    assert_eq!(
+        lines(SHOP, "ich möchte der richter und sein henker bestellen"),
+        None
+    );
+    // One product is no list.
+    assert_eq!(lines(SHOP, "zwei Buddenbrooks bitte"), None);
+}
+
+/// Words that name several products about equally well name none of them clearly: the
+/// customer picks ("a kraken lock"); a name spelt wholly wins over one whose other words are
+/// too common to count ("das kleine Gespenst", not also "Das kleine Ich bin ich").
+#[test]
+fn a_product_is_clearly_named_only_when_no_other_is_nearly_as_well() {
+    let (_dir, engine) = demo();
+    let locks = read_at(&engine, "harbour-bikes", "I want to buy a kraken lock", &[]).unwrap();
+    assert!(locks.0.len() >= 2, "{locks:?}");
+    assert!(locks.0.iter().all(|t| t.starts_with("Kraken")), "{locks:?}");
+    assert_eq!(
+        read(&engine, "kann ich das kleine gespenst bestellen?", &[]),
+        Some((vec!["Das kleine Gespenst".to_string()], None))
+    );
+    assert_eq!(
+        read_at(
+            &engine,
+            "harbour-bikes",
+            "I'd like to order a Tidewater E-500 Hybrid",
+            &[]
+        ),
+        Some((vec!["Tidewater E-500 Hybrid".to_string()], None))
+    );
+}
