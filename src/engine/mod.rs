@@ -44,7 +44,7 @@ pub use orders::{
 };
 pub use privacy::{
     spawn_retention, system_clock, Clock, SettingsView, DEFAULT_RETENTION_DAYS,
-    MAX_DISCLOSURE_CHARS, MAX_REPLY_CHARS, MAX_RETENTION_DAYS,
+    MAX_DISCLOSURE_CHARS, MAX_PIX_CHARS, MAX_REPLY_CHARS, MAX_RETENTION_DAYS,
 };
 pub use whatsapp::WhatsAppDesk;
 

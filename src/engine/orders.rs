@@ -4,11 +4,14 @@
 //! What an order holds is checked here (items, quantities, prices as strings exactly as the
 //! catalog has them, notes, keys); the store keeps the state table and writes each change,
 //! its event and its notification in one transaction. The notification's words come from the
-//! channel's order sentences (`channels::whatsapp::order_texts`), split to WhatsApp's length.
-//! Nothing here logs a customer's number or what anyone wrote: only ids and states.
+//! channel's order sentences (`channels::whatsapp::order_texts`), split to WhatsApp's length,
+//! with the business's PIX text when the order is accepted; where the business configured an
+//! order template, the template message to send outside the 24-hour window comes with them
+//! (`channels::whatsapp::template`). Nothing here logs a customer's number or what anyone
+//! wrote: only ids and states.
 
-use crate::channels::whatsapp::{order_texts, texts};
-use crate::store::StoreError;
+use crate::channels::whatsapp::{order_texts, template, texts};
+use crate::store::{BusinessSettings, Notice, StoreError};
 
 use super::{validate_conversation_id, Engine, EngineError};
 
@@ -85,11 +88,25 @@ fn check_items(items: &[OrderItem]) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// The parts of the WhatsApp message telling the customer of `order`'s new state.
-fn notice(order: &Order, note: Option<&str>) -> Vec<String> {
-    order_texts::order_notice(order, note)
+/// The WhatsApp message telling the customer of `order`'s new state: its parts, and the
+/// business's order template filled in, if it has one. The note was checked against the
+/// template's parameter before the change (see [`Engine::act_on_order`]), and the other
+/// parameters are clerk's own words, so a template that cannot be built is a fault: it is
+/// logged, and outside the window the notice becomes a dead letter as without a template.
+fn notice(order: &Order, note: Option<&str>, settings: &BusinessSettings) -> Notice {
+    let parts = order_texts::order_notice(order, note, settings.pix.as_deref())
         .map(|text| texts::split_reply(&text, texts::MAX_BODY))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let template = settings.order_template.as_ref().and_then(|t| {
+        match template::order_update(t, order, note) {
+            Ok(built) => built.map(|object| object.to_string()),
+            Err(e) => {
+                tracing::error!(order = order.id, error = %e, "the order template could not be filled in");
+                None
+            }
+        }
+    });
+    Notice { parts, template }
 }
 
 impl Engine {
@@ -160,7 +177,9 @@ impl Engine {
 
     /// Moves an order by the business's `action` (with an optional note for the customer). A
     /// WhatsApp customer is told in their language, through the outbox, in the same
-    /// transaction. A move the states do not allow is [`EngineError::IllegalTransition`].
+    /// transaction. A move the states do not allow is [`EngineError::IllegalTransition`]. With
+    /// an order template configured, a note longer than its parameter takes
+    /// ([`template::MAX_NOTE_PARAMETER`]) is [`EngineError::InvalidNote`].
     pub fn act_on_order(
         &self,
         business: &str,
@@ -170,10 +189,20 @@ impl Engine {
     ) -> Result<Order, EngineError> {
         self.business(business)?;
         let note = check_note(note)?;
-        let before = self.store.order(business, id)?.map(|o| o.state);
+        let before = self.store.order(business, id)?;
+        let settings = self.store.business_settings(business)?;
+        let to_whatsapp = before
+            .as_ref()
+            .is_some_and(|o| matches!(o.customer, OrderCustomer::WhatsApp { .. }));
+        if settings.order_template.is_some() && to_whatsapp {
+            // The note may have to go as the template's parameter: one that cannot is refused
+            // now, while the business can shorten it, rather than lost outside the window.
+            template::note_parameter(note).map_err(|e| EngineError::InvalidNote(e.to_string()))?;
+        }
+        let before = before.map(|o| o.state);
         let order = self
             .store
-            .change_order(business, id, action, note, &|o| notice(o, note))
+            .change_order_telling(business, id, action, note, &|o| notice(o, note, &settings))
             .map_err(|e| order_error(business, id, e))?;
         if before != Some(order.state) {
             tracing::info!(business, order = id, %action, state = %order.state, "order changed");

@@ -1,4 +1,5 @@
-//! The engine's privacy side: a business's settings (its own disclosure text, its retention),
+//! The engine's privacy side: a business's settings (its own disclosure text, its retention,
+//! its hand-over words; its order template and PIX text are checked here with them),
 //! the disclosure a WhatsApp reply begins with, a customer's export and erasure, a person's
 //! reply into a conversation, and the retention job.
 //!
@@ -10,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::channels::whatsapp::texts;
+use crate::channels::whatsapp::{template, texts};
 use crate::store::{BusinessSettings, CustomerExport, Erased, PersonReply, ReplyDelivery};
 
 use super::{validate_conversation_id, Engine, EngineError};
@@ -21,6 +22,9 @@ pub const MAX_DISCLOSURE_CHARS: usize = 500;
 pub const MAX_RETENTION_DAYS: u32 = 3650;
 /// The longest reply a person may send in one request.
 pub const MAX_REPLY_CHARS: usize = 4000;
+/// The longest PIX text a business may set: a PIX key is at most 77 characters, a "copia e
+/// cola" code (an EMV BR Code) a few hundred.
+pub const MAX_PIX_CHARS: usize = 512;
 /// The default retention, in days.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
@@ -74,6 +78,24 @@ fn check_handoff_words(words: Vec<String>) -> Result<Vec<String>, EngineError> {
     Ok(checked)
 }
 
+/// A business's PIX key or "copia e cola" code, trimmed: 1 to [`MAX_PIX_CHARS`] characters on
+/// one line, spaces allowed (a code names the receiver), no control characters, since the
+/// customer copies it whole.
+fn check_pix(pix: &str) -> Result<String, EngineError> {
+    let pix = pix.trim();
+    let chars = pix.chars().count();
+    let problem = if pix.is_empty() {
+        "is empty; give the PIX key or copia e cola code, or null for none".to_string()
+    } else if chars > MAX_PIX_CHARS {
+        format!("is {chars} characters long; at most {MAX_PIX_CHARS} are accepted")
+    } else if pix.chars().any(char::is_control) {
+        "holds control characters (a line break, a tab); give it on one line".to_string()
+    } else {
+        return Ok(pix.to_string());
+    };
+    Err(EngineError::InvalidSetting(format!("pix {problem}")))
+}
+
 fn check_text(what: &str, text: &str, max: usize) -> Result<(), EngineError> {
     let chars = text.chars().count();
     let problem = if text.trim().is_empty() {
@@ -125,6 +147,15 @@ impl Engine {
         }
         if let Some(words) = settings.handoff_words.take() {
             settings.handoff_words = Some(check_handoff_words(words)?);
+        }
+        if let Some(order_template) = settings.order_template.take() {
+            settings.order_template = Some(
+                template::check_setting(order_template)
+                    .map_err(|e| EngineError::InvalidSetting(format!("order_template: {e}")))?,
+            );
+        }
+        if let Some(pix) = settings.pix.take() {
+            settings.pix = Some(check_pix(&pix)?);
         }
         self.store.set_business_settings(business, &settings)?;
         self.business_settings(business)

@@ -13,8 +13,8 @@ use crate::store::Store;
 
 pub use crate::store::{
     conversation_of, hash_secret, Accepted, DeadLetter, DueOutbound, Exchange, InboundRecord,
-    Outgoing, PendingInbound, Processed, StatusRecord, Unanswered, WhatsAppAccount, WhatsAppCounts,
-    WhatsAppCustomer, SERVICE_WINDOW_SECS,
+    NoticeOf, Outgoing, PendingInbound, Processed, StatusRecord, Unanswered, WhatsAppAccount,
+    WhatsAppCounts, WhatsAppCustomer, SERVICE_WINDOW_SECS,
 };
 
 /// The channel's view of the store; get one with [`Engine::whatsapp`].

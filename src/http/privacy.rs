@@ -1,7 +1,7 @@
-//! The privacy routes: a business's settings (its disclosure text and retention), a
-//! customer's data read out (`GET …/customers/{customer}`) or erased (`DELETE`), and a
-//! person's reply into a conversation (`POST …/conversations/{conversation}/reply`, once per
-//! `Idempotency-Key`). A customer is named by their conversation id: `wa:<wa_id>` on
+//! The privacy routes: a business's settings (its disclosure text, retention, hand-over words,
+//! order template and PIX text), a customer's data read out (`GET …/customers/{customer}`)
+//! or erased (`DELETE`), and a person's reply into a conversation
+//! (`POST …/conversations/{conversation}/reply`, once per `Idempotency-Key`). A customer is named by their conversation id: `wa:<wa_id>` on
 //! WhatsApp, the API conversation's own id otherwise.
 
 use axum::extract::rejection::JsonRejection;
@@ -20,7 +20,7 @@ use super::openapi::{
 };
 use super::AppState;
 use crate::engine::SettingsView;
-use crate::store::{BusinessSettings, CustomerExport, Erased, PersonReply};
+use crate::store::{BusinessSettings, CustomerExport, Erased, OrderTemplate, PersonReply};
 
 /// The business's privacy settings.
 #[utoipa::path(
@@ -48,7 +48,7 @@ pub async fn settings(
     ))
 }
 
-/// Both privacy settings (unknown fields are refused); see `BusinessSettings` for what each
+/// The business's settings (unknown fields are refused); see `BusinessSettings` for what each
 /// means.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +65,17 @@ pub struct SettingsRequest {
     /// or absent: the server's.
     #[serde(default)]
     handoff_words: Option<Vec<String>>,
+    /// The Meta-approved template order updates go out as outside the 24-hour window, with
+    /// the languages it was approved in; its body's parameters are {{1}} the order's
+    /// reference, {{2}} the new state, {{3}} the business's note or "–". Null or absent: none,
+    /// and such an update is a dead letter.
+    #[serde(default)]
+    order_template: Option<OrderTemplate>,
+    /// The PIX key or "copia e cola" code appended to an accepted order's WhatsApp message,
+    /// 1-512 characters on one line; null or absent: none. clerk processes no payment.
+    #[serde(default)]
+    #[schema(max_length = 512)]
+    pix: Option<String>,
 }
 
 /// Replace the business's privacy settings.
@@ -83,7 +94,7 @@ pub struct SettingsRequest {
         (status = 401, response = Unauthorized),
         (status = 403, response = OtherBusiness),
         (status = 404, response = UnknownBusiness),
-        (status = 422, description = "A blank or too long disclosure, a retention over 3650 days, or a hand-over word that is no single word of at most 40 letters (`invalid_setting`).", body = ErrorBody),
+        (status = 422, description = "A blank or too long disclosure, a retention over 3650 days, a hand-over word that is no single word of at most 40 letters, an order template whose name or language codes are not WhatsApp Manager's, or a blank, too long or multi-line PIX text (`invalid_setting`).", body = ErrorBody),
         (status = 500, response = Internal),
     ),
 )]
@@ -98,12 +109,15 @@ pub async fn put_settings(
         &state,
         body,
         "; send {\"disclosure\": text or null, \"retention_days\": days or null, \
-         \"handoff_words\": [words] or null}",
+         \"handoff_words\": [words] or null, \"order_template\": {\"name\", \"languages\": \
+         [codes]} or null, \"pix\": text or null}",
     )?;
     let settings = BusinessSettings {
         disclosure: request.disclosure,
         retention_days: request.retention_days,
         handoff_words: request.handoff_words,
+        order_template: request.order_template,
+        pix: request.pix,
     };
     Ok(Json(
         blocking(&state, move |e| {

@@ -24,12 +24,12 @@ use sha2::{Digest, Sha256};
 pub use conversations::{Conversation, Exchange, StoredTurn};
 pub use inbox::{ConversationSummary, InboxStamp};
 pub use orders::{
-    Fulfilment, NewOrder, Order, OrderAction, OrderChange, OrderCustomer, OrderItem, OrderState,
-    SERVICE_WINDOW_SECS,
+    Fulfilment, NewOrder, Notice, NoticeOf, Order, OrderAction, OrderChange, OrderCustomer,
+    OrderItem, OrderState, SERVICE_WINDOW_SECS,
 };
 pub use privacy::{
-    BusinessSettings, CustomerExport, Erased, ExportedMessage, ExportedReply, PersonReply, Purged,
-    ReplyDelivery,
+    BusinessSettings, CustomerExport, Erased, ExportedMessage, ExportedReply, OrderTemplate,
+    PersonReply, Purged, ReplyDelivery,
 };
 pub use whatsapp::{
     conversation_of, Accepted, DeadLetter, DueOutbound, InboundRecord, Outgoing, PendingInbound,
@@ -328,7 +328,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("clerk.sqlite");
         {
-            // The two tables as the previous version created them.
+            // The two tables as the previous versions created them: business_settings before
+            // handoff_words (and the order template and PIX text), wa_outbox before quote
+            // (and the template a notice carries).
             let old = Connection::open(&path).unwrap();
             old.execute_batch(
                 "CREATE TABLE business_settings (business_id TEXT PRIMARY KEY, \
@@ -347,23 +349,46 @@ mod tests {
         store.create_business("shop", "Shop", "de").unwrap();
         let kept = store.business_settings("shop").unwrap();
         assert_eq!(kept.disclosure.as_deref(), Some("Hier antwortet ein Bot."));
-        assert_eq!((kept.retention_days, kept.handoff_words), (Some(7), None));
-        let words = BusinessSettings {
-            handoff_words: Some(vec!["chefin".into()]),
-            ..kept
-        };
-        store.set_business_settings("shop", &words).unwrap();
-        assert_eq!(store.business_settings("shop").unwrap(), words);
-        let quote: bool = store
-            .conn
-            .lock()
-            .query_row(
-                "SELECT COUNT(*) > 0 FROM pragma_table_info('wa_outbox') WHERE name = 'quote'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert!(quote, "the outbox can hold what a reply quotes");
+        assert_eq!(
+            (kept.retention_days, kept.handoff_words.clone()),
+            (Some(7), None)
+        );
+        assert_eq!(
+            (kept.order_template.clone(), kept.pix.clone()),
+            (None, None)
+        );
+        // Each setting the new columns hold comes back as it was set, and null again.
+        let cases = [
+            BusinessSettings {
+                handoff_words: Some(vec!["chefin".into()]),
+                ..kept.clone()
+            },
+            BusinessSettings {
+                order_template: Some(privacy::OrderTemplate {
+                    name: "order_update".into(),
+                    languages: vec!["pt_BR".into(), "en".into()],
+                }),
+                pix: Some("00020126580014BR.GOV.BCB.PIX0136loja@example.com".into()),
+                ..kept.clone()
+            },
+            kept.clone(),
+        ];
+        for settings in cases {
+            store.set_business_settings("shop", &settings).unwrap();
+            assert_eq!(store.business_settings("shop").unwrap(), settings);
+        }
+        for column in ["quote", "template"] {
+            let has: bool = store
+                .conn
+                .lock()
+                .query_row(
+                    "SELECT COUNT(*) > 0 FROM pragma_table_info('wa_outbox') WHERE name = ?1",
+                    [column],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(has, "the outbox has its {column} column");
+        }
         drop(store);
         Store::open(&path).expect("opening it again migrates nothing twice");
     }

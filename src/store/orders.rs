@@ -18,7 +18,7 @@ mod tests;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use serde::{Deserialize, Serialize};
 
-pub use notice::SERVICE_WINDOW_SECS;
+pub use notice::{Notice, NoticeOf, SERVICE_WINDOW_SECS};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS orders (

@@ -4,6 +4,10 @@
 //! reports each accepted message back to clerk's webhook as a signed status, retrying that
 //! delivery until clerk takes it, as Meta does.
 //!
+//! A template message is recorded with its template (name, language, parameters), after the
+//! checks Meta makes of its text parameters (no line break or tab, at most four spaces in a
+//! row, not empty), so a test sees both what was sent and that Meta would have taken it.
+//!
 //! Also here: the webhook payloads Meta would send for a customer's text and for a status, so
 //! every caller builds them the same way.
 
@@ -42,6 +46,8 @@ pub struct FakeMessage {
     pub body: String,
     /// Reply buttons or a list: the `interactive` object as sent.
     pub interactive: Option<Value>,
+    /// A template message: the `template` object as sent (`body` is then empty).
+    pub template: Option<Value>,
     pub reply_to: Option<String>,
     pub tracker: Option<String>,
 }
@@ -218,6 +224,7 @@ async fn messages(
             .unwrap_or_default()
             .to_string(),
         interactive: body.get("interactive").cloned(),
+        template: body.get("template").cloned(),
         reply_to: body["context"]["message_id"].as_str().map(str::to_string),
         tracker: body["biz_opaque_callback_data"]
             .as_str()
@@ -243,7 +250,14 @@ async fn messages(
             std::future::pending().await
         }
         None => {
-            if message.body.is_empty() || message.to.is_empty() {
+            if let Some(template) = &message.template {
+                if let Err(problem) = check_template(template) {
+                    return graph_error(400, 132018, problem);
+                }
+            } else if message.body.is_empty() {
+                return graph_error(400, 100, "Invalid parameter");
+            }
+            if message.to.is_empty() {
                 return graph_error(400, 100, "Invalid parameter");
             }
             let message = accept(message);
@@ -262,6 +276,35 @@ async fn messages(
             )
         }
     }
+}
+
+/// Meta's checks of a template message's shape and text parameters; the problem, as Meta's
+/// details word it, when one fails.
+fn check_template(template: &Value) -> Result<(), &'static str> {
+    if template["name"].as_str().is_none_or(str::is_empty)
+        || template["language"]["code"]
+            .as_str()
+            .is_none_or(str::is_empty)
+    {
+        return Err("a template needs a name and a language code");
+    }
+    let parameters = template["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["parameters"].as_array().into_iter().flatten());
+    for parameter in parameters {
+        let text = parameter["text"].as_str().unwrap_or_default();
+        if text.trim().is_empty() {
+            return Err("Param text cannot be empty");
+        }
+        if text.contains(['\n', '\t']) || text.contains("     ") {
+            return Err(
+                "Param text cannot have new-line/tab characters or more than 4 consecutive spaces",
+            );
+        }
+    }
+    Ok(())
 }
 
 fn graph_error(http: u16, code: i64, message: &str) -> (StatusCode, Json<Value>) {

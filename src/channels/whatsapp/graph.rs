@@ -88,6 +88,20 @@ impl Graph {
         body
     }
 
+    /// A template message (`template`, the object `template::order_update` built) to customer
+    /// `to`, outside the 24-hour window; it quotes nothing.
+    pub fn template_body(to: &str, template: Value, outbox_id: i64) -> Value {
+        let mut body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "type": "template",
+            "template": template,
+            "biz_opaque_callback_data": tracker(outbox_id),
+        });
+        body[recipient_field(to)] = json!(to);
+        body
+    }
+
     /// Reply buttons or a list (`interactive`, built by `interactive::parts`) to customer
     /// `to`, quoting `reply_to`.
     pub fn interactive_body(to: &str, reply_to: &str, interactive: Value, outbox_id: i64) -> Value {

@@ -18,6 +18,7 @@ pub mod order_texts;
 pub mod payload;
 mod sender;
 pub mod signature;
+pub mod template;
 pub mod texts;
 mod worker;
 

@@ -1,8 +1,10 @@
 //! What clerk tells a WhatsApp customer when the business moves their order: accepted,
 //! declined, ready, collected or cancelled, in the customer's language (German, English,
 //! Portuguese, Spanish; English for any other), with the items as ordered (prices exactly as
-//! uploaded) and the business's note after them. Pure functions of the order: the engine calls
-//! them inside the change's transaction, the sender sends what they wrote.
+//! uploaded), the business's note after them and, for an accepted order of a business that set
+//! one, its PIX text to pay with. Also the new state in a few words, for the order template's
+//! parameter. Pure functions of the order: the engine calls them inside the change's
+//! transaction, the sender sends what they wrote.
 
 use crate::engine::{Fulfilment, Order, OrderItem, OrderState};
 
@@ -45,6 +47,58 @@ fn note_label(language: &str) -> &'static str {
         "es" => "Nota",
         _ => "Note",
     }
+}
+
+/// The label above the business's PIX text in an accepted order's message.
+fn pix_label(language: &str) -> &'static str {
+    match language {
+        "de" => "Zahlung per PIX (Copia e Cola):",
+        "pt" => "Pagamento por PIX (copia e cola):",
+        "es" => "Pago con PIX (copia y pega):",
+        _ => "Payment by PIX (copy and paste):",
+    }
+}
+
+/// The order's new state in a few words, for a template's parameter ("Your order {{1}} is
+/// now: {{2}}"); None for the states the customer is not told of.
+pub fn state_words(
+    language: &str,
+    state: OrderState,
+    fulfilment: Option<Fulfilment>,
+) -> Option<&'static str> {
+    use Fulfilment::{Delivery, Pickup};
+    use OrderState as S;
+    Some(match (lang(language), state, fulfilment) {
+        (_, S::AwaitingConfirmation | S::Placed, _) => return None,
+        ("de", S::Accepted, _) => "angenommen",
+        ("de", S::Declined, _) => "abgelehnt",
+        ("de", S::Ready, Some(Pickup)) => "bereit zur Abholung",
+        ("de", S::Ready, Some(Delivery)) => "fertig, in der Zustellung",
+        ("de", S::Ready, None) => "fertig",
+        ("de", S::Collected, _) => "abgeschlossen",
+        ("de", S::Cancelled, _) => "storniert",
+        ("pt", S::Accepted, _) => "aceito",
+        ("pt", S::Declined, _) => "recusado",
+        ("pt", S::Ready, Some(Pickup)) => "pronto para retirada",
+        ("pt", S::Ready, Some(Delivery)) => "pronto, saiu para entrega",
+        ("pt", S::Ready, None) => "pronto",
+        ("pt", S::Collected, _) => "concluído",
+        ("pt", S::Cancelled, _) => "cancelado",
+        ("es", S::Accepted, _) => "aceptado",
+        ("es", S::Declined, _) => "rechazado",
+        ("es", S::Ready, Some(Pickup)) => "listo para recoger",
+        ("es", S::Ready, Some(Delivery)) => "listo, sale para la entrega",
+        ("es", S::Ready, None) => "listo",
+        ("es", S::Collected, _) => "completado",
+        ("es", S::Cancelled, _) => "cancelado",
+        (_, S::Accepted, _) => "accepted",
+        (_, S::Declined, _) => "declined",
+        (_, S::Ready, Some(Pickup)) => "ready for pickup",
+        (_, S::Ready, Some(Delivery)) => "ready, on its way to delivery",
+        (_, S::Ready, None) => "ready",
+        (_, S::Collected, _) => "complete",
+        (_, S::Cancelled, _) => "cancelled",
+    })
 }
 
 /// The sentence for `state`, with `{ref}` and `{items}` still to fill; None for the states
@@ -90,8 +144,9 @@ fn sentence(
 }
 
 /// The message for the order's current state in its customer's language, the business's
-/// note (of this change) appended; None where the customer is not told.
-pub fn order_notice(order: &Order, note: Option<&str>) -> Option<String> {
+/// note (of this change) appended and, when the order was just accepted, the business's PIX
+/// text on a line of its own (so it can be copied whole); None where the customer is not told.
+pub fn order_notice(order: &Order, note: Option<&str>, pix: Option<&str>) -> Option<String> {
     let language = lang(&order.language);
     let template = sentence(language, order.state, order.fulfilment)?;
     let items: Vec<String> = order.items.iter().map(item_line).collect();
@@ -100,6 +155,9 @@ pub fn order_notice(order: &Order, note: Option<&str>) -> Option<String> {
         .replace("{items}", &items.join(", "));
     if let Some(note) = note.map(str::trim).filter(|n| !n.is_empty()) {
         text.push_str(&format!("\n\n{}: {note}", note_label(language)));
+    }
+    if let Some(pix) = pix.filter(|_| order.state == OrderState::Accepted) {
+        text.push_str(&format!("\n\n{}\n{}", pix_label(language), pix.trim()));
     }
     Some(text)
 }
@@ -160,19 +218,68 @@ mod tests {
             ("fr", S::Cancelled, None, "Your order #A1B2C3 has been cancelled"),
         ];
         for (language, state, fulfilment, expected) in cases {
-            let text = order_notice(&order(language, state, fulfilment), None).unwrap();
+            let text = order_notice(&order(language, state, fulfilment), None, None).unwrap();
             assert!(text.contains(expected), "{language} {state}: {text}");
         }
         for state in [S::AwaitingConfirmation, S::Placed] {
-            assert_eq!(order_notice(&order("de", state, None), Some("x")), None);
+            assert_eq!(
+                order_notice(&order("de", state, None), Some("x"), Some("pix")),
+                None
+            );
         }
     }
 
     #[test]
     fn the_business_note_follows_under_its_label() {
         let o = order("es", OrderState::Accepted, None);
-        let text = order_notice(&o, Some("  Pague en la tienda. ")).unwrap();
+        let text = order_notice(&o, Some("  Pague en la tienda. "), None).unwrap();
         assert!(text.ends_with("\n\nNota: Pague en la tienda."), "{text}");
-        assert!(!order_notice(&o, Some("   ")).unwrap().contains("Nota"));
+        assert!(!order_notice(&o, Some("   "), None)
+            .unwrap()
+            .contains("Nota"));
+    }
+
+    #[test]
+    fn the_pix_text_follows_an_acceptance_only() {
+        use OrderState as S;
+        let pix = "00020126360014BR.GOV.BCB.PIX0114+5511999999999520400005303986";
+        // (language, state, the label the PIX text follows, or None for no PIX text)
+        let cases = [
+            ("pt", S::Accepted, Some("Pagamento por PIX (copia e cola):")),
+            ("de", S::Accepted, Some("Zahlung per PIX (Copia e Cola):")),
+            ("en", S::Accepted, Some("Payment by PIX (copy and paste):")),
+            ("es", S::Accepted, Some("Pago con PIX (copia y pega):")),
+            ("pt", S::Declined, None),
+            ("pt", S::Ready, None),
+            ("pt", S::Cancelled, None),
+            ("pt", S::Collected, None),
+        ];
+        for (language, state, label) in cases {
+            let o = order(language, state, Some(Fulfilment::Pickup));
+            let text = order_notice(&o, Some("Obrigado"), Some(pix)).unwrap();
+            match label {
+                Some(label) => assert!(
+                    text.ends_with(&format!("\n\n{label}\n{pix}")),
+                    "{language} {state}: {text}"
+                ),
+                None => assert!(!text.contains(pix), "{language} {state}: {text}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_told_state_has_its_words_in_every_language() {
+        use OrderState as S;
+        for language in ["de", "en", "pt", "es", "fr"] {
+            for state in OrderState::ALL {
+                for fulfilment in [None, Some(Fulfilment::Pickup), Some(Fulfilment::Delivery)] {
+                    let words = state_words(language, state, fulfilment);
+                    let told = order_notice(&order(language, state, fulfilment), None, None);
+                    assert_eq!(words.is_some(), told.is_some(), "{language} {state}");
+                }
+            }
+        }
+        assert_eq!(state_words("pt", S::Accepted, None), Some("aceito"));
+        assert_eq!(state_words("fr", S::Cancelled, None), Some("cancelled"));
     }
 }

@@ -1,7 +1,9 @@
 //! Sending the outbox: each customer's oldest open row, one at a time per customer (so replies
 //! arrive in order), many customers at once, paced per number below Meta's 80 messages/s.
 //! Failures that pass are retried with exponential backoff and full jitter; refusals become
-//! dead letters with Meta's reason; a reply outside the 24-hour window is never attempted.
+//! dead letters with Meta's reason; a reply outside the 24-hour window is never attempted,
+//! except an order's notification that carries the business's order template, which is sent
+//! as that template instead.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
@@ -15,7 +17,7 @@ use tokio::time::Instant;
 
 use super::graph::{Graph, Outcome};
 use super::WhatsApp;
-use crate::engine::whatsapp::{DueOutbound, WhatsAppDesk, SERVICE_WINDOW_SECS};
+use crate::engine::whatsapp::{DueOutbound, NoticeOf, WhatsAppDesk, SERVICE_WINDOW_SECS};
 use crate::engine::EngineError;
 
 /// Requests in flight at once, across customers.
@@ -151,17 +153,20 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), EngineErr
         })
         .await;
     };
-    if row.kind != "read" && now_secs() > row.last_inbound_at + SERVICE_WINDOW_SECS {
-        m.undeliverable.fetch_add(1, Ordering::Relaxed);
-        return on_outbox(channel, move |s: WhatsAppDesk<'_>| {
-            s.give_up(
-                id,
-                "undeliverable",
-                "the customer's last message is more than 24 hours old; outside the \
-                 customer-service window only a template message may be sent",
-            )
-        })
-        .await;
+    let outside_window =
+        row.kind != "read" && now_secs() > row.last_inbound_at + SERVICE_WINDOW_SECS;
+    if outside_window {
+        let body = match outside_window_body(&row) {
+            Ok(body) => body,
+            Err(reason) => {
+                m.undeliverable.fetch_add(1, Ordering::Relaxed);
+                return on_outbox(channel, move |s: WhatsAppDesk<'_>| {
+                    s.give_up(id, "undeliverable", reason)
+                })
+                .await;
+            }
+        };
+        return deliver(channel, &account.access_token, row, body).await;
     }
     let body = match (row.kind.as_str(), &row.body) {
         ("read", _) => Graph::read_body(&row.reply_to),
@@ -188,13 +193,46 @@ async fn send(channel: &Arc<WhatsApp>, row: DueOutbound) -> Result<(), EngineErr
             .await
         }
     };
+    deliver(channel, &account.access_token, row, body).await
+}
+
+/// What goes outside the 24-hour window in the row's place: the template an order's notice
+/// carries, as a request body; else why nothing goes.
+fn outside_window_body(row: &DueOutbound) -> Result<serde_json::Value, &'static str> {
+    if row.kind != "notice" {
+        return Err(
+            "the customer's last message is more than 24 hours old; outside the \
+             customer-service window only a template message may be sent",
+        );
+    }
+    if let Some(reason) =
+        NoticeOf::of_key(&row.reply_to).outside_window(row.part, row.template.is_some())
+    {
+        return Err(reason);
+    }
+    match row.template.as_deref().map(serde_json::from_str) {
+        Some(Ok(template)) => Ok(Graph::template_body(&row.wa_id, template, row.id)),
+        _ => Err("an order template message that is not JSON"),
+    }
+}
+
+/// Sends `body` for the row and records what became of it: marked `sending` first, then sent,
+/// retried or given up by Meta's answer.
+async fn deliver(
+    channel: &Arc<WhatsApp>,
+    access_token: &str,
+    row: DueOutbound,
+    body: serde_json::Value,
+) -> Result<(), EngineError> {
+    let id = row.id;
+    let m = &channel.metrics;
     // Durable before the request leaves: a crash from here on is found and settled at start.
     if !on_outbox(channel, move |s: WhatsAppDesk<'_>| s.mark_sending(id)).await? {
         return Ok(());
     }
     let outcome = channel
         .graph
-        .send(&row.phone_number_id, &account.access_token, &body)
+        .send(&row.phone_number_id, access_token, &body)
         .await;
     let settings = &channel.settings;
     match outcome {
@@ -274,6 +312,67 @@ mod tests {
             let d = backoff(attempts, base, max);
             let ceiling = (base * 2u32.pow(attempts - 1)).min(max);
             assert!(d >= ceiling / 2 && d <= ceiling, "{attempts}: {d:?}");
+        }
+    }
+
+    fn row(kind: &str, reply_to: &str, part: u32, template: Option<&str>) -> DueOutbound {
+        DueOutbound {
+            id: 7,
+            business_id: "shop".into(),
+            phone_number_id: "111".into(),
+            wa_id: "4915100000000".into(),
+            reply_to: reply_to.into(),
+            kind: kind.into(),
+            body: Some("Ihre Bestellung …".into()),
+            quote: None,
+            part,
+            template: template.map(str::to_string),
+            attempts: 0,
+            last_inbound_at: 0,
+        }
+    }
+
+    #[test]
+    fn outside_the_window_only_an_order_notice_with_its_template_goes() {
+        let template = r#"{"name":"order_update","language":{"code":"de"},"components":[]}"#;
+        // (the row, the reason's words or None where the template goes)
+        let cases = [
+            (row("notice", "order:ord_1:2", 0, Some(template)), None),
+            (
+                row("notice", "order:ord_1:2", 1, Some(template)),
+                Some("the order template sent in place of the first part"),
+            ),
+            (
+                row("notice", "order:ord_1:2", 0, None),
+                Some("set `order_template`"),
+            ),
+            (
+                row("notice", "person:3", 0, None),
+                Some("a person's reply is free text"),
+            ),
+            (
+                row("text", "wamid.1", 0, None),
+                Some("only a template message may be sent"),
+            ),
+            (
+                row("notice", "order:ord_1:2", 0, Some("{not json")),
+                Some("not JSON"),
+            ),
+        ];
+        for (row, expected) in cases {
+            match (outside_window_body(&row), expected) {
+                (Ok(body), None) => {
+                    assert_eq!(body["type"], "template");
+                    assert_eq!(body["template"]["name"], "order_update");
+                    assert_eq!(body["to"], "4915100000000");
+                    assert_eq!(body["biz_opaque_callback_data"], "clerk:7");
+                    assert!(body.get("context").is_none());
+                }
+                (Err(reason), Some(words)) => {
+                    assert!(reason.contains(words), "{}: {reason}", row.reply_to)
+                }
+                (got, _) => panic!("{} part {}: {got:?}", row.reply_to, row.part),
+            }
         }
     }
 }

@@ -7,7 +7,8 @@ use maud::{html, Markup, DOCTYPE};
 
 use super::words::{order_action, order_state, Lang, Words};
 use crate::engine::{
-    SettingsView, MAX_DISCLOSURE_CHARS, MAX_NOTE_CHARS, MAX_REPLY_CHARS, MAX_RETENTION_DAYS,
+    SettingsView, MAX_DISCLOSURE_CHARS, MAX_NOTE_CHARS, MAX_PIX_CHARS, MAX_REPLY_CHARS,
+    MAX_RETENTION_DAYS,
 };
 use crate::index::DocumentInfo;
 use crate::store::{Business, Conversation, ConversationSummary, Order, OrderCustomer};
@@ -446,6 +447,12 @@ pub fn settings(
         .map(|words| words.join(", "))
         .unwrap_or_default();
     let server_words = server_handoff_words.join(", ");
+    let order_template = settings.settings.order_template.as_ref();
+    let template_name = order_template.map(|t| t.name.clone()).unwrap_or_default();
+    let template_languages = order_template
+        .map(|t| t.languages.join(", "))
+        .unwrap_or_default();
+    let pix = settings.settings.pix.clone().unwrap_or_default();
     page(
         frame,
         html! {
@@ -479,6 +486,16 @@ pub fn settings(
                 label for="handoff" { (w.handoff_words) }
                 input #handoff name="handoff_words" value=(own_words) placeholder=(server_words);
                 p.hint { (w.handoff_words_hint) }
+                label for="template-name" { (w.order_template) }
+                input #template-name name="order_template_name" value=(template_name)
+                    placeholder="order_update" pattern="[a-z0-9_]+" autocomplete="off";
+                label for="template-languages" { (w.order_template_languages) }
+                input #template-languages name="order_template_languages" value=(template_languages)
+                    placeholder="de, en" autocomplete="off";
+                p.hint { (w.order_template_hint) }
+                label for="pix" { (w.pix) }
+                input #pix name="pix" value=(pix) maxlength=(MAX_PIX_CHARS) autocomplete="off";
+                p.hint { (w.pix_hint) }
                 button type="submit" { (w.save) }
                 p.status role="status" {}
             }

@@ -5,6 +5,7 @@ use rand::RngCore;
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::super::{now, require_business, Store, StoreError};
+use super::notice::{Notice, NoticeOf};
 use super::{
     notice, Fulfilment, NewOrder, Order, OrderAction, OrderChange, OrderCustomer, OrderState,
 };
@@ -246,6 +247,22 @@ impl Store {
         note: Option<&str>,
         notice: &dyn Fn(&Order) -> Vec<String>,
     ) -> Result<Order, StoreError> {
+        self.change_order_telling(business, id, action, note, &|order| Notice {
+            parts: notice(order),
+            template: None,
+        })
+    }
+
+    /// [`Store::change_order`], the notification with the template to send in its place
+    /// outside the 24-hour window (see `notice`).
+    pub fn change_order_telling(
+        &self,
+        business: &str,
+        id: &str,
+        action: OrderAction,
+        note: Option<&str>,
+        notice: &dyn Fn(&Order) -> Notice,
+    ) -> Result<Order, StoreError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
         let Some(mut order) = read_order(&tx, business, id)? else {
@@ -271,15 +288,9 @@ impl Store {
             order.business_note = Some(note.to_string());
         }
         if let OrderCustomer::WhatsApp { wa_id, .. } = &order.customer {
-            let parts = notice(&order);
-            notice::enqueue(
-                &tx,
-                business,
-                wa_id,
-                &format!("order:{id}:{seq}"),
-                None,
-                &parts,
-            )?;
+            let message = notice(&order);
+            let key = NoticeOf::order_key(id, seq);
+            notice::enqueue(&tx, business, wa_id, &key, None, &message)?;
         }
         tx.commit()?;
         Ok(order)

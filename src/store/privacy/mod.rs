@@ -1,5 +1,6 @@
-//! What the store keeps of people, and for how long: each business's privacy settings (its
-//! own disclosure text, its retention), retention itself, a customer's export and erasure
+//! What the store keeps of people, and for how long: each business's settings (its own
+//! disclosure text, its retention, its hand-over words, and beside them its order template and
+//! PIX text), retention itself, a customer's export and erasure
 //! (`customer`), and a person's replies written into a conversation (`replies`).
 //!
 //! Retention drops words, not facts: turns are deleted, the texts of answered messages and
@@ -28,7 +29,9 @@ CREATE TABLE IF NOT EXISTS business_settings (
     business_id     TEXT PRIMARY KEY REFERENCES businesses(id) ON DELETE CASCADE,
     disclosure      TEXT,
     retention_days  INTEGER,
-    handoff_words   TEXT
+    handoff_words   TEXT,
+    order_template  TEXT,
+    pix             TEXT
 );
 CREATE TABLE IF NOT EXISTS person_replies (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -65,18 +68,52 @@ pub struct BusinessSettings {
     /// which clerk's disclosure names). Null: the server's `whatsapp_handoff_words`.
     #[serde(default)]
     pub handoff_words: Option<Vec<String>>,
+    /// The Meta-approved template an order update goes out as when the customer's last
+    /// message is older than Meta's 24-hour customer-service window (inside it the update is
+    /// a plain text). Its body takes three text parameters: `{{1}}` the order's reference
+    /// (`#A1B2C3`), `{{2}}` the order's new state in the customer's language ("angenommen",
+    /// "ready for pickup"), `{{3}}` the business's note to this change on one line, or "–"
+    /// without one. Null: no template, and such an update is a dead letter.
+    #[serde(default)]
+    pub order_template: Option<OrderTemplate>,
+    /// The business's PIX key or PIX "copia e cola" code, appended to the message a WhatsApp
+    /// customer gets when their order is accepted (and only then), under a label in their
+    /// language. 1 to 512 characters on one line (spaces allowed, no control characters). It
+    /// is text for the customer to copy: clerk processes no payment. Not part of an order
+    /// template (its parameters are fixed when Meta approves it). Null: nothing appended.
+    #[serde(default)]
+    #[schema(max_length = 512)]
+    pub pix: Option<String>,
+}
+
+/// A message template the business had approved by Meta for order updates: its name and the
+/// language codes it was approved in. The customer gets it in their language where it was
+/// approved (`pt` also matching `pt_BR`), else in the first listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderTemplate {
+    /// The template's name as in WhatsApp Manager: lower-case letters, digits and `_`, at
+    /// most 512 characters.
+    #[schema(example = "order_update", max_length = 512)]
+    pub name: String,
+    /// The codes of the languages it was approved in (`de`, `en_US`, `pt_BR`), 1 to 20.
+    #[schema(example = json!(["de", "en"]))]
+    pub languages: Vec<String>,
 }
 
 /// Columns added after the table was first created, for data dirs of earlier versions.
 pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
-    let has: bool = conn.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('business_settings') \
-         WHERE name = 'handoff_words'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has {
-        conn.execute_batch("ALTER TABLE business_settings ADD COLUMN handoff_words TEXT")?;
+    for column in ["handoff_words", "order_template", "pix"] {
+        let has: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('business_settings') WHERE name = ?1",
+            [column],
+            |r| r.get(0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!(
+                "ALTER TABLE business_settings ADD COLUMN {column} TEXT"
+            ))?;
+        }
     }
     Ok(())
 }
@@ -128,8 +165,8 @@ impl Store {
         let conn = self.conn.lock();
         Ok(conn
             .query_row(
-                "SELECT disclosure, retention_days, handoff_words FROM business_settings \
-                 WHERE business_id = ?1",
+                "SELECT disclosure, retention_days, handoff_words, order_template, pix \
+                 FROM business_settings WHERE business_id = ?1",
                 params![business],
                 |r| {
                     Ok(BusinessSettings {
@@ -138,6 +175,10 @@ impl Store {
                         handoff_words: r
                             .get::<_, Option<String>>(2)?
                             .and_then(|json| serde_json::from_str(&json).ok()),
+                        order_template: r
+                            .get::<_, Option<String>>(3)?
+                            .and_then(|json| serde_json::from_str(&json).ok()),
+                        pix: r.get(4)?,
                     })
                 },
             )
@@ -154,10 +195,12 @@ impl Store {
         let conn = self.conn.lock();
         require_business(&conn, business)?;
         conn.execute(
-            "INSERT INTO business_settings (business_id, disclosure, retention_days, handoff_words) \
-             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (business_id) DO UPDATE SET \
+            "INSERT INTO business_settings (business_id, disclosure, retention_days, \
+             handoff_words, order_template, pix) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (business_id) DO UPDATE SET \
              disclosure = excluded.disclosure, retention_days = excluded.retention_days, \
-             handoff_words = excluded.handoff_words",
+             handoff_words = excluded.handoff_words, order_template = excluded.order_template, \
+             pix = excluded.pix",
             params![
                 business,
                 settings.disclosure,
@@ -165,7 +208,12 @@ impl Store {
                 settings
                     .handoff_words
                     .as_ref()
-                    .map(|words| serde_json::to_string(words).unwrap_or_default())
+                    .map(|words| serde_json::to_string(words).unwrap_or_default()),
+                settings
+                    .order_template
+                    .as_ref()
+                    .map(|template| serde_json::to_string(template).unwrap_or_default()),
+                settings.pix
             ],
         )?;
         Ok(())
@@ -197,7 +245,7 @@ impl Store {
             )?,
             reply_bodies: tx.execute(
                 &format!(
-                    "UPDATE wa_outbox SET body = NULL WHERE body IS NOT NULL \
+                    "UPDATE wa_outbox SET body = NULL, template = NULL WHERE body IS NOT NULL \
                      AND state IN ('sent', 'dead', 'undeliverable') \
                      AND COALESCE(done_at, created_at) <= {}",
                     cutoff("wa_outbox.business_id")

@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::super::conversations::write_person_turn;
-use super::super::orders::notice;
+use super::super::orders::notice::{self, Notice, NoticeOf};
 use super::super::{now, Store, StoreError};
 use super::customer::{subject, Subject};
 
@@ -124,8 +124,13 @@ impl Store {
                         |r| r.get(0),
                     )
                     .optional()?;
-                let key = format!("person:{row}");
-                let refused = notice::enqueue(&tx, business, wa_id, &key, last.as_deref(), parts)?;
+                let key = NoticeOf::person_key(row);
+                let message = Notice {
+                    parts: parts.to_vec(),
+                    template: None,
+                };
+                let refused =
+                    notice::enqueue(&tx, business, wa_id, &key, last.as_deref(), &message)?;
                 match refused {
                     None => (ReplyDelivery::Queued, None, format!("wa:{wa_id}")),
                     Some(why) => (ReplyDelivery::Undeliverable, Some(why), String::new()),

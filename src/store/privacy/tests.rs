@@ -188,9 +188,8 @@ fn a_business_keeps_its_own_retention_and_zero_keeps_nothing_delivered() {
         .set_business_settings(
             "shop",
             &BusinessSettings {
-                disclosure: None,
                 retention_days: Some(0),
-                handoff_words: None,
+                ..BusinessSettings::default()
             },
         )
         .unwrap();

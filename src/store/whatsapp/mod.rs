@@ -78,6 +78,7 @@ CREATE TABLE IF NOT EXISTS wa_outbox (
     part            INTEGER NOT NULL,
     body            TEXT,
     quote           TEXT,
+    template        TEXT,
     state           TEXT NOT NULL DEFAULT 'pending',
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_ms INTEGER NOT NULL,
@@ -142,13 +143,15 @@ pub(super) fn migrate(conn: &rusqlite::Connection) -> Result<(), StoreError> {
             conn.execute_batch(&format!("ALTER TABLE wa_inbox ADD COLUMN {column} TEXT"))?;
         }
     }
-    let has_quote: bool = conn.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('wa_outbox') WHERE name = 'quote'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_quote {
-        conn.execute_batch("ALTER TABLE wa_outbox ADD COLUMN quote TEXT")?;
+    for column in ["quote", "template"] {
+        let has: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('wa_outbox') WHERE name = ?1",
+            [column],
+            |r| r.get(0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE wa_outbox ADD COLUMN {column} TEXT"))?;
+        }
     }
     Ok(())
 }
@@ -266,6 +269,12 @@ pub struct DueOutbound {
     pub body: Option<String>,
     /// The customer message a notice quotes (a person's reply quotes the customer's last).
     pub quote: Option<String>,
+    /// Which part of its reply or notice the row is (0 first).
+    pub part: u32,
+    /// For an order's notice, when the business configured an order template: the Cloud
+    /// API's `template` object (JSON) sent outside the 24-hour window in place of the first
+    /// part (every part carries it, so the others know the template stands for them).
+    pub template: Option<String>,
     pub attempts: u32,
     pub last_inbound_at: u64,
 }

@@ -18,7 +18,7 @@ impl Store {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare(
             "SELECT o.id, o.business_id, o.phone_number_id, o.wa_id, o.reply_to, o.kind, o.body, \
-             o.attempts, COALESCE(c.last_inbound_at, 0), o.quote \
+             o.attempts, COALESCE(c.last_inbound_at, 0), o.quote, o.part, o.template \
              FROM (SELECT MIN(id) AS id FROM wa_outbox WHERE state IN ('pending', 'sending') \
                    GROUP BY business_id, wa_id) AS heads \
              JOIN wa_outbox o ON o.id = heads.id \
@@ -40,6 +40,8 @@ impl Store {
                 attempts: r.get::<_, i64>(7)? as u32,
                 last_inbound_at: r.get::<_, i64>(8)? as u64,
                 quote: r.get(9)?,
+                part: r.get::<_, i64>(10)? as u32,
+                template: r.get(11)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -1,10 +1,13 @@
 //! Orders through the HTTP API on a real server with a real `Engine`: the business lists,
 //! reads and moves orders (`routes`); a WhatsApp customer is told of each move exactly once
 //! through the outbox and a fake Cloud API, and outside the 24-hour window the message is a
-//! dead letter (`notify`). Orders are created through the engine, as the chat will.
+//! dead letter (`notify`) unless the business configured an order template, which then goes
+//! instead; an accepted order's message carries the business's PIX text (`template`). Orders
+//! are created through the engine, as the chat will.
 
 mod notify;
 mod routes;
+mod template;
 
 use std::sync::Arc;
 
@@ -141,6 +144,18 @@ impl Rig {
         let (status, body) = self.call(Method::GET, &path, Some(ADMIN), None).await;
         assert_eq!(status, 200, "{body}");
         body["dead_letters"].as_array().unwrap().clone()
+    }
+
+    /// PUTs the business's settings with its own key: status and body.
+    pub async fn put_settings(&self, settings: Value) -> (u16, Value) {
+        let path = format!("/v1/businesses/{SHOP}/settings");
+        self.call(
+            Method::PUT,
+            &path,
+            Some(&self.key.clone()),
+            Some(&settings.to_string()),
+        )
+        .await
     }
 
     /// POSTs the business's `action` on order `id` with its own key.

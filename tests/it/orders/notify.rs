@@ -9,7 +9,7 @@ use clerk::channels::whatsapp::FakeMessage;
 use clerk::engine::OrderState;
 
 /// What the fake received for `wa_id`, once nothing has been on its way for a while.
-async fn received(rig: &Rig, wa_id: &str, at_least: usize) -> Vec<FakeMessage> {
+pub(super) async fn received(rig: &Rig, wa_id: &str, at_least: usize) -> Vec<FakeMessage> {
     let started = Instant::now();
     loop {
         let got: Vec<_> = rig

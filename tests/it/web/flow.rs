@@ -197,11 +197,14 @@ async fn a_shop_owner_teaches_tries_takes_over_and_settles_in_the_browser() {
         .unwrap();
     assert_eq!(state, OrderState::Accepted);
 
-    // Settings: retention and the disclosure, saved through the API.
+    // Settings: retention, the disclosure, the order template and PIX, saved through the API.
     browser.click("nav a[href='/app/settings']").await;
     browser.type_into("#retention", "14").await;
     browser.type_into("#handoff", "Chef, Inhaber").await;
     browser.type_into("#disclosure", "Hier antwortet der Assistent des Kiosks; schreiben Sie „Mitarbeiter“ für einen Menschen.").await;
+    browser.type_into("#template-name", "order_update").await;
+    browser.type_into("#template-languages", "de, en_US").await;
+    browser.type_into("#pix", "kiosk@example.com").await;
     browser.click("#privacy button[type=submit]").await;
     browser
         .wait_for_text("#privacy .status", "Gespeichert", PATIENCE)
@@ -221,6 +224,15 @@ async fn a_shop_owner_teaches_tries_takes_over_and_settles_in_the_browser() {
         .settings
         .disclosure
         .is_some_and(|d| d.starts_with("Hier antwortet")));
+    let template = settings
+        .settings
+        .order_template
+        .expect("the order template");
+    assert_eq!(
+        (template.name.as_str(), template.languages),
+        ("order_update", vec!["de".to_string(), "en_US".to_string()])
+    );
+    assert_eq!(settings.settings.pix.as_deref(), Some("kiosk@example.com"));
 
     // The same page in English.
     browser.click("a.lang").await;

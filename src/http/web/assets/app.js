@@ -307,11 +307,18 @@ function setUpSettings() {
       const days = privacy.querySelector("[name=retention_days]").value.trim();
       const handoff = privacy.querySelector("[name=handoff_words]").value
         .split(",").map((w) => w.trim()).filter(Boolean);
+      const templateName = privacy.querySelector("[name=order_template_name]").value.trim();
+      const templateLanguages = privacy.querySelector("[name=order_template_languages]").value
+        .split(",").map((l) => l.trim()).filter(Boolean);
+      const pix = privacy.querySelector("[name=pix]").value.trim();
       try {
+        // A PUT replaces every setting, so the form sends all of them.
         await call("PUT", "/settings", {
           disclosure: disclosure || null,
           retention_days: days === "" ? null : Number(days),
           handoff_words: handoff.length ? handoff : null,
+          order_template: templateName ? { name: templateName, languages: templateLanguages } : null,
+          pix: pix || null,
         });
         show(status, words.saved);
       } catch (error) {
