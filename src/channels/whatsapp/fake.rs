@@ -252,7 +252,7 @@ async fn messages(
         None => {
             if let Some(template) = &message.template {
                 if let Err(problem) = check_template(template) {
-                    return graph_error(400, 132018, problem);
+                    return graph_error(400, 132012, problem);
                 }
             } else if message.body.is_empty() {
                 return graph_error(400, 100, "Invalid parameter");
