@@ -131,32 +131,22 @@ pub struct EvalCatalogArgs {
     pub retrieval: super::RetrievalArgs,
     #[command(flatten)]
     pub tuning: AnswerTuning,
-    /// A corpus folder of demo businesses with catalog-eval.json files [default: ./corpus].
-    #[arg(long, env = "CLERK_CORPUS_DIR")]
-    pub corpus: Option<PathBuf>,
-    /// Only this demo business.
-    #[arg(long, env = "CLERK_BUSINESS")]
-    pub business: Option<String>,
-    /// Only this split (`dev` to tune on, `test` to report) [default: both].
-    #[arg(long, value_parser = ["dev", "test"])]
-    pub split: Option<String>,
-    /// Print a JSON array, one object per business and split.
-    #[arg(long, env = "CLERK_JSON")]
-    pub json: bool,
+    #[command(flatten)]
+    pub demo: DemoEvalArgs,
 }
 
 pub fn eval_catalog(args: EvalCatalogArgs) -> anyhow::Result<()> {
-    let corpus = args.corpus.clone().unwrap_or_else(default_corpus_dir);
+    let corpus = args.demo.corpus.clone().unwrap_or_else(default_corpus_dir);
     let retrieval = super::commands::retrieval(&args.retrieval)?;
     let reports = eval::catalog::evaluate(
         &corpus,
-        args.business.as_deref(),
-        args.split.as_deref().map(split_named),
+        args.demo.business.as_deref(),
+        args.demo.split.as_deref().map(split_named),
         args.tuning.settings()?,
         &retrieval,
     )
     .with_context(|| format!("evaluating catalog questions on {}", corpus.display()))?;
-    if print_json(args.json, &reports)? {
+    if print_json(args.demo.json, &reports)? {
         return Ok(());
     }
     for r in &reports {
@@ -195,7 +185,14 @@ pub fn eval_catalog(args: EvalCatalogArgs) -> anyhow::Result<()> {
 pub struct EvalOrdersArgs {
     #[command(flatten)]
     pub retrieval: super::RetrievalArgs,
-    /// A corpus folder of demo businesses with order-eval.json files [default: ./corpus].
+    #[command(flatten)]
+    pub demo: DemoEvalArgs,
+}
+
+/// Which demo businesses and split an eval of their own files runs on, and how it prints.
+#[derive(Debug, Args)]
+pub struct DemoEvalArgs {
+    /// A corpus folder of demo businesses with their eval files [default: ./corpus].
     #[arg(long, env = "CLERK_CORPUS_DIR")]
     pub corpus: Option<PathBuf>,
     /// Only this demo business.
@@ -210,16 +207,16 @@ pub struct EvalOrdersArgs {
 }
 
 pub fn eval_orders(args: EvalOrdersArgs) -> anyhow::Result<()> {
-    let corpus = args.corpus.clone().unwrap_or_else(default_corpus_dir);
+    let corpus = args.demo.corpus.clone().unwrap_or_else(default_corpus_dir);
     let retrieval = super::commands::retrieval(&args.retrieval)?;
     let reports = eval::orders::evaluate(
         &corpus,
-        args.business.as_deref(),
-        args.split.as_deref().map(split_named),
+        args.demo.business.as_deref(),
+        args.demo.split.as_deref().map(split_named),
         &retrieval,
     )
     .with_context(|| format!("evaluating order messages on {}", corpus.display()))?;
-    if print_json(args.json, &reports)? {
+    if print_json(args.demo.json, &reports)? {
         return Ok(());
     }
     for r in &reports {
