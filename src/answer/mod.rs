@@ -24,6 +24,7 @@ pub mod judge;
 #[cfg(test)]
 mod judge_tests;
 pub mod language;
+pub mod ordered;
 #[cfg(test)]
 mod tests;
 
@@ -59,15 +60,18 @@ pub enum Mode {
     Generated,
     Extractive,
     Abstained,
+    /// The order conversation answered: an order summarized, placed, changed or cancelled.
+    Order,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 5] = [
+    pub const ALL: [Mode; 6] = [
         Mode::Faq,
         Mode::Catalog,
         Mode::Generated,
         Mode::Extractive,
         Mode::Abstained,
+        Mode::Order,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +81,7 @@ impl Mode {
             Mode::Generated => "generated",
             Mode::Extractive => "extractive",
             Mode::Abstained => "abstained",
+            Mode::Order => "order",
         }
     }
 }
@@ -150,6 +155,9 @@ pub struct Answer {
     /// ("more" shows the next ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<catalog::CatalogResult>,
+    /// With mode `order`: what happened to the order and what the customer can pick next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<ordered::OrderPart>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -479,6 +487,7 @@ impl Answerer {
             generation: None,
             evidence: None,
             catalog: None,
+            order: None,
         };
         // "Do you sell X?" is answered by an FAQ entry that asks about X or a product that is
         // an X (its name or category says so), not by a page or an answer that happens to
@@ -644,6 +653,7 @@ fn catalog_answer(
         generation: None,
         evidence: None,
         catalog: Some(listing.result(catalog)),
+        order: None,
     })
 }
 

@@ -7,12 +7,13 @@ use rand::RngCore;
 
 use crate::answer::decision::{self, Features};
 use crate::answer::language::{self, QUESTION_WORDS};
-use crate::answer::{Answer, Answerer, BusinessContext, Judge, Role, StreamEvent, Turn};
+use crate::answer::ordered::OrderPart;
+use crate::answer::{Answer, Answerer, BusinessContext, Judge, Mode, Role, StreamEvent, Turn};
 use crate::index::Hit;
 use crate::llm::ChatModel;
 use crate::store::{Conversation, ConversationSummary, Exchange, InboxStamp};
 
-use super::{Engine, EngineError};
+use super::{Choices, Engine, EngineError, OrderCustomer, OrderMessage};
 
 /// Where the turns before a question come from.
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +137,78 @@ impl Engine {
             answer.conversation_id = Some(conversation);
         }
         Ok(answer)
+    }
+
+    /// Answers a customer's message in a stored conversation (a new one when None) as a chat
+    /// would: an order message, or a `choice` sent back from an earlier answer's
+    /// `order.choices`, goes to the order conversation first (mode `order`), anything else
+    /// to the answer pipeline. The exchange is recorded either way.
+    pub fn converse(
+        &self,
+        business: &str,
+        question: &str,
+        conversation: Option<&str>,
+        choice: Option<&str>,
+        on_event: &mut dyn FnMut(StreamEvent),
+    ) -> Result<Answer, EngineError> {
+        let question = self.check_question(question)?;
+        self.business(business)?;
+        let id = match conversation.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(id) => {
+                validate_conversation_id(id)?;
+                id.to_string()
+            }
+            None => new_conversation_id(),
+        };
+        let turns = self.recent_turns(business, &id)?;
+        let language = language::detect(question, &self.language_of(business)?);
+        // Each message its own key: a retried request makes a new draft, which replaces the
+        // older one in this conversation, so it is never a second order.
+        let key = format!("api:{}", new_conversation_id());
+        let message = OrderMessage {
+            customer: OrderCustomer::Api,
+            conversation: &id,
+            text: question,
+            choice,
+            key: &key,
+            history: &turns,
+            language: &language,
+        };
+        let Some(reply) = self.order_turn(business, &message)? else {
+            return self.answer(business, question, History::Stored(Some(&id)), on_event);
+        };
+        self.store.record_exchange(
+            business,
+            &id,
+            &Exchange {
+                question,
+                reply: &reply.text,
+                mode: Mode::Order.as_str(),
+                needs_person: false,
+            },
+        )?;
+        let choices = match reply.choices {
+            Some(Choices::Buttons(choices)) | Some(Choices::List { rows: choices, .. }) => choices,
+            None => Vec::new(),
+        };
+        Ok(Answer {
+            text: reply.text,
+            sources: Vec::new(),
+            mode: Mode::Order,
+            language,
+            timings: Default::default(),
+            model: None,
+            needs_person: false,
+            conversation_id: Some(id),
+            generation: None,
+            evidence: None,
+            catalog: None,
+            order: Some(OrderPart {
+                step: reply.step,
+                order_id: reply.order.map(|o| o.id),
+                choices,
+            }),
+        })
     }
 
     /// The turns of a stored conversation an answer leans on, oldest first (none for an

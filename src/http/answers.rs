@@ -48,6 +48,11 @@ pub struct AnswerRequest {
     /// Answer as server-sent events.
     #[serde(default)]
     stream: bool,
+    /// The id of a choice from an earlier answer's `order.choices` (confirm, change or cancel
+    /// an order, or pick a product), with its title as the `question`.
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    choice: Option<String>,
 }
 
 /// The data of an `event: token` in an answer stream: reply text that has passed the fact
@@ -59,7 +64,8 @@ pub struct TokenEvent<'a> {
 
 /// Where an answer's earlier turns come from, owned so it can move to the blocking pool.
 pub(super) enum Turns {
-    Stored(Option<String>),
+    /// A stored conversation (a new one when None), and the choice sent back, if any.
+    Stored(Option<String>, Option<String>),
     Given(Vec<Turn>),
 }
 
@@ -95,14 +101,22 @@ pub(super) fn start(
     let engine = state.engine.clone();
     let metrics = state.metrics.clone();
     tokio::task::spawn_blocking(move || {
-        let history = match &turns {
-            Turns::Stored(id) => History::Stored(id.as_deref()),
-            Turns::Given(turns) => History::Given(turns),
-        };
-        let result = engine.answer(&business, &question, history, &mut |event| {
-            // A client that went away stops listening; the reply still finishes and is stored.
+        // A client that went away stops listening; the reply still finishes and is stored.
+        let mut on_event = |event| {
             let _ = tx.blocking_send(Progress::Text(event));
-        });
+        };
+        let result = match &turns {
+            Turns::Stored(id, choice) => engine.converse(
+                &business,
+                &question,
+                id.as_deref(),
+                choice.as_deref(),
+                &mut on_event,
+            ),
+            Turns::Given(turns) => {
+                engine.answer(&business, &question, History::Given(turns), &mut on_event)
+            }
+        };
         if let Ok(answer) = &result {
             metrics.record_answer(answer);
         }
@@ -151,8 +165,12 @@ fn sse_event(progress: Progress) -> Result<Event, Infallible> {
 ///
 /// Answers from the business's documents: a matching FAQ or catalog entry, a model reply whose
 /// facts are checked against the sources, an extractive reply, or an abstention that flags the
-/// conversation for a person. The exchange is stored in the conversation before the answer
-/// returns. With `stream: true` the reply comes as server-sent events.
+/// conversation for a person. A message that orders, reserves or buys something, or a
+/// `choice` sent back from an earlier answer, is answered by the order conversation instead
+/// (mode `order`): a summary to confirm with its choices, a list of products to pick from,
+/// the order placed, changed or cancelled — the same orders `GET …/orders` lists. The
+/// exchange is stored in the conversation before the answer returns. With `stream: true` the
+/// reply comes as server-sent events.
 #[utoipa::path(
     post,
     path = "/v1/businesses/{business}/answer",
@@ -197,7 +215,7 @@ pub async fn answer(
         &state,
         business,
         request.question,
-        Turns::Stored(request.conversation_id),
+        Turns::Stored(request.conversation_id, request.choice),
     );
     if !request.stream {
         return Ok(Json(finish(rx).await?).into_response());

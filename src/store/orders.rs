@@ -228,7 +228,8 @@ pub struct OrderItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
     pub quantity: u32,
-    /// The unit price exactly as uploaded ("14,90", "€ 1.299,00").
+    /// The unit price exactly as uploaded ("14,90", "€ 1.299,00"); empty where the catalog
+    /// gives none (the business names it when it accepts).
     pub price: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,

@@ -29,6 +29,11 @@ pub fn reference(order_id: &str) -> String {
 
 /// "2 × Der Zauberberg (14,90 EUR)": quantity, title and the unit price as uploaded.
 pub fn item_line(item: &OrderItem) -> String {
+    // A product the catalog gives no price for is ordered without one: the business names
+    // it when it accepts.
+    if item.price.is_empty() {
+        return format!("{} × {}", item.quantity, item.title);
+    }
     let currency = item
         .currency
         .as_deref()
@@ -227,6 +232,17 @@ mod tests {
                 None
             );
         }
+    }
+
+    #[test]
+    fn an_item_without_a_price_is_listed_without_one() {
+        let mut o = order("de", OrderState::Accepted, None);
+        o.items[1].price = String::new();
+        let text = order_notice(&o, None, None).unwrap();
+        assert!(
+            text.contains("2 × Der Zauberberg (14,90 EUR), 1 × Momo."),
+            "{text}"
+        );
     }
 
     #[test]

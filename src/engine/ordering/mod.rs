@@ -23,6 +23,7 @@ mod texts;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use crate::answer::ordered::{Choice, OrderStep};
 pub use intent::Consent;
 
 use super::orders::MAX_QUANTITY;
@@ -53,14 +54,6 @@ pub struct OrderMessage<'a> {
     pub language: &'a str,
 }
 
-/// An option the customer can tap: its id comes back with their choice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    pub id: String,
-    pub title: String,
-    pub description: Option<String>,
-}
-
 /// What the customer can tap under a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Choices {
@@ -68,39 +61,6 @@ pub enum Choices {
     Buttons(Vec<Choice>),
     /// A list behind a button, up to ten rows.
     List { button: String, rows: Vec<Choice> },
-}
-
-/// What happened, for the channel's log and the conversation's mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderStep {
-    /// A draft was summarized for confirmation.
-    Summarized,
-    Placed,
-    /// A confirmation of an order past confirming: nothing changed.
-    AlreadyPlaced,
-    Cancelled,
-    AskedWhatToChange,
-    /// Several products fit: a list to pick from.
-    AskedWhich,
-    /// Nothing of it is in stock.
-    SoldOut,
-    /// A choice that fits no order or product any more.
-    Stale,
-}
-
-impl OrderStep {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStep::Summarized => "order summarized",
-            OrderStep::Placed => "order placed",
-            OrderStep::AlreadyPlaced => "order already placed",
-            OrderStep::Cancelled => "order cancelled",
-            OrderStep::AskedWhatToChange => "order change asked",
-            OrderStep::AskedWhich => "order product asked",
-            OrderStep::SoldOut => "order refused: sold out",
-            OrderStep::Stale => "order choice stale",
-        }
-    }
 }
 
 /// The order conversation's reply to one message.
@@ -397,11 +357,11 @@ impl Engine {
     ) -> Result<OrderReply, EngineError> {
         let mut items = Vec::new();
         let mut limited = Vec::new();
-        let mut sold_out = None;
+        let mut sold_out = Vec::new();
         for Line { mut item, stock } in lines {
             match stock {
-                Some((Stock::Count(n), shown)) if n < 1.0 => sold_out = Some((item.title, shown)),
-                Some((Stock::SoldOut, shown)) => sold_out = Some((item.title, shown)),
+                Some((Stock::Count(n), shown)) if n < 1.0 => sold_out.push((item.title, shown)),
+                Some((Stock::SoldOut, shown)) => sold_out.push((item.title, shown)),
                 Some((Stock::Count(n), shown)) if f64::from(item.quantity) > n => {
                     item.quantity = n.floor() as u32;
                     limited.push((item.title.clone(), shown));
@@ -411,8 +371,8 @@ impl Engine {
             }
         }
         if items.is_empty() {
-            let text = match sold_out {
-                Some((title, shown)) => texts::sold_out(message.language, &title, &shown),
+            let text = match sold_out.first() {
+                Some((title, shown)) => texts::sold_out(message.language, title, shown),
                 None => texts::nothing_available(message.language).to_string(),
             };
             return Ok(OrderReply {
@@ -450,7 +410,7 @@ impl Engine {
             })
             .collect();
         Ok(OrderReply {
-            text: texts::summary(&order, &limited),
+            text: texts::summary(&order, &limited, &sold_out),
             choices: Some(Choices::Buttons(buttons)),
             order: Some(order),
             step: OrderStep::Summarized,

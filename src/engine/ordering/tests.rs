@@ -193,3 +193,68 @@ fn a_product_is_clearly_named_only_when_no_other_is_nearly_as_well() {
         Some((vec!["Tidewater E-500 Hybrid".to_string()], None))
     );
 }
+
+fn order_text(engine: &Engine, business: &str, text: &str, key: &str) -> OrderReply {
+    let message = OrderMessage {
+        customer: OrderCustomer::Api,
+        conversation: key,
+        text,
+        choice: None,
+        key,
+        history: &[],
+        language: "de",
+    };
+    engine.order_turn(business, &message).unwrap().unwrap()
+}
+
+/// A product the catalog gives no price for is ordered without one, and the summary says the
+/// business will name it; a sold-out product in a list is left out of the order, and the
+/// summary says so.
+#[test]
+fn a_product_without_a_price_is_ordered_and_a_sold_out_one_left_out_saying_so() {
+    let (_dir, engine) = demo();
+    engine
+        .create_business("hofladen", None, Some("de"))
+        .unwrap();
+    let csv = "Name,Preis,Bestand,Kategorie\nBauernbrot,,5,Brot\nDinkelbrot,\"4,20\",0,Brot\n";
+    engine
+        .ingest(
+            "hofladen",
+            &[crate::engine::Upload {
+                name: "sortiment.csv".into(),
+                bytes: csv.as_bytes().to_vec(),
+            }],
+        )
+        .unwrap();
+    let reply = order_text(
+        &engine,
+        "hofladen",
+        "Ich möchte zwei Bauernbrot bestellen",
+        "k1",
+    );
+    assert_eq!(reply.step, OrderStep::Summarized, "{}", reply.text);
+    assert!(reply.text.contains("2 × Bauernbrot\n"), "{}", reply.text);
+    assert!(
+        reply.text.contains("nennt der Katalog keinen Preis"),
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.order.unwrap().items[0].price, "");
+
+    let reply = order_text(
+        &engine,
+        SHOP,
+        "2 zauberberg und 1 das kleine gespenst bitte reservieren",
+        "k2",
+    );
+    let order = reply.order.expect("an order of what is in stock");
+    assert_eq!(order.items.len(), 1, "{}", reply.text);
+    assert_eq!(order.items[0].title, "Der Zauberberg");
+    assert!(
+        reply
+            .text
+            .contains("Das kleine Gespenst ist laut Katalog nicht vorrätig"),
+        "{}",
+        reply.text
+    );
+}

@@ -57,8 +57,13 @@ fn items(order: &Order) -> String {
 }
 
 /// The summary of an order awaiting confirmation; `limited` names the products whose number
-/// was cut to the stock the catalog gives (with that stock as uploaded).
-pub fn summary(order: &Order, limited: &[(String, String)]) -> String {
+/// was cut to the stock the catalog gives, `left_out` those of a list not in stock at all
+/// (each with its stock as uploaded).
+pub fn summary(
+    order: &Order,
+    limited: &[(String, String)],
+    left_out: &[(String, String)],
+) -> String {
     let language = lang(&order.language);
     let how = fulfilment_words(language, order.fulfilment);
     let mut text = match language {
@@ -73,6 +78,19 @@ pub fn summary(order: &Order, limited: &[(String, String)]) -> String {
             "pt" => format!("\n\nDe {title} há apenas {stock} em estoque, segundo o catálogo."),
             "es" => format!("\n\nDe {title} solo hay {stock} en stock, según el catálogo."),
             _ => format!("\n\nThe catalog has only {stock} of {title} in stock."),
+        });
+    }
+    for (title, stock) in left_out {
+        text.push_str("\n\n");
+        text.push_str(&sold_out(language, title, stock));
+    }
+    for item in order.items.iter().filter(|i| i.price.is_empty()) {
+        let title = &item.title;
+        text.push_str(&match language {
+            "de" => format!("\n\nFür {title} nennt der Katalog keinen Preis; wir nennen ihn Ihnen, wenn wir die Bestellung annehmen."),
+            "pt" => format!("\n\nO catálogo não indica preço para {title}; informamos quando aceitarmos o pedido."),
+            "es" => format!("\n\nEl catálogo no indica precio para {title}; se lo diremos al aceptar el pedido."),
+            _ => format!("\n\nThe catalog gives no price for {title}; we will tell you when we accept the order."),
         });
     }
     text.push_str(match language {

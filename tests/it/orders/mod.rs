@@ -3,8 +3,10 @@
 //! through the outbox and a fake Cloud API, and outside the 24-hour window the message is a
 //! dead letter (`notify`) unless the business configured an order template, which then goes
 //! instead; an accepted order's message carries the business's PIX text (`template`). Orders
-//! are created through the engine, as the chat will.
+//! are created through the engine, as the chat will, or by a chat pipeline's customer through
+//! the answer endpoint (`chat`).
 
+mod chat;
 mod notify;
 mod routes;
 mod template;

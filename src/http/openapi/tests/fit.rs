@@ -201,6 +201,15 @@ fn a_full_answer_and_order_fit_their_schemas() {
             products: vec![listed.clone()],
             shown: vec![listed],
         }),
+        order: Some(crate::answer::ordered::OrderPart {
+            step: crate::answer::ordered::OrderStep::Summarized,
+            order_id: Some("ord_1".into()),
+            choices: vec![crate::answer::ordered::Choice {
+                id: "order:ord_1:confirm".into(),
+                title: "Bestätigen".into(),
+                description: None,
+            }],
+        }),
     };
     let value = serde_json::to_value(&answer).unwrap();
     assert_fits(&doc, schema_named(&doc, "Answer"), &value, "Answer");

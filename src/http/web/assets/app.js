@@ -150,16 +150,15 @@ function setUpTry() {
     sessionStorage.setItem(key, conversation);
     chat.replaceChildren();
   };
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const field = form.querySelector("textarea");
-    const question = field.value.trim();
-    if (!question) return;
+  // An order's choices (confirm / change / cancel, or products to pick) are buttons that
+  // send their id back, as a WhatsApp tap would.
+  const ask = async (question, choice) => {
     bubble("customer", question);
-    field.value = "";
     const waiting = bubble("assistant", words.working);
     try {
-      const answer = await call("POST", "/answer", { question, conversation_id: conversation });
+      const body = { question, conversation_id: conversation };
+      if (choice) body.choice = choice;
+      const answer = await call("POST", "/answer", body);
       waiting.querySelector("p").textContent = answer.text;
       waiting.dataset.mode = answer.mode;
       const meta = document.createElement("div");
@@ -186,11 +185,33 @@ function setUpTry() {
         note.textContent = words.hand_over;
         meta.append(note);
       }
+      const choices = (answer.order && answer.order.choices) || [];
+      if (choices.length) {
+        const row = document.createElement("div");
+        row.className = "choices";
+        for (const c of choices) {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.className = "choice";
+          button.textContent = c.description ? `${c.title} (${c.description})` : c.title;
+          button.onclick = () => ask(c.title, c.id);
+          row.append(button);
+        }
+        waiting.append(row);
+      }
       waiting.append(meta);
     } catch (error) {
       waiting.querySelector("p").textContent = `${words.failed}: ${error.message}`;
       waiting.classList.add("failed");
     }
+  };
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const field = form.querySelector("textarea");
+    const question = field.value.trim();
+    if (!question) return;
+    field.value = "";
+    ask(question);
   });
 }
 
