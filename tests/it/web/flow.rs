@@ -118,7 +118,35 @@ async fn a_shop_owner_teaches_tries_takes_over_and_settles_in_the_browser() {
         .wait_for_text("#chat .bubble.assistant[data-mode]", "fragen.md", PATIENCE)
         .await;
     assert!(answer.contains("7 bis 18 Uhr"), "{answer}");
+
+    // An order in "try it": the summary's choices are buttons; a click confirms it.
+    let engine = rig.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let catalog = "Titel,Preis,Währung,Bestand\nDer Zauberberg,\"16,00\",EUR,3\n";
+        engine
+            .ingest(
+                SHOP,
+                &[clerk::engine::Upload {
+                    name: "katalog.csv".into(),
+                    bytes: catalog.as_bytes().to_vec(),
+                }],
+            )
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    browser
+        .type_into("#question", "Ich möchte zwei Zauberberg reservieren")
+        .await;
+    browser.click("#ask button[type=submit]").await;
+    let confirm = "#chat .bubble.assistant[data-mode='order'] .choices button.choice";
+    browser.wait_for_text(confirm, "Bestätigen", PATIENCE).await;
     browser.screenshot("try-it").await;
+    browser.click(confirm).await;
+    let placed = browser
+        .wait_for_text("#chat .bubble.assistant:last-child", "aufgegeben", PATIENCE)
+        .await;
+    assert!(placed.contains("order"), "the mode is shown: {placed}");
 
     // The inbox, open and live: a customer's question the documents cannot answer arrives.
     browser.click("nav a[href='/app/inbox']").await;
