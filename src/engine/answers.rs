@@ -41,6 +41,17 @@ pub fn validate_conversation_id(id: &str) -> Result<(), EngineError> {
     }
 }
 
+/// The conversation a client named (checked), or a new one.
+fn conversation_or_new(id: Option<&str>) -> Result<String, EngineError> {
+    match id.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(id) => {
+            validate_conversation_id(id)?;
+            Ok(id.to_string())
+        }
+        None => Ok(new_conversation_id()),
+    }
+}
+
 fn new_conversation_id() -> String {
     let mut bytes = [0u8; 12];
     rand::rng().fill_bytes(&mut bytes);
@@ -82,13 +93,7 @@ impl Engine {
         let record = self.business(business)?;
         let (conversation, turns): (Option<String>, Vec<Turn>) = match history {
             History::Stored(id) => {
-                let id = match id.map(str::trim).filter(|c| !c.is_empty()) {
-                    Some(id) => {
-                        validate_conversation_id(id)?;
-                        id.to_string()
-                    }
-                    None => new_conversation_id(),
-                };
+                let id = conversation_or_new(id)?;
                 let turns = self.recent_turns(business, &id)?;
                 (Some(id), turns)
             }
@@ -153,13 +158,7 @@ impl Engine {
     ) -> Result<Answer, EngineError> {
         let question = self.check_question(question)?;
         self.business(business)?;
-        let id = match conversation.map(str::trim).filter(|c| !c.is_empty()) {
-            Some(id) => {
-                validate_conversation_id(id)?;
-                id.to_string()
-            }
-            None => new_conversation_id(),
-        };
+        let id = conversation_or_new(conversation)?;
         let turns = self.recent_turns(business, &id)?;
         let language = language::detect(question, &self.language_of(business)?);
         // Each message its own key: a retried request makes a new draft, which replaces the
