@@ -82,12 +82,18 @@ const PICKUP_PHRASES: &[&str] = &[
 
 /// Having it brought.
 const DELIVERY_VERBS: &[&str] = &[
-    "liefer", "versend", "zuschick", "zusend", "schick", "bring", "deliver", "ship", "send",
-    "entreg", "enviar", "envia", "envie", "envíe", "mandar", "mandem", "mande",
+    "liefer", "versend", "zuschick", "zusend", "schick", "bring", "deliver", "ship", "entreg",
+    "enviar", "envia", "envie", "envíe", "mandar", "mandem", "mande",
 ];
 
 /// Having it brought, in so many words ("per Post", "post them to me", "a domicilio").
 const DELIVERY_PHRASES: &[&str] = &[
+    // "send" only with what is sent or to whom: "meine Sendung", "sending" say nothing.
+    "send me",
+    "send it",
+    "send them",
+    "send us",
+    "send to",
     "per post",
     "by post",
     "post it",
@@ -715,6 +721,7 @@ mod tests {
             "2 helmets in stock?",
             "liefert ihr bitte auch nach Österreich?",
             "Do you have 3 copies of Faust?",
+            "Meine Sendung ist nicht angekommen, bitte helfen",
         ] {
             assert_eq!(intent(text, &[]), None, "{text:?}");
         }
