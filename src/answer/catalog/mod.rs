@@ -29,7 +29,8 @@ pub const PAGE: usize = 5;
 const CLEARLY_NAMED: f32 = 0.6;
 /// How near another product's name must be spelt by the same words for a product not to be
 /// clearly named: within this share of its name ("kraken lock" spells the Folding Lock 0.66,
-/// the Cable Lock 0.6x). Fitted on the dev cases of `clerk eval orders`.
+/// the Cable Lock a little less). Chosen by hand and checked on the dev cases of `clerk eval
+/// orders`, not searched for.
 const RIVAL_MARGIN: f32 = 0.1;
 /// Most products a comparison sets side by side.
 const MOST_COMPARED: usize = 3;
