@@ -403,9 +403,6 @@ pub fn named_with_rivals(
         .collect();
     // The best spelt first; of names spelt alike, the one that explains more of the
     // question's words ("kleine gespenst" is Das kleine Gespenst, not also Das kleine Ich bin
-    // ich, whose other words are too common to count).
-    // The best spelt first; of names spelt alike, the one that explains more of the
-    // question's words ("kleine gespenst" is Das kleine Gespenst, not also Das kleine Ich bin
     // ich, whose other words are too common to count), then the one earning more of them
     // ("e-500" spells the E-500 wholly, the 500 only in part).
     candidates.sort_by(|a, b| {

@@ -335,10 +335,21 @@ fn has_stem(words: &[String], stems: &[&str]) -> bool {
 
 /// Whether the lower-cased text holds `phrase` as whole words.
 fn has_phrase(words: &[String], phrase: &str) -> bool {
-    let parts: Vec<&str> = phrase.split(' ').collect();
+    phrase_at(words, phrase).next().is_some()
+}
+
+/// Where `phrase` stands in `words`: the range of each occurrence.
+fn phrase_at<'a>(
+    words: &'a [String],
+    phrase: &str,
+) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+    let parts: Vec<String> = phrase.split(' ').map(str::to_string).collect();
+    let len = parts.len();
     words
-        .windows(parts.len())
-        .any(|w| w.iter().zip(&parts).all(|(a, b)| a == b))
+        .windows(len)
+        .enumerate()
+        .filter(move |(_, w)| w == &parts.as_slice())
+        .map(move |(start, _)| start..start + len)
 }
 
 /// The number of pieces the message names: a number word, or digits that are not a time, a
@@ -477,7 +488,8 @@ fn product_words_but(text: &str, drop_quantity: bool) -> String {
             || REFERENCES.contains(&w.as_str())
             || PICKUP_PHRASES.iter().any(|p| p.split(' ').any(|x| x == w))
             || POLITE.contains(&w.as_str())
-            || matches!(w.as_str(), "hole" | "holen" | "holt" | "hol" | "ab")
+            || FETCH_FORMS.contains(&w.as_str())
+            || w == "ab"
             || NUMBER_WORDS.iter().any(|(n, _)| n == w)
     };
     let brought = phrase_spans(&words, DELIVERY_PHRASES);
@@ -579,24 +591,22 @@ pub fn parts(text: &str, in_a_name: impl Fn(&str) -> bool) -> Vec<String> {
 
 /// The positions of the words that make up any of `phrases` where they stand.
 fn phrase_spans(words: &[String], phrases: &[&str]) -> Vec<usize> {
-    let mut spans = Vec::new();
-    for phrase in phrases {
-        let parts: Vec<&str> = phrase.split(' ').collect();
-        for (start, window) in words.windows(parts.len()).enumerate() {
-            if window.iter().zip(&parts).all(|(a, b)| a == b) {
-                spans.extend(start..start + parts.len());
-            }
-        }
-    }
-    spans
+    phrases
+        .iter()
+        .flat_map(|phrase| phrase_at(words, phrase))
+        .flatten()
+        .collect()
 }
+
+/// The forms of "holen" that, with "ab" after them, are German's separable "abholen".
+const FETCH_FORMS: &[&str] = &["hole", "holen", "holt", "hol"];
 
 /// German's separable "abholen" ("ich hole ihn morgen ab"): a form of "holen" with "ab"
 /// after it.
 fn fetches(words: &[String]) -> bool {
     words
         .iter()
-        .position(|w| matches!(w.as_str(), "hole" | "holen" | "holt" | "hol"))
+        .position(|w| FETCH_FORMS.contains(&w.as_str()))
         .is_some_and(|at| words[at + 1..].iter().any(|w| w == "ab"))
 }
 
