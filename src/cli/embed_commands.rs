@@ -160,7 +160,7 @@ pub fn bench(args: BenchEmbedArgs) -> anyhow::Result<()> {
         passage_tokens_mean: passage_tokens as f64 / refs.len() as f64,
         passages_per_s: percentile(&rates, 0.5),
         passages_per_s_one_at_a_time: one_at_a_time,
-        peak_rss_mb: super::generate_commands::peak_rss_mb(),
+        peak_rss_mb: super::generate_bench::peak_rss_mb(),
     };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

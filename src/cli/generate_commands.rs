@@ -1,17 +1,15 @@
-//! `clerk generate` (stream a model's answer to the terminal) and `clerk bench generate` (load
-//! time, prompt processing and generation speed, time to first token and peak memory, in
-//! llama-bench's terms).
+//! `clerk generate` (stream a model's answer to the terminal) and the arguments of `clerk bench
+//! generate` (which `generate_bench` runs).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::app::ModelChoice;
 use crate::llm::engine::{Engine, Generator, Prompt, Request};
-use crate::llm::generate::{argmax, Event, GenerateParams, SamplingParams};
+use crate::llm::generate::{Event, GenerateParams, SamplingParams};
 use crate::llm::gguf_tokenizer::read_gguf;
 use crate::llm::model::{self, DeviceSpec, LanguageModel, LoadOptions};
 use crate::llm::{ChatMessage, ChatModel, ChatTemplate, GgufTokenizer};
@@ -120,9 +118,17 @@ pub struct BenchGenerateArgs {
     /// Repetitions of each measurement (the mean is reported).
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
+    /// Streams decoded at once through the engine (aggregate and per-stream decode speed,
+    /// beside one stream through the same engine).
+    #[arg(long, default_value_t = 4)]
+    pub concurrent: usize,
+    /// Length of the prompt prefix shared by two questions (time to first token of the
+    /// second against a cold one).
+    #[arg(long, default_value_t = 300)]
+    pub shared_prefix: usize,
 }
 
-struct Loaded {
+pub(super) struct Loaded {
     model: Box<dyn LanguageModel>,
     tokenizer: GgufTokenizer,
     template: ChatTemplate,
@@ -147,7 +153,7 @@ fn load(args: &ModelArgs, context: Option<usize>) -> anyhow::Result<Loaded> {
     })
 }
 
-fn tokenizer_and_template(path: &Path) -> anyhow::Result<(GgufTokenizer, ChatTemplate)> {
+pub(super) fn tokenizer_and_template(path: &Path) -> anyhow::Result<(GgufTokenizer, ChatTemplate)> {
     let content = read_gguf(path)?;
     let tokenizer = GgufTokenizer::from_gguf_metadata(&content.metadata, Some(path))
         .with_context(|| format!("loading the tokenizer of {}", path.display()))?;
@@ -156,7 +162,7 @@ fn tokenizer_and_template(path: &Path) -> anyhow::Result<(GgufTokenizer, ChatTem
 }
 
 /// Token ids for `text`, with BOS when the model asks for it.
-fn prompt_ids(tok: &GgufTokenizer, text: &str) -> anyhow::Result<Vec<u32>> {
+pub(super) fn prompt_ids(tok: &GgufTokenizer, text: &str) -> anyhow::Result<Vec<u32>> {
     let mut ids = Vec::new();
     if let (true, Some(bos)) = (tok.special().add_bos, tok.special().bos) {
         ids.push(bos);
@@ -218,158 +224,6 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
                 );
             }
         }
-    }
-    Ok(())
-}
-
-#[derive(Debug, serde::Serialize)]
-struct BenchReport {
-    load_s: f64,
-    pp128: f64,
-    pp512: f64,
-    pp1024: f64,
-    tg128: f64,
-    tg128_at_512: f64,
-    ttft_ms: f64,
-    peak_rss_mb: f64,
-}
-
-/// Deterministic in-vocabulary tokens (the content does not change the work done).
-fn bench_tokens(n: usize, vocab: usize) -> Vec<u32> {
-    (0..n)
-        .map(|i| ((i * 7919 + 13) % vocab.max(1)) as u32)
-        .collect()
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
-}
-
-/// Tokens per second of one forward over `n` prompt tokens.
-fn pp(m: &mut dyn LanguageModel, n: usize, reps: usize) -> anyhow::Result<f64> {
-    let toks = bench_tokens(n, m.config().vocab_size);
-    let mut rates = Vec::new();
-    for _ in 0..reps {
-        let t = Instant::now();
-        m.forward(&toks, 0)?;
-        rates.push(n as f64 / t.elapsed().as_secs_f64());
-    }
-    Ok(mean(&rates))
-}
-
-/// Tokens per second of `n` greedy single-token steps after a prompt of `depth` tokens.
-fn tg(m: &mut dyn LanguageModel, n: usize, depth: usize, reps: usize) -> anyhow::Result<f64> {
-    let vocab = m.config().vocab_size;
-    let mut rates = Vec::new();
-    for _ in 0..reps {
-        let mut tok = 1u32.min(vocab as u32 - 1);
-        let mut pos = 0;
-        if depth > 0 {
-            let logits = m.forward(&bench_tokens(depth, vocab), 0)?;
-            tok = argmax(&logits);
-            pos = depth;
-        }
-        let t = Instant::now();
-        for _ in 0..n {
-            let logits = m.forward(&[tok], pos)?;
-            tok = argmax(&logits);
-            pos += 1;
-        }
-        rates.push(n as f64 / t.elapsed().as_secs_f64());
-    }
-    Ok(mean(&rates))
-}
-
-/// Peak resident memory in MB (from /proc; NaN where there is none).
-pub(super) fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-pub fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
-    let args = match cmd {
-        BenchCommand::Generate(args) => args,
-        BenchCommand::Whatsapp(args) => return super::whatsapp_commands::bench(*args),
-        BenchCommand::Embed(args) => return super::embed_commands::bench(args),
-    };
-    let reps = args.reps.max(1);
-    let path = args.model.path()?;
-    let t = Instant::now();
-    let mut m = model::load(
-        &path,
-        &LoadOptions {
-            device: Some(args.model.device()?),
-            context: Some(2048),
-            ..LoadOptions::default()
-        },
-    )
-    .with_context(|| format!("loading {}", path.display()))?;
-    let load_s = t.elapsed().as_secs_f64();
-    let m = &mut *m;
-    // Warm-up: first touches of scratch memory and the thread pool.
-    pp(m, 64, 1)?;
-    let pp128 = pp(m, 128, reps)?;
-    let pp512 = pp(m, 512, reps)?;
-    let pp1024 = pp(m, 1024, reps)?;
-    let tg128 = tg(m, 128, 0, reps)?;
-    let tg128_at_512 = tg(m, 128, 512, reps)?;
-    // Time to first token of a short chat question: prompt forward plus choosing the token.
-    let ids = match tokenizer_and_template(&path) {
-        Ok((tok, tpl)) => {
-            let text = tpl.render(&[ChatMessage::user("What are your opening hours?")], true)?;
-            prompt_ids(&tok, &text)?
-        }
-        Err(_) => bench_tokens(36, m.config().vocab_size),
-    };
-    let mut ttfts = Vec::new();
-    for _ in 0..reps {
-        let t = Instant::now();
-        let logits = m.forward(&ids, 0)?;
-        std::hint::black_box(argmax(&logits));
-        ttfts.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    let report = BenchReport {
-        load_s,
-        pp128,
-        pp512,
-        pp1024,
-        tg128,
-        tg128_at_512,
-        ttft_ms: mean(&ttfts),
-        peak_rss_mb: peak_rss_mb(),
-    };
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        let cfg = m.config();
-        println!(
-            "model {} ({}, {} layers, dim {}) on {}",
-            path.display(),
-            cfg.arch.name(),
-            cfg.n_layer,
-            cfg.n_embd,
-            args.model.device
-        );
-        println!(
-            "kernels {}, {} threads",
-            crate::llm::kernels::dot::kernels().name,
-            crate::llm::kernels::pool::global().threads()
-        );
-        println!("load          {:>9.3} s", report.load_s);
-        println!("pp128         {:>9.1} tok/s", report.pp128);
-        println!("pp512         {:>9.1} tok/s", report.pp512);
-        println!("pp1024        {:>9.1} tok/s", report.pp1024);
-        println!("tg128         {:>9.1} tok/s", report.tg128);
-        println!("tg128 @ 512   {:>9.1} tok/s", report.tg128_at_512);
-        println!("ttft ({} tok) {:>9.1} ms", ids.len(), report.ttft_ms);
-        println!("peak RSS      {:>9.1} MB", report.peak_rss_mb);
     }
     Ok(())
 }

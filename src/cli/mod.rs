@@ -4,6 +4,7 @@
 mod answer_commands;
 mod commands;
 mod embed_commands;
+mod generate_bench;
 mod generate_commands;
 mod llm_commands;
 mod whatsapp_commands;
@@ -350,7 +351,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(cmd) => llm_commands::models(cmd),
         Command::Tokenize(args) => llm_commands::tokenize(args),
         Command::Generate(args) => generate_commands::generate(args),
-        Command::Bench(cmd) => generate_commands::bench(cmd),
+        Command::Bench(cmd) => generate_bench::bench(cmd),
         Command::Whatsapp(cmd) => whatsapp_commands::run(cmd),
     }
 }

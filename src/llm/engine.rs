@@ -1,18 +1,20 @@
 //! The one owner of a loaded model: a thread that holds the model and its tokenizer and serves
-//! generation requests one at a time from a bounded queue. Submitting to a full queue fails at
-//! once with `LlmError::Busy` instead of waiting; each accepted request gets a stream of events.
-//! Dropping the stream cancels the request. Besides generating, the thread scores a prompt:
-//! how likely each of a few continuations is after it (a yes/no judgement), from one forward
-//! pass. `Generator` is the seam callers depend on, so tests
-//! elsewhere can use a scripted fake.
+//! requests from a bounded queue, decoding every running generation in one pass per step and
+//! reusing prompt prefixes its KV caches still hold (`llm::schedule`). Submitting to a full
+//! queue fails at once with `LlmError::Busy` instead of waiting; each accepted request gets a
+//! stream of events. Dropping the stream cancels the request. Besides generating, the thread
+//! scores a prompt: how likely each of a few continuations is after it (a yes/no judgement),
+//! from one forward pass. `Generator` is the seam callers depend on, so tests elsewhere can use
+//! a scripted fake.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::llm::generate::{generate, Event, GenerateParams, TokenDecoder};
+use crate::llm::generate::{Event, GenerateParams, TokenDecoder};
 use crate::llm::model::LanguageModel;
+use crate::llm::schedule;
 use crate::llm::LlmError;
 
 /// Text → token ids and back, as the model's tokenizer does it.
@@ -79,15 +81,21 @@ pub trait Generator: Send + Sync {
 }
 
 /// Counts a job as finished when dropped.
-struct Finished<'a>(&'a AtomicUsize);
+struct Finished(Arc<AtomicUsize>);
 
-impl Drop for Finished<'_> {
+impl Drop for Finished {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-enum Job {
+/// A job as queued: counted in `Engine::queue_depth` until it is dropped, wherever that is.
+pub(super) struct Queued {
+    pub job: Job,
+    _counted: Finished,
+}
+
+pub(super) enum Job {
     Generate {
         request: Request,
         events: mpsc::Sender<Result<Event, LlmError>>,
@@ -100,8 +108,15 @@ enum Job {
 }
 
 impl Job {
+    pub fn prompt(&self) -> &Prompt {
+        match self {
+            Job::Generate { request, .. } => &request.prompt,
+            Job::Score { prompt, .. } => prompt,
+        }
+    }
+
     /// Tells the job's caller that the engine failed it.
-    fn fail(&self, error: LlmError) {
+    pub fn fail(&self, error: LlmError) {
         match self {
             Job::Generate { events, .. } => {
                 let _ = events.send(Err(error));
@@ -114,90 +129,45 @@ impl Job {
 }
 
 pub struct Engine {
-    tx: Option<SyncSender<Job>>,
+    tx: Option<SyncSender<Queued>>,
     queue: usize,
     worker: Option<JoinHandle<()>>,
     pending: Arc<AtomicUsize>,
 }
 
 impl Engine {
-    /// Starts the owner thread; at most `queue` requests wait while one runs.
+    /// Starts the owner thread; at most `queue` requests wait while the model's slots are busy.
     pub fn start(
         mut model: Box<dyn LanguageModel>,
         codec: Box<dyn TokenCodec>,
         queue: usize,
     ) -> Result<Engine, LlmError> {
-        let (tx, rx) = mpsc::sync_channel::<Job>(queue);
-        let pending = Arc::new(AtomicUsize::new(0));
-        let finished = pending.clone();
+        let (tx, rx) = mpsc::sync_channel::<Queued>(queue);
         let worker = std::thread::Builder::new()
             .name("clerk-llm-engine".into())
-            .spawn(move || {
-                for job in rx {
-                    // Counted down even if the job panics, and a panic fails only that job.
-                    let _done = Finished(&finished);
-                    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        serve(&mut *model, &*codec, &job)
-                    }));
-                    if served.is_err() {
-                        model.reset();
-                        job.fail(LlmError::EngineStopped);
-                    }
+            .spawn(move || loop {
+                // The scheduler fails only the jobs a panic touched; should it panic itself, the
+                // jobs it held end (their streams close) and it starts again on a clean model.
+                let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    schedule::serve(&mut *model, &*codec, &rx)
+                }));
+                if served.is_ok() {
+                    return;
                 }
+                model.reset();
             })?;
         Ok(Engine {
             tx: Some(tx),
             queue,
             worker: Some(worker),
-            pending,
+            pending: Arc::new(AtomicUsize::new(0)),
         })
     }
 }
 
-fn serve(model: &mut dyn LanguageModel, codec: &dyn TokenCodec, job: &Job) {
-    let tokens = |prompt: &Prompt| match prompt {
-        Prompt::Tokens(t) => Ok(t.clone()),
-        Prompt::Text(s) => codec.encode(s),
-    };
-    match job {
-        Job::Generate { request, events } => {
-            let result = tokens(&request.prompt).and_then(|prompt| {
-                generate(model, codec, &prompt, &request.params, &mut |e| {
-                    events.send(Ok(e)).is_ok()
-                })
-            });
-            if let Err(e) = result {
-                let _ = events.send(Err(e));
-            }
-        }
-        Job::Score {
-            prompt,
-            groups,
-            reply,
-        } => {
-            let scored = tokens(prompt).and_then(|prompt| score(model, &prompt, groups));
-            let _ = reply.send(scored);
-        }
-    }
-}
-
-/// One forward pass over `prompt`, then each group's log-probability (log-sum-exp of its ids'
-/// log-softmax).
-fn score(
-    model: &mut dyn LanguageModel,
-    prompt: &[u32],
-    groups: &[Vec<u32>],
-) -> Result<Vec<f32>, LlmError> {
-    if prompt.is_empty() {
-        return Err(LlmError::InvalidParams("the prompt is empty".into()));
-    }
-    if prompt.len() > model.context_capacity() {
-        return Err(LlmError::ContextFull {
-            needed: prompt.len(),
-            capacity: model.context_capacity(),
-        });
-    }
-    let logits = model.forward(prompt, 0)?;
+/// Each group's log-probability after the prompt whose next-token `logits` these are
+/// (log-sum-exp of its ids' log-softmax).
+pub(super) fn score_logits(logits: &[f32], groups: &[Vec<u32>]) -> Result<Vec<f32>, LlmError> {
     let log_sum_exp = |values: &mut dyn Iterator<Item = f32>| {
         let values: Vec<f32> = values.collect();
         let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -238,14 +208,16 @@ impl Generator for Engine {
 impl Engine {
     fn enqueue(&self, job: Job) -> Result<(), LlmError> {
         let tx = self.tx.as_ref().ok_or(LlmError::EngineStopped)?;
-        // Counted before it is sent, so the worker never finishes a job it was not counted for.
+        // Counted before it is sent, so the worker never finishes a job it was not counted for;
+        // a refused job is dropped here and so counted out again.
         self.pending.fetch_add(1, Ordering::Relaxed);
-        tx.try_send(job).map_err(|e| {
-            self.pending.fetch_sub(1, Ordering::Relaxed);
-            match e {
-                TrySendError::Full(_) => LlmError::Busy(self.queue),
-                TrySendError::Disconnected(_) => LlmError::EngineStopped,
-            }
+        let queued = Queued {
+            job,
+            _counted: Finished(self.pending.clone()),
+        };
+        tx.try_send(queued).map_err(|e| match e {
+            TrySendError::Full(_) => LlmError::Busy(self.queue),
+            TrySendError::Disconnected(_) => LlmError::EngineStopped,
         })
     }
 }

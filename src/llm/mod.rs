@@ -15,6 +15,7 @@ pub mod generate;
 pub mod gguf_tokenizer;
 pub mod kernels;
 pub mod model;
+mod schedule;
 
 pub use chat_model::ChatModel;
 pub use chat_template::{ChatMessage, ChatTemplate};

@@ -2,6 +2,7 @@
 //! encoder, each through the library's public boundary with real files and a real index.
 
 mod answers;
+mod batching;
 mod catalog;
 mod documents;
 mod embed;

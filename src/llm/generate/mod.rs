@@ -73,8 +73,135 @@ pub enum Event {
     Done(Summary),
 }
 
-/// Generates from `prompt` (token ids), calling `on_event` for each token and once at the end;
-/// `on_event` returns `false` to stop early. Returns the same summary as the last event.
+/// What a sequence needs after a step: its sampled token run at `Decoding::position`, or
+/// nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Feed(u32),
+    Done(FinishReason),
+}
+
+/// One sequence's decoding, a step at a time, so that one loop (`generate`) or a scheduler
+/// running several sequences in one pass (`llm::schedule`) drives it the same way: give it the
+/// logits after its last token, run what it asks for, and finish it when it is done.
+pub struct Decoding {
+    params: GenerateParams,
+    sampler: Sampler,
+    stream: StreamDecoder,
+    stops: StopMatcher,
+    history: Vec<u32>,
+    prompt_tokens: usize,
+    capacity: usize,
+    text: String,
+    generated: usize,
+    start: Instant,
+    first_token_at: Option<Instant>,
+}
+
+impl Decoding {
+    /// A sequence for `prompt` in a cache of `capacity` positions; the clock starts now.
+    pub fn new(prompt: &[u32], params: &GenerateParams, capacity: usize) -> Result<Self, LlmError> {
+        if prompt.is_empty() {
+            return Err(LlmError::InvalidParams("the prompt has no tokens".into()));
+        }
+        if prompt.len() >= capacity {
+            return Err(LlmError::ContextFull {
+                needed: prompt.len() + 1,
+                capacity,
+            });
+        }
+        Ok(Decoding {
+            params: params.clone(),
+            sampler: Sampler::new(params.sampling.clone())?,
+            stream: StreamDecoder::new(),
+            stops: StopMatcher::new(&params.stop_strings),
+            history: prompt.to_vec(),
+            prompt_tokens: prompt.len(),
+            capacity,
+            text: String::new(),
+            generated: 0,
+            start: Instant::now(),
+            first_token_at: None,
+        })
+    }
+
+    /// Where the token of the last `Next::Feed` goes in the cache.
+    pub fn position(&self) -> usize {
+        self.history.len() - 1
+    }
+
+    /// Samples from `logits` (after the last token of the history), tells the caller through
+    /// `on_event` (which returns `false` to stop) and says what comes next.
+    pub fn step(
+        &mut self,
+        logits: &mut [f32],
+        decoder: &dyn TokenDecoder,
+        on_event: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<Next, LlmError> {
+        if self.generated >= self.params.max_tokens {
+            return Ok(Next::Done(FinishReason::MaxTokens));
+        }
+        let id = self.sampler.sample(logits, &self.history);
+        self.generated += 1;
+        self.first_token_at.get_or_insert_with(Instant::now);
+        if self.params.stop_tokens.contains(&id) {
+            return Ok(Next::Done(FinishReason::StopToken));
+        }
+        self.history.push(id);
+        let piece = self.stream.push(id, decoder)?;
+        let (shown, hit_stop) = self.stops.push(&piece);
+        self.text.push_str(&shown);
+        if !on_event(Event::Token { id, text: shown }) {
+            return Ok(Next::Done(FinishReason::Cancelled));
+        }
+        if hit_stop {
+            return Ok(Next::Done(FinishReason::StopString));
+        }
+        if self.history.len() >= self.capacity {
+            return Ok(Next::Done(FinishReason::ContextFull));
+        }
+        if self.generated >= self.params.max_tokens {
+            return Ok(Next::Done(FinishReason::MaxTokens));
+        }
+        Ok(Next::Feed(id))
+    }
+
+    /// Ends the sequence: shows what was held back (unless a stop string or the caller ended
+    /// it) and sends the summary as the last event.
+    pub fn finish(
+        mut self,
+        finish: FinishReason,
+        decoder: &dyn TokenDecoder,
+        on_event: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<Summary, LlmError> {
+        if !matches!(finish, FinishReason::StopString | FinishReason::Cancelled) {
+            let rest = self.stream.finish(decoder)?;
+            let (mut shown, hit) = self.stops.push(&rest);
+            if !hit {
+                shown.push_str(&self.stops.finish());
+            }
+            if !shown.is_empty() {
+                self.text.push_str(&shown);
+                on_event(Event::Text(shown));
+            }
+        }
+        let first = self.first_token_at.unwrap_or_else(Instant::now);
+        let summary = Summary {
+            finish,
+            prompt_tokens: self.prompt_tokens,
+            generated_tokens: self.generated,
+            text: self.text,
+            time_to_first_token: first - self.start,
+            decode_time: first.elapsed(),
+        };
+        on_event(Event::Done(summary.clone()));
+        Ok(summary)
+    }
+}
+
+/// Generates from `prompt` (token ids) alone on slot 0, calling `on_event` for each token and
+/// once at the end; `on_event` returns `false` to stop early. Returns the same summary as the
+/// last event.
 pub fn generate(
     model: &mut dyn LanguageModel,
     decoder: &dyn TokenDecoder,
@@ -82,75 +209,14 @@ pub fn generate(
     params: &GenerateParams,
     on_event: &mut dyn FnMut(Event) -> bool,
 ) -> Result<Summary, LlmError> {
-    let start = Instant::now();
-    if prompt.is_empty() {
-        return Err(LlmError::InvalidParams("the prompt has no tokens".into()));
-    }
-    let capacity = model.context_capacity();
-    if prompt.len() >= capacity {
-        return Err(LlmError::ContextFull {
-            needed: prompt.len() + 1,
-            capacity,
-        });
-    }
-    let mut sampler = Sampler::new(params.sampling.clone())?;
-    let mut stream = StreamDecoder::new();
-    let mut stops = StopMatcher::new(&params.stop_strings);
-    let mut history = prompt.to_vec();
-    let mut text = String::new();
-    let mut generated = 0usize;
-    let mut first_token_at = None;
-
+    let mut decoding = Decoding::new(prompt, params, model.context_capacity())?;
     model.reset();
     let mut logits = model.forward(prompt, 0)?;
     let finish = loop {
-        if generated >= params.max_tokens {
-            break FinishReason::MaxTokens;
+        match decoding.step(&mut logits, decoder, on_event)? {
+            Next::Feed(id) => logits = model.forward(&[id], decoding.position())?,
+            Next::Done(reason) => break reason,
         }
-        let id = sampler.sample(&mut logits, &history);
-        generated += 1;
-        first_token_at.get_or_insert_with(Instant::now);
-        if params.stop_tokens.contains(&id) {
-            break FinishReason::StopToken;
-        }
-        history.push(id);
-        let piece = stream.push(id, decoder)?;
-        let (shown, hit_stop) = stops.push(&piece);
-        text.push_str(&shown);
-        if !on_event(Event::Token { id, text: shown }) {
-            break FinishReason::Cancelled;
-        }
-        if hit_stop {
-            break FinishReason::StopString;
-        }
-        if history.len() >= capacity {
-            break FinishReason::ContextFull;
-        }
-        if generated >= params.max_tokens {
-            break FinishReason::MaxTokens;
-        }
-        logits = model.forward(&[id], history.len() - 1)?;
     };
-    if !matches!(finish, FinishReason::StopString | FinishReason::Cancelled) {
-        let rest = stream.finish(decoder)?;
-        let (mut shown, hit) = stops.push(&rest);
-        if !hit {
-            shown.push_str(&stops.finish());
-        }
-        if !shown.is_empty() {
-            text.push_str(&shown);
-            on_event(Event::Text(shown));
-        }
-    }
-    let first = first_token_at.unwrap_or_else(Instant::now);
-    let summary = Summary {
-        finish,
-        prompt_tokens: prompt.len(),
-        generated_tokens: generated,
-        text,
-        time_to_first_token: first - start,
-        decode_time: first.elapsed(),
-    };
-    on_event(Event::Done(summary.clone()));
-    Ok(summary)
+    decoding.finish(finish, decoder, on_event)
 }

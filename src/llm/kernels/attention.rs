@@ -73,17 +73,33 @@ pub fn attention(
     t_len: usize,
     out: &mut [f32],
 ) {
-    let hd = cache.head_dim;
+    let rows: Vec<(usize, usize)> = (0..t_len).map(|t| (0, pos0 + t)).collect();
+    attention_rows(pool, std::slice::from_ref(cache), layer, q, &rows, out);
+}
+
+/// Attention for query rows of several sequences: row `t` is `(slot, pos)`, its query attends
+/// to positions `0 ..= pos` of `caches[slot]` (its own key and value already stored there).
+/// Shapes as in `attention`.
+pub fn attention_rows(
+    pool: &Pool,
+    caches: &[KvCache],
+    layer: usize,
+    q: &[f32],
+    rows: &[(usize, usize)],
+    out: &mut [f32],
+) {
+    let t_len = rows.len();
+    let hd = caches[0].head_dim;
     let n_head = q.len() / (t_len * hd);
-    let group = n_head / cache.n_kv;
+    let group = n_head / caches[0].n_kv;
     let scale = 1.0 / (hd as f32).sqrt();
     let k = kernels();
     let out_ptr = OutPtr(out.as_mut_ptr());
     assert!(q.len() >= t_len * n_head * hd && out.len() >= t_len * n_head * hd);
     let task = |i: usize| {
         let (t, h) = (i / n_head, i % n_head);
-        let len = pos0 + t + 1;
-        let (keys, values) = cache.head(layer, h / group, len);
+        let (slot, pos) = rows[t];
+        let (keys, values) = caches[slot].head(layer, h / group, pos + 1);
         let qh = &q[(t * n_head + h) * hd..][..hd];
         // SAFETY: this task alone writes this slice.
         let oh =

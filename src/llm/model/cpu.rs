@@ -2,14 +2,17 @@
 //! weights as they are in the file (the embedding too: only looked-up rows are dequantized), in
 //! one huge-page arena, activations quantized to Q8 per row, matrices stacked so q/k/v and
 //! gate/up are one parallel op each, a preallocated f16 KV cache, fused attention, scratch
-//! buffers reused across calls, and only the last position's logits computed.
+//! buffers reused across calls, and only the last position's logits computed. It holds up to
+//! `slots` sequences, each in its own KV cache (allocated on first use): a decode step of
+//! several sequences is one pass with one activation row per sequence, so each weight row is
+//! read once for all of them.
 
 use std::path::Path;
 
 use super::config::{Architecture, ModelConfig};
 use super::weights::GgufReader;
-use super::LanguageModel;
-use crate::llm::kernels::attention::{attention, KvCache};
+use super::{LanguageModel, SlotToken};
+use crate::llm::kernels::attention::{attention_rows, KvCache};
 use crate::llm::kernels::dot::kernels;
 use crate::llm::kernels::pool::{self, Pool};
 use crate::llm::kernels::{matmul, Acts, QMatrix, WeightArena};
@@ -50,14 +53,18 @@ pub struct CpuModel {
     out_norm: Vec<f32>,
     layers: Vec<Layer>,
     inv_freq: Vec<f32>,
-    cache: KvCache,
+    /// One per slot used so far (at most `max_slots`), each `capacity` positions long.
+    caches: Vec<KvCache>,
+    max_slots: usize,
+    capacity: usize,
     scratch: Scratch,
     pool: &'static Pool,
 }
 
 impl CpuModel {
-    /// Loads the model at `path` with room for `context` positions (at most the model's own).
-    pub fn load(path: &Path, context: Option<usize>) -> Result<CpuModel, LlmError> {
+    /// Loads the model at `path` with room for `context` positions (at most the model's own)
+    /// in each of `slots` sequences.
+    pub fn load(path: &Path, context: Option<usize>, slots: usize) -> Result<CpuModel, LlmError> {
         let mut r = GgufReader::open(path)?;
         let (vocab, emb_cols) = r.matrix_shape("token_embd.weight")?;
         let cfg = ModelConfig::from_metadata(&r.content.metadata, vocab)?;
@@ -130,13 +137,15 @@ impl CpuModel {
             .max(1);
         let cache = KvCache::new(cfg.n_layer, cfg.n_kv_head, cfg.head_dim, capacity);
         Ok(CpuModel {
+            caches: vec![cache],
+            max_slots: slots.max(1),
+            capacity,
             cfg,
             embed,
             output,
             out_norm,
             layers,
             inv_freq,
-            cache,
             scratch: Scratch::default(),
             pool: pool::global(),
         })
@@ -235,28 +244,61 @@ fn rope(x: &mut [f32], cos: &[f32], sin: &[f32], rope_dim: usize, neox: bool) {
     }
 }
 
-impl LanguageModel for CpuModel {
-    fn config(&self) -> &ModelConfig {
-        &self.cfg
-    }
+/// Which positions of a pass need logits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Logits {
+    /// The last row only (a prompt).
+    Last,
+    /// Every row (a decode step of several sequences).
+    Each,
+}
 
-    fn context_capacity(&self) -> usize {
-        self.cache.capacity
-    }
-
-    fn reset(&mut self) {}
-
-    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>, LlmError> {
-        let t_len = tokens.len();
-        if t_len == 0 {
+impl CpuModel {
+    /// Checks `rows` against the slots and their capacity, allocating the caches of slots used
+    /// for the first time.
+    fn check_rows(&mut self, rows: &[SlotToken]) -> Result<(), LlmError> {
+        if rows.is_empty() {
             return Err(LlmError::InvalidParams("no tokens to run".into()));
         }
-        if pos + t_len > self.cache.capacity {
-            return Err(LlmError::ContextFull {
-                needed: pos + t_len,
-                capacity: self.cache.capacity,
-            });
+        for r in rows {
+            if r.slot >= self.max_slots {
+                return Err(LlmError::InvalidParams(format!(
+                    "slot {} of a model with {} slots",
+                    r.slot, self.max_slots
+                )));
+            }
+            if r.pos >= self.capacity {
+                return Err(LlmError::ContextFull {
+                    needed: r.pos + 1,
+                    capacity: self.capacity,
+                });
+            }
+            if r.token as usize >= self.embed.rows {
+                return Err(LlmError::InvalidParams(format!(
+                    "token id {} is outside the vocabulary of {}",
+                    r.token, self.embed.rows
+                )));
+            }
         }
+        let needed = rows.iter().map(|r| r.slot + 1).max().unwrap_or(1);
+        while self.caches.len() < needed {
+            let cfg = &self.cfg;
+            self.caches.push(KvCache::new(
+                cfg.n_layer,
+                cfg.n_kv_head,
+                cfg.head_dim,
+                self.capacity,
+            ));
+        }
+        Ok(())
+    }
+
+    /// One pass over `rows` (each a token at a position of a slot; a prompt is consecutive
+    /// positions of one slot, a decode step one row per sequence): stores their keys and
+    /// values and returns the logits `which` asks for.
+    fn run(&mut self, rows: &[SlotToken], which: Logits) -> Result<Vec<Vec<f32>>, LlmError> {
+        self.check_rows(rows)?;
+        let t_len = rows.len();
         let cfg = &self.cfg;
         let (d, hd) = (cfg.n_embd, cfg.head_dim);
         let (qd, kvd) = (cfg.n_head * hd, cfg.n_kv_head * hd);
@@ -265,26 +307,21 @@ impl LanguageModel for CpuModel {
         let s = &mut self.scratch;
 
         s.x.resize(t_len * d, 0.0);
-        for (t, &tok) in tokens.iter().enumerate() {
-            if tok as usize >= self.embed.rows {
-                return Err(LlmError::InvalidParams(format!(
-                    "token id {tok} is outside the vocabulary of {}",
-                    self.embed.rows
-                )));
-            }
+        for (t, r) in rows.iter().enumerate() {
             self.embed
-                .dequantize_row(tok as usize, &mut s.x[t * d..(t + 1) * d]);
+                .dequantize_row(r.token as usize, &mut s.x[t * d..(t + 1) * d]);
         }
         let half = cfg.rope_dim / 2;
         s.cos.resize(t_len * half, 0.0);
         s.sin.resize(t_len * half, 0.0);
-        for t in 0..t_len {
+        for (t, r) in rows.iter().enumerate() {
             for (i, f) in self.inv_freq.iter().enumerate() {
-                let (sn, cs) = ((pos + t) as f32 * f).sin_cos();
+                let (sn, cs) = (r.pos as f32 * f).sin_cos();
                 s.cos[t * half + i] = cs;
                 s.sin[t * half + i] = sn;
             }
         }
+        let at: Vec<(usize, usize)> = rows.iter().map(|r| (r.slot, r.pos)).collect();
         let neox = cfg.arch == Architecture::Qwen2;
         s.xn.resize(t_len * d, 0.0);
         for (li, layer) in self.layers.iter().enumerate() {
@@ -300,7 +337,7 @@ impl LanguageModel for CpuModel {
             );
             let w = qd + 2 * kvd;
             s.q.resize(t_len * qd, 0.0);
-            for t in 0..t_len {
+            for (t, r) in rows.iter().enumerate() {
                 let row = &mut s.qkv[t * w..(t + 1) * w];
                 if let Some(b) = &layer.qkv_bias {
                     row.iter_mut().zip(b).for_each(|(v, b)| *v += b);
@@ -310,11 +347,10 @@ impl LanguageModel for CpuModel {
                     rope(h, cos, sin, cfg.rope_dim, neox);
                 }
                 s.q[t * qd..(t + 1) * qd].copy_from_slice(&row[..qd]);
-                self.cache
-                    .store(li, pos + t, &row[qd..qd + kvd], &row[qd + kvd..]);
+                self.caches[r.slot].store(li, r.pos, &row[qd..qd + kvd], &row[qd + kvd..]);
             }
             s.att.resize(t_len * qd, 0.0);
-            attention(pool, &self.cache, li, &s.q, pos, t_len, &mut s.att);
+            attention_rows(pool, &self.caches, li, &s.q, &at, &mut s.att);
             s.acts.prepare(&s.att, t_len, &[&layer.wo]);
             s.proj.resize(t_len * d, 0.0);
             matmul(pool, &layer.wo, &s.acts, &mut s.proj);
@@ -341,12 +377,79 @@ impl LanguageModel for CpuModel {
             matmul(pool, &layer.down, &s.acts, &mut s.proj);
             s.x.iter_mut().zip(&s.proj).for_each(|(x, p)| *x += p);
         }
-        let last = &s.x[(t_len - 1) * d..];
-        rms_norm(last, &self.out_norm, cfg.rms_eps, &mut s.xn[..d]);
+        let (first, n) = match which {
+            Logits::Last => (t_len - 1, 1),
+            Logits::Each => (0, t_len),
+        };
+        let hidden = &s.x[first * d..];
+        rms_norm(hidden, &self.out_norm, cfg.rms_eps, &mut s.xn[..n * d]);
         let out = self.output.as_ref().unwrap_or(&self.embed);
-        s.acts.prepare(&s.xn[..d], 1, &[out]);
-        let mut logits = vec![0f32; out.rows];
+        s.acts.prepare(&s.xn[..n * d], n, &[out]);
+        let mut logits = vec![0f32; n * out.rows];
         matmul(pool, out, &s.acts, &mut logits);
-        Ok(logits)
+        Ok(logits.chunks_exact(out.rows).map(<[f32]>::to_vec).collect())
+    }
+}
+
+impl LanguageModel for CpuModel {
+    fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    fn context_capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn reset(&mut self) {}
+
+    fn slots(&self) -> usize {
+        self.max_slots
+    }
+
+    fn reuses_prefix(&self) -> bool {
+        true
+    }
+
+    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>, LlmError> {
+        self.forward_in(0, tokens, pos)
+    }
+
+    fn forward_in(
+        &mut self,
+        slot: usize,
+        tokens: &[u32],
+        pos: usize,
+    ) -> Result<Vec<f32>, LlmError> {
+        if tokens.is_empty() {
+            return Err(LlmError::InvalidParams("no tokens to run".into()));
+        }
+        if pos + tokens.len() > self.capacity {
+            return Err(LlmError::ContextFull {
+                needed: pos + tokens.len(),
+                capacity: self.capacity,
+            });
+        }
+        let rows: Vec<SlotToken> = tokens
+            .iter()
+            .enumerate()
+            .map(|(t, &token)| SlotToken {
+                slot,
+                token,
+                pos: pos + t,
+            })
+            .collect();
+        let mut logits = self.run(&rows, Logits::Last)?;
+        Ok(logits.pop().unwrap_or_default())
+    }
+
+    fn decode_batch(&mut self, batch: &[SlotToken]) -> Result<Vec<Vec<f32>>, LlmError> {
+        let mut slots: Vec<usize> = batch.iter().map(|t| t.slot).collect();
+        slots.sort_unstable();
+        if slots.windows(2).any(|w| w[0] == w[1]) {
+            return Err(LlmError::InvalidParams(
+                "a decode step holds one token per slot".into(),
+            ));
+        }
+        self.run(batch, Logits::Each)
     }
 }

@@ -16,20 +16,68 @@ pub use cpu::CpuModel;
 
 use crate::llm::LlmError;
 
-/// A loaded model with its KV cache: feed it tokens, get next-token logits.
+/// One token of a decode step over several sequences: the slot (KV cache) of its sequence and
+/// its position there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotToken {
+    pub slot: usize,
+    pub token: u32,
+    pub pos: usize,
+}
+
+/// A loaded model with its KV caches: feed it tokens, get next-token logits. A model holds one
+/// sequence or several, each in its own slot; slot 0 is the one `forward` uses.
 pub trait LanguageModel: Send {
     fn config(&self) -> &ModelConfig;
 
-    /// How many positions (prompt + generated) fit in the KV cache.
+    /// How many positions (prompt + generated) fit in one slot's KV cache.
     fn context_capacity(&self) -> usize;
 
-    /// Runs `tokens` at positions `pos ..`, storing their keys and values, and returns the
-    /// logits after the last one (`vocab_size` values). Positions from `pos` on are
-    /// overwritten, so a new sequence simply starts again at 0.
+    /// Runs `tokens` at positions `pos ..` of slot 0, storing their keys and values, and
+    /// returns the logits after the last one (`vocab_size` values). Positions from `pos` on
+    /// are overwritten, so a new sequence simply starts again at 0.
     fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>, LlmError>;
 
     /// Forgets the cached sequence (needed by implementations that append to their cache).
     fn reset(&mut self);
+
+    /// How many sequences can be held at once, each in its own KV cache.
+    fn slots(&self) -> usize {
+        1
+    }
+
+    /// Whether what a slot holds below `pos` stays valid for a later `forward_in` at `pos`
+    /// (so a prompt sharing a prefix with the slot's last sequence skips that prefix). Models
+    /// that append to their cache must be `reset` instead and say no.
+    fn reuses_prefix(&self) -> bool {
+        false
+    }
+
+    /// `forward` on slot `slot`.
+    fn forward_in(
+        &mut self,
+        slot: usize,
+        tokens: &[u32],
+        pos: usize,
+    ) -> Result<Vec<f32>, LlmError> {
+        if slot != 0 {
+            return Err(LlmError::InvalidParams(format!(
+                "slot {slot} of a model with {} slot(s)",
+                self.slots()
+            )));
+        }
+        self.forward(tokens, pos)
+    }
+
+    /// One decode step of several sequences: each token at its position in its own slot (no
+    /// two in the same slot), logits after each, in order. Models with one pass for the whole
+    /// batch read their weights once per step instead of once per sequence.
+    fn decode_batch(&mut self, batch: &[SlotToken]) -> Result<Vec<Vec<f32>>, LlmError> {
+        batch
+            .iter()
+            .map(|t| self.forward_in(t.slot, &[t.token], t.pos))
+            .collect()
+    }
 }
 
 /// Where the forward pass runs; parsed from `cpu`, `cuda`, `cuda:N` or `metal`.
@@ -105,15 +153,23 @@ pub enum Backend {
 pub struct LoadOptions {
     pub device: Option<DeviceSpec>,
     pub backend: Backend,
-    /// KV cache positions to allocate (default: the model's context length).
+    /// KV cache positions to allocate per slot (default: the model's context length).
     pub context: Option<usize>,
+    /// Sequences held at once (default `DEFAULT_SLOTS` on the CPU; GPU models hold one).
+    pub slots: Option<usize>,
 }
+
+/// Sequences a CPU model holds at once: the engine decodes up to this many conversations in one
+/// pass per step, and a finished sequence's slot keeps its tokens for prefix reuse. A slot's
+/// KV cache is allocated when first used, and its pages only as positions are written.
+pub const DEFAULT_SLOTS: usize = 8;
 
 /// Loads the GGUF model at `path`.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Box<dyn LanguageModel>, LlmError> {
     let device = opts.device.clone().unwrap_or(DeviceSpec::Cpu);
     if device == DeviceSpec::Cpu && opts.backend == Backend::Auto {
-        return Ok(Box::new(CpuModel::load(path, opts.context)?));
+        let slots = opts.slots.unwrap_or(DEFAULT_SLOTS).max(1);
+        return Ok(Box::new(CpuModel::load(path, opts.context, slots)?));
     }
     let dev = device.candle_device()?;
     Ok(Box::new(CandleModel::load(path, &dev, opts.context)?))
