@@ -11,7 +11,7 @@ use anyhow::Context;
 use super::generate_commands::{prompt_ids, tokenizer_and_template, BenchCommand};
 use crate::llm::engine::{Engine, Generator, Prompt, Request};
 use crate::llm::generate::{argmax, Event, GenerateParams, SamplingParams, Summary};
-use crate::llm::model::{self, LanguageModel, LoadOptions, DEFAULT_SLOTS};
+use crate::llm::model::{self, LanguageModel, LoadOptions, SlotToken, DEFAULT_SLOTS};
 use crate::llm::ChatMessage;
 
 #[derive(Debug, serde::Serialize)]
@@ -33,6 +33,9 @@ struct BenchReport {
     per_stream_tg: f64,
     /// One stream alone through the same engine, same sitting.
     single_stream_tg: f64,
+    /// `concurrent` sequences decoded in one pass per step on the model itself (no engine):
+    /// what the kernels give, against which `aggregate_tg` shows the engine's cost.
+    model_batch_tg: f64,
     shared_prefix_tokens: usize,
     /// Time to first token of a prompt nothing is cached for.
     ttft_cold_ms: f64,
@@ -87,6 +90,31 @@ fn tg(m: &mut dyn LanguageModel, n: usize, depth: usize, reps: usize) -> anyhow:
         rates.push(n as f64 / t.elapsed().as_secs_f64());
     }
     Ok(mean(&rates))
+}
+
+/// Tokens per second of `n` decode steps of `streams` sequences in one pass each, on the model
+/// itself (slots `0..streams`, each after its own 16-token prompt).
+fn batch_tg(m: &mut dyn LanguageModel, streams: usize, n: usize) -> anyhow::Result<f64> {
+    let vocab = m.config().vocab_size;
+    let mut batch = Vec::with_capacity(streams);
+    for slot in 0..streams {
+        let prompt = bench_tokens(16, vocab, 3000 + slot);
+        let logits = m.forward_in(slot, &prompt, 0)?;
+        batch.push(SlotToken {
+            slot,
+            token: argmax(&logits),
+            pos: prompt.len(),
+        });
+    }
+    let t = Instant::now();
+    for _ in 0..n {
+        let logits = m.decode_batch(&batch)?;
+        for (row, l) in batch.iter_mut().zip(&logits) {
+            row.token = argmax(l);
+            row.pos += 1;
+        }
+    }
+    Ok((n * streams) as f64 / t.elapsed().as_secs_f64())
 }
 
 /// Peak resident memory in MB (from /proc; NaN where there is none).
@@ -211,6 +239,7 @@ pub fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
     let load_s = t.elapsed().as_secs_f64();
     let model_alone = on_the_model(&mut *m, &path, reps)?;
     let peak_rss = peak_rss_mb();
+    let model_batch_tg = batch_tg(&mut *m, concurrent, 64)?;
 
     let (vocab, description) = {
         let cfg = m.config();
@@ -243,6 +272,7 @@ pub fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
         aggregate_tg,
         per_stream_tg,
         single_stream_tg,
+        model_batch_tg,
         shared_prefix_tokens: prefix,
         ttft_cold_ms,
         ttft_shared_prefix_ms,
@@ -267,6 +297,10 @@ pub fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
     println!("tg128 @ 512   {:>9.1} tok/s", r.tg128_at_512);
     println!("ttft (chat)   {:>9.1} ms", r.ttft_ms);
     println!("peak RSS      {:>9.1} MB", r.peak_rss_mb);
+    println!(
+        "model, {} in one pass     {:>9.1} tok/s together",
+        r.concurrent, r.model_batch_tg
+    );
     println!("engine, 1 stream        {:>9.1} tok/s", r.single_stream_tg);
     println!(
         "engine, {} streams       {:>9.1} tok/s together, {:.1} each",
