@@ -169,6 +169,7 @@ pub fn generate_checked(
         },
     };
     let events = model.generator.submit(request)?;
+    on_event(StreamEvent::Drafting);
     let mut text = String::new();
     let mut released = 0;
     let mut tokens = 0;

@@ -179,6 +179,9 @@ pub struct Turn {
 /// What a streaming caller sees while a reply is made.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
+    /// The model starts writing a reply (seconds on a CPU, where a FAQ or catalog reply takes
+    /// milliseconds): a channel can show the customer that an answer is being typed.
+    Drafting,
     /// More reply text that has passed the check.
     Text(String),
     /// The text streamed so far is withdrawn; the final answer replaces it.
@@ -564,7 +567,7 @@ impl Answerer {
                 let evidence = Evidence::of_hits(used_hits);
                 let mut streamed = false;
                 let mut forward = |e: StreamEvent| {
-                    streamed = true;
+                    streamed |= matches!(e, StreamEvent::Text(_));
                     on_event(e)
                 };
                 let generation = generate_checked(

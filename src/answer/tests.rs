@@ -202,6 +202,7 @@ fn a_draft_with_an_invented_figure_is_withdrawn_for_the_documents_words() {
     assert_eq!(
         events,
         vec![
+            StreamEvent::Drafting,
             StreamEvent::Text("Hire bikes come with a helmet.".into()),
             StreamEvent::Reset
         ]

@@ -284,6 +284,7 @@ pub fn ask(args: AskArgs) -> anyhow::Result<()> {
                     eprint!("{text}");
                 }
                 StreamEvent::Reset => eprintln!("  [withdrawn: failed the fact check]"),
+                StreamEvent::Drafting => {}
             }
         },
     )?;

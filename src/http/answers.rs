@@ -149,6 +149,9 @@ fn sse_event(progress: Progress) -> Result<Event, Infallible> {
         Progress::Text(StreamEvent::Reset) => Event::default()
             .event("reset")
             .json_data(serde_json::json!({})),
+        Progress::Text(StreamEvent::Drafting) => Event::default()
+            .event("drafting")
+            .json_data(serde_json::json!({})),
         Progress::Done(done) => match *done {
             Ok(answer) => Event::default().event("answer").json_data(&answer),
             Err(e) => Event::default()
@@ -183,7 +186,8 @@ fn sse_event(progress: Progress) -> Result<Event, Infallible> {
     ),
     responses(
         (status = 200, description = "The answer (JSON), or with `stream: true` a stream of \
-            server-sent events: zero or more `event: token` whose data is a `TokenEvent` (reply \
+            server-sent events: possibly one `event: drafting` (empty data: the model starts \
+            writing, so a chat can show that it is typing); zero or more `event: token` whose data is a `TokenEvent` (reply \
             text that has already passed the fact check); possibly one `event: reset` with data \
             `{}` (the text streamed so far is withdrawn because a later sentence failed the \
             check); then exactly one `event: answer` whose data is the `Answer`, or instead of it \

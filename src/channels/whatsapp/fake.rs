@@ -56,6 +56,9 @@ pub struct FakeMessage {
 struct FakeState {
     messages: Vec<FakeMessage>,
     reads: Vec<String>,
+    /// Typing indicators: the message each marks read, and how many messages had been
+    /// accepted before it came.
+    typing: Vec<(String, usize)>,
     faults: VecDeque<Fault>,
     requests: u64,
     /// Where and how to report statuses: clerk's webhook URL and the app secret.
@@ -137,6 +140,12 @@ impl FakeCloud {
         self.state.lock().reads.clone()
     }
 
+    /// Typing indicators received: the customer message each was for, and how many messages
+    /// the fake had accepted before it.
+    pub fn typing(&self) -> Vec<(String, usize)> {
+        self.state.lock().typing.clone()
+    }
+
     /// Requests received, read receipts and failures included.
     pub fn requests(&self) -> u64 {
         self.state.lock().requests
@@ -204,6 +213,10 @@ async fn messages(
         state.requests += 1;
         if body.get("status").and_then(Value::as_str) == Some("read") {
             let id = body["message_id"].as_str().unwrap_or_default().to_string();
+            if body["typing_indicator"]["type"] == "text" {
+                let accepted = state.messages.len();
+                state.typing.push((id.clone(), accepted));
+            }
             state.reads.push(id);
             return (StatusCode::OK, Json(json!({"success": true})));
         }

@@ -122,6 +122,14 @@ impl Graph {
         json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id})
     }
 
+    /// Marks the customer's message as read and shows them that a reply is being typed; Meta
+    /// shows it until the reply arrives or 25 s have passed.
+    pub fn typing_body(message_id: &str) -> Value {
+        let mut body = Self::read_body(message_id);
+        body["typing_indicator"] = json!({"type": "text"});
+        body
+    }
+
     pub async fn send(&self, phone_number_id: &str, token: &str, body: &Value) -> Outcome {
         let url = format!(
             "{}/{}/{}/messages",

@@ -216,6 +216,29 @@ fn outside_window_body(row: &DueOutbound) -> Result<serde_json::Value, &'static 
     }
 }
 
+/// Shows the customer who sent `wamid` that a reply is being typed (and marks the message
+/// read), at once and outside the outbox: it is a courtesy while the model writes, not a
+/// message, so it is sent once, never retried nor paced (one per drafted reply, far below the
+/// number's limit), and a failure changes nothing — the reply's own read receipt still goes
+/// through the outbox.
+pub(super) fn show_typing(channel: &WhatsApp, phone_number_id: &str, wamid: &str) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let Some(account) = channel.account_of_number(phone_number_id) else {
+        return;
+    };
+    let graph = channel.graph.clone();
+    let body = Graph::typing_body(wamid);
+    let number = phone_number_id.to_string();
+    runtime.spawn(async move {
+        let outcome = graph.send(&number, &account.access_token, &body).await;
+        if !matches!(outcome, Outcome::Sent(_)) {
+            tracing::debug!(?outcome, "typing indicator not shown");
+        }
+    });
+}
+
 /// Sends `body` for the row and records what became of it: marked `sending` first, then sent,
 /// retried or given up by Meta's answer.
 async fn deliver(

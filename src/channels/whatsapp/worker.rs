@@ -11,8 +11,8 @@ use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
 use super::texts;
-use super::{interactive, WhatsApp};
-use crate::answer::{language, Mode, Role, Turn};
+use super::{interactive, sender, WhatsApp};
+use crate::answer::{language, Mode, Role, StreamEvent, Turn};
 use crate::engine::whatsapp::{
     conversation_of, Exchange, InboundRecord, Outgoing, PendingInbound, Processed,
 };
@@ -383,11 +383,17 @@ fn answer(
     if let Some(reply) = engine.order_turn(&inbound.business_id, &message)? {
         return ordered(channel, inbound, &question, &reply, language);
     }
+    let mut typing_shown = false;
     let answer = engine.answer(
         &inbound.business_id,
         &question,
         History::Given(history),
-        &mut |_| {},
+        &mut |event| {
+            if event == StreamEvent::Drafting && !typing_shown {
+                typing_shown = true;
+                sender::show_typing(channel, &inbound.phone_number_id, &inbound.wamid);
+            }
+        },
     )?;
     let mut reply = answer.text.clone();
     let cited: Vec<&str> = answer

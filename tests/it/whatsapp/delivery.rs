@@ -211,3 +211,41 @@ fn a_burst_of_deliveries_is_acknowledged_without_errors() {
         assert_eq!(counts.inbox_pending + counts.inbox_done, 600, "{counts:?}");
     });
 }
+
+/// A question of the bike shop's that retrieval and the decision send to the model (the demo
+/// eval's dev split; the default model's draft is then withdrawn by the check).
+const DRAFTED_QUESTION: &str = "need a bike for my 5 year old";
+
+/// While the model writes, the customer sees that a reply is being typed: the typing indicator
+/// (a read receipt carrying `typing_indicator`) reaches the Cloud API before the reply does. A
+/// reply taken from the documents at once gets none.
+#[test]
+fn a_drafted_reply_is_preceded_by_a_typing_indicator() {
+    runtime().block_on(async {
+        let rig = Rig::start(|_| {}).await;
+        rig.connect(BIKES, "2000031").await;
+        // Answered by a draft of the default model (which the check may withdraw).
+        let drafted = rig.say("2000031", "4917000031", DRAFTED_QUESTION).await;
+        assert_eq!(rig.settled(&drafted).await.len(), 1);
+        let typing = rig.fake.typing();
+        let (_, accepted_before) = typing
+            .iter()
+            .find(|(id, _)| *id == drafted)
+            .unwrap_or_else(|| panic!("no typing indicator for a drafted reply: {typing:?}"));
+        let messages = rig.fake.messages();
+        assert!(
+            messages[..*accepted_before]
+                .iter()
+                .all(|m| m.reply_to.as_deref() != Some(drafted.as_str())),
+            "the reply came before the typing indicator"
+        );
+        // The reply's own read receipt still goes through the outbox.
+        assert!(rig.fake.reads().iter().filter(|r| **r == drafted).count() >= 2);
+
+        let from_faq = rig
+            .say("2000031", "4917000032", "can i test ride the e bikes")
+            .await;
+        assert_eq!(rig.settled(&from_faq).await.len(), 1);
+        assert!(!rig.fake.typing().iter().any(|(id, _)| *id == from_faq));
+    });
+}
