@@ -17,12 +17,8 @@ use crate::llm::ChatMessage;
 #[derive(Debug, serde::Serialize)]
 struct BenchReport {
     load_s: f64,
-    pp128: f64,
-    pp512: f64,
-    pp1024: f64,
-    tg128: f64,
-    tg128_at_512: f64,
-    ttft_ms: f64,
+    #[serde(flatten)]
+    model_alone: ModelAlone,
     /// Before the engine's measurements (one sequence's KV cache).
     peak_rss_mb: f64,
     /// Streams decoding at once in `aggregate_tg`.
@@ -261,12 +257,7 @@ pub fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
     let (ttft_cold_ms, ttft_shared_prefix_ms) = prefix_ttft(&engine, prefix, vocab, reps)?;
     let report = BenchReport {
         load_s,
-        pp128: model_alone.pp128,
-        pp512: model_alone.pp512,
-        pp1024: model_alone.pp1024,
-        tg128: model_alone.tg128,
-        tg128_at_512: model_alone.tg128_at_512,
-        ttft_ms: model_alone.ttft_ms,
+        model_alone,
         peak_rss_mb: peak_rss,
         concurrent,
         aggregate_tg,
@@ -290,12 +281,12 @@ pub fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
     );
     let r = &report;
     println!("load          {:>9.3} s", r.load_s);
-    println!("pp128         {:>9.1} tok/s", r.pp128);
-    println!("pp512         {:>9.1} tok/s", r.pp512);
-    println!("pp1024        {:>9.1} tok/s", r.pp1024);
-    println!("tg128         {:>9.1} tok/s", r.tg128);
-    println!("tg128 @ 512   {:>9.1} tok/s", r.tg128_at_512);
-    println!("ttft (chat)   {:>9.1} ms", r.ttft_ms);
+    println!("pp128         {:>9.1} tok/s", r.model_alone.pp128);
+    println!("pp512         {:>9.1} tok/s", r.model_alone.pp512);
+    println!("pp1024        {:>9.1} tok/s", r.model_alone.pp1024);
+    println!("tg128         {:>9.1} tok/s", r.model_alone.tg128);
+    println!("tg128 @ 512   {:>9.1} tok/s", r.model_alone.tg128_at_512);
+    println!("ttft (chat)   {:>9.1} ms", r.model_alone.ttft_ms);
     println!("peak RSS      {:>9.1} MB", r.peak_rss_mb);
     println!(
         "model, {} in one pass     {:>9.1} tok/s together",
@@ -314,6 +305,8 @@ pub fn bench(cmd: BenchCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// llama-bench's measurements, on the model itself.
+#[derive(Debug, serde::Serialize)]
 struct ModelAlone {
     pp128: f64,
     pp512: f64,

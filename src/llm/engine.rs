@@ -232,7 +232,7 @@ impl Drop for Engine {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::llm::generate::{FinishReason, SamplingParams};
     use crate::llm::model::{Architecture, ModelConfig};
@@ -261,7 +261,8 @@ mod tests {
         }
     }
 
-    struct Letters;
+    /// Token `i` is the letter `'a' + i` (the scheduler's tests share it).
+    pub(in crate::llm) struct Letters;
     impl TokenDecoder for Letters {
         fn decode(&self, ids: &[u32]) -> Result<String, LlmError> {
             Ok(ids.iter().map(|&i| (b'a' + i as u8) as char).collect())
@@ -273,7 +274,8 @@ mod tests {
         }
     }
 
-    fn cfg() -> ModelConfig {
+    /// A one-layer config with a 26-token vocabulary (the scheduler's tests share it).
+    pub(in crate::llm) fn cfg() -> ModelConfig {
         ModelConfig {
             arch: Architecture::Llama,
             n_layer: 1,

@@ -3,9 +3,10 @@
 
 use std::sync::{Arc, Barrier, Mutex};
 
+use crate::llm::engine::tests::{cfg, Letters};
 use crate::llm::engine::{Engine, Generator, Prompt, Request, TokenCodec};
-use crate::llm::generate::{Event, GenerateParams, SamplingParams, TokenDecoder};
-use crate::llm::model::{Architecture, LanguageModel, ModelConfig, SlotToken};
+use crate::llm::generate::{Event, GenerateParams, SamplingParams};
+use crate::llm::model::{LanguageModel, ModelConfig, SlotToken};
 use crate::llm::LlmError;
 
 /// What the model was asked to run.
@@ -32,20 +33,7 @@ struct Scripted {
 impl Scripted {
     fn new(slots: usize) -> (Scripted, Arc<Mutex<Vec<Call>>>) {
         let calls = Arc::new(Mutex::new(Vec::new()));
-        let cfg = ModelConfig {
-            arch: Architecture::Llama,
-            n_layer: 1,
-            n_embd: 32,
-            n_ff: 32,
-            n_head: 1,
-            n_kv_head: 1,
-            head_dim: 32,
-            rope_dim: 32,
-            rope_theta: 1e4,
-            rms_eps: 1e-5,
-            context_length: 64,
-            vocab_size: 26,
-        };
+        let cfg = cfg();
         let model = Scripted {
             cfg,
             slots: vec![Vec::new(); slots],
@@ -106,18 +94,6 @@ impl LanguageModel for Scripted {
             .iter()
             .map(|t| self.run(t.slot, &[t.token], t.pos))
             .collect())
-    }
-}
-
-struct Letters;
-impl TokenDecoder for Letters {
-    fn decode(&self, ids: &[u32]) -> Result<String, LlmError> {
-        Ok(ids.iter().map(|&i| (b'a' + i as u8) as char).collect())
-    }
-}
-impl TokenCodec for Letters {
-    fn encode(&self, text: &str) -> Result<Vec<u32>, LlmError> {
-        Ok(text.bytes().map(|b| (b - b'a') as u32).collect())
     }
 }
 

@@ -10,7 +10,7 @@ use clerk::llm::generate::{Event, GenerateParams, SamplingParams};
 use clerk::llm::model::{self, LanguageModel, LoadOptions, SlotToken};
 use clerk::llm::{fetch, GgufTokenizer};
 
-use crate::support;
+use crate::support::{self, cosine};
 
 fn model_path() -> PathBuf {
     fetch::pull_default(&fetch::default_models_dir()).expect("the default model is available")
@@ -37,16 +37,6 @@ fn load(slots: usize) -> Box<dyn LanguageModel> {
         },
     )
     .expect("load the default model")
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
-    for (x, y) in a.iter().zip(b) {
-        ab += *x as f64 * *y as f64;
-        aa += *x as f64 * *x as f64;
-        bb += *y as f64 * *y as f64;
-    }
-    ab / (aa.sqrt() * bb.sqrt())
 }
 
 fn top_two(v: &[f32]) -> (usize, f32) {

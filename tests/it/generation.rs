@@ -15,7 +15,7 @@ use clerk::llm::model::{self, Backend, LanguageModel, LoadOptions};
 use clerk::llm::{fetch, GgufTokenizer, LlmError};
 use serde_json::Value as Json;
 
-use crate::support;
+use crate::support::{self, cosine};
 
 struct Case {
     prompt_ids: Vec<u32>,
@@ -65,16 +65,6 @@ fn default_model() -> std::sync::MutexGuard<'static, Box<dyn LanguageModel>> {
         })
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
-    for (x, y) in a.iter().zip(b) {
-        ab += *x as f64 * *y as f64;
-        aa += *x as f64 * *x as f64;
-        bb += *y as f64 * *y as f64;
-    }
-    ab / (aa.sqrt() * bb.sqrt())
 }
 
 fn argmax(v: &[f32]) -> usize {

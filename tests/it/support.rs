@@ -48,6 +48,17 @@ pub fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The cosine of two logit (or embedding) vectors, summed in f64.
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+    for (x, y) in a.iter().zip(b) {
+        ab += *x as f64 * *y as f64;
+        aa += *x as f64 * *x as f64;
+        bb += *y as f64 * *y as f64;
+    }
+    ab / (aa.sqrt() * bb.sqrt())
+}
+
 /// A JSON array of token ids (as llama.cpp's fixtures write them).
 pub fn token_ids(v: &serde_json::Value) -> Vec<u32> {
     v.as_array()

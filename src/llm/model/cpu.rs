@@ -257,8 +257,14 @@ impl CpuModel {
     /// Checks `rows` against the slots and their capacity, allocating the caches of slots used
     /// for the first time.
     fn check_rows(&mut self, rows: &[SlotToken]) -> Result<(), LlmError> {
-        if rows.is_empty() {
+        let Some(needed) = rows.iter().map(|r| r.pos + 1).max() else {
             return Err(LlmError::InvalidParams("no tokens to run".into()));
+        };
+        if needed > self.capacity {
+            return Err(LlmError::ContextFull {
+                needed,
+                capacity: self.capacity,
+            });
         }
         for r in rows {
             if r.slot >= self.max_slots {
@@ -266,12 +272,6 @@ impl CpuModel {
                     "slot {} of a model with {} slots",
                     r.slot, self.max_slots
                 )));
-            }
-            if r.pos >= self.capacity {
-                return Err(LlmError::ContextFull {
-                    needed: r.pos + 1,
-                    capacity: self.capacity,
-                });
             }
             if r.token as usize >= self.embed.rows {
                 return Err(LlmError::InvalidParams(format!(
@@ -420,15 +420,6 @@ impl LanguageModel for CpuModel {
         tokens: &[u32],
         pos: usize,
     ) -> Result<Vec<f32>, LlmError> {
-        if tokens.is_empty() {
-            return Err(LlmError::InvalidParams("no tokens to run".into()));
-        }
-        if pos + tokens.len() > self.capacity {
-            return Err(LlmError::ContextFull {
-                needed: pos + tokens.len(),
-                capacity: self.capacity,
-            });
-        }
         let rows: Vec<SlotToken> = tokens
             .iter()
             .enumerate()
