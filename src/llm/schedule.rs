@@ -16,6 +16,12 @@ use crate::llm::generate::{Decoding, Event, Next};
 use crate::llm::model::{LanguageModel, SlotToken};
 use crate::llm::LlmError;
 
+/// Fewest shared tokens for which a prompt takes a slot for its prefix rather than the least
+/// recently used one. Every prompt shares its chat template's first few tokens with every
+/// slot; choosing by those would send each prompt to the same slot, evicting its longer
+/// prefix, instead of filling the free ones. A share this short saves a few ms at most.
+const MIN_SHARED: usize = 16;
+
 /// What one KV cache holds: `tokens` at positions `0 ..`, valid for reuse.
 #[derive(Default)]
 struct Slot {
@@ -109,7 +115,8 @@ impl Scheduler<'_> {
             .filter(|(_, s)| !s.busy)
             .max_by_key(|(i, s)| {
                 use std::cmp::Reverse;
-                (shared(s), Reverse(s.last_used), Reverse(*i))
+                let worth = Some(shared(s)).filter(|&n| n >= MIN_SHARED).unwrap_or(0);
+                (worth, Reverse(s.last_used), Reverse(*i))
             })
             .expect("a job is admitted only while a slot is free");
         let reuse = shared(slot).min(prompt.len().saturating_sub(1));

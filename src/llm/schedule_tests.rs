@@ -206,6 +206,27 @@ fn a_shared_prefix_is_not_run_again() {
 }
 
 #[test]
+fn prompts_sharing_only_a_few_tokens_fill_free_slots_instead_of_evicting_a_prefix() {
+    let (model, calls) = Scripted::new(2);
+    let engine = Engine::start(Box::new(model), Box::new(Letters), 2).unwrap();
+    let long = "theshopsownpreambleforeveryquestion";
+    text_of(engine.submit(request(&format!("{long}one"), 2)).unwrap());
+    // Shares only "the" with the first: goes to the free slot, keeping the first's prefix.
+    text_of(engine.submit(request("thebikeshop", 2)).unwrap());
+    text_of(engine.submit(request(&format!("{long}two"), 2)).unwrap());
+    let prefills: Vec<(usize, usize)> = calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|c| match c {
+            Call::Prefill { slot, pos, .. } => Some((*slot, *pos)),
+            Call::Step(_) => None,
+        })
+        .collect();
+    assert_eq!(prefills, vec![(0, 0), (1, 0), (0, long.len())]);
+}
+
+#[test]
 fn more_requests_than_slots_wait_their_turn_and_a_cancelled_one_frees_its_slot() {
     let (model, _) = Scripted::new(2);
     let engine = Engine::start(Box::new(model), Box::new(Letters), 8).unwrap();
