@@ -257,9 +257,9 @@ impl Scheduler<'_> {
         }
         let run = catch_unwind(AssertUnwindSafe(|| self.model.decode_batch(&batch)));
         let results: Vec<Result<Vec<f32>, LlmError>> = match run {
-            Ok(Ok(logits)) => logits.into_iter().map(Ok).collect(),
+            Ok(Ok(logits)) if logits.len() == batch.len() => logits.into_iter().map(Ok).collect(),
             // One sequence's fault (or the batch's) must not fail the others: run each alone.
-            Ok(Err(_)) => batch
+            Ok(_) => batch
                 .iter()
                 .map(|t| {
                     catch_unwind(AssertUnwindSafe(|| {
