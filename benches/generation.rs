@@ -76,7 +76,8 @@ fn bench_attention(c: &mut Criterion) {
     let q = values(n_head * hd, 9);
     let mut out = vec![0f32; n_head * hd];
     c.bench_function("attention decode 9 heads @512", |b| {
-        b.iter(|| attention(pool, &cache, 0, black_box(&q), depth, 1, &mut out))
+        let caches = std::slice::from_ref(&cache);
+        b.iter(|| attention(pool, caches, 0, black_box(&q), &[(0, depth)], &mut out))
     });
 }
 

@@ -61,26 +61,12 @@ thread_local! {
     static SCORES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// For queries at positions `pos0 .. pos0 + t_len` (`q` is `t_len × n_head × head_dim`, already
-/// rotated, their keys and values already stored), writes each head's attention output into
-/// `out` (same shape). Query head `h` reads kv head `h / (n_head / n_kv)`.
+/// Causal attention for query rows of one or several sequences: row `t` is `(slot, pos)`, and
+/// its query (`q` is `rows × n_head × head_dim`, already rotated) attends to positions
+/// `0 ..= pos` of `caches[slot]`, its own key and value already stored there (a prompt is
+/// consecutive positions of one slot). Writes each head's output into `out` (same shape).
+/// Query head `h` reads kv head `h / (n_head / n_kv)`.
 pub fn attention(
-    pool: &Pool,
-    cache: &KvCache,
-    layer: usize,
-    q: &[f32],
-    pos0: usize,
-    t_len: usize,
-    out: &mut [f32],
-) {
-    let rows: Vec<(usize, usize)> = (0..t_len).map(|t| (0, pos0 + t)).collect();
-    attention_rows(pool, std::slice::from_ref(cache), layer, q, &rows, out);
-}
-
-/// Attention for query rows of several sequences: row `t` is `(slot, pos)`, its query attends
-/// to positions `0 ..= pos` of `caches[slot]` (its own key and value already stored there).
-/// Shapes as in `attention`.
-pub fn attention_rows(
     pool: &Pool,
     caches: &[KvCache],
     layer: usize,
@@ -139,7 +125,8 @@ mod tests {
         }
         let pool = Pool::new(2);
         let mut out = vec![0f32; t_len * n_head * hd];
-        attention(&pool, &cache, 0, &q, 0, t_len, &mut out);
+        let rows: Vec<(usize, usize)> = (0..t_len).map(|t| (0, t)).collect();
+        attention(&pool, std::slice::from_ref(&cache), 0, &q, &rows, &mut out);
 
         // The cache keeps keys and values as f16 would; the reference gets the same inputs.
         let (kx, vx): (Vec<f32>, Vec<f32>) = (

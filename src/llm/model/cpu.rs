@@ -12,7 +12,7 @@ use std::path::Path;
 use super::config::{Architecture, ModelConfig};
 use super::weights::GgufReader;
 use super::{LanguageModel, SlotToken};
-use crate::llm::kernels::attention::{attention_rows, KvCache};
+use crate::llm::kernels::attention::{attention, KvCache};
 use crate::llm::kernels::dot::kernels;
 use crate::llm::kernels::pool::{self, Pool};
 use crate::llm::kernels::{matmul, Acts, QMatrix, WeightArena};
@@ -350,7 +350,7 @@ impl CpuModel {
                 self.caches[r.slot].store(li, r.pos, &row[qd..qd + kvd], &row[qd + kvd..]);
             }
             s.att.resize(t_len * qd, 0.0);
-            attention_rows(pool, &self.caches, li, &s.q, &at, &mut s.att);
+            attention(pool, &self.caches, li, &s.q, &at, &mut s.att);
             s.acts.prepare(&s.att, t_len, &[&layer.wo]);
             s.proj.resize(t_len * d, 0.0);
             matmul(pool, &layer.wo, &s.acts, &mut s.proj);
