@@ -33,14 +33,14 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-pub use check::{unsupported, unsupported_claims, Evidence, FactKind, Unsupported};
+pub use check::{misattached, unsupported, unsupported_claims, Evidence, FactKind, Unsupported};
 pub use decision::{Calibration, JudgeSettings, PassageEvidence};
 pub use judge::Judge;
 
 use crate::documents::PassageKind;
 use crate::index::{Catalog, Hit, IndexError};
 use crate::llm::{ChatModel, LlmError};
-use generated::{build_prompt, generate_checked, PromptSettings};
+use generated::{build_prompt, generate_checked, Asked, PromptSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnswerError {
@@ -575,8 +575,10 @@ impl Answerer {
                     prompt,
                     self.settings.max_reply_tokens,
                     &evidence,
-                    &[business.name],
-                    &asked,
+                    &Asked {
+                        content: &asked,
+                        allowed: &[business.name],
+                    },
                     &mut forward,
                 )?;
                 answer.model = Some(model.name.clone());

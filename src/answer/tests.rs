@@ -111,7 +111,16 @@ pub(super) fn index_of(
 }
 
 fn ask(answerer: &Answerer, question: &str, events: &mut Vec<StreamEvent>) -> Answer {
-    let index = shop();
+    ask_in(&shop(), answerer, question, events)
+}
+
+/// `question` to an English shop named Harbour Bikes with `index`.
+fn ask_in(
+    index: &BusinessIndex,
+    answerer: &Answerer,
+    question: &str,
+    events: &mut Vec<StreamEvent>,
+) -> Answer {
     let mut search =
         |q: &str, limit: usize| index.search_with_evidence(q, limit, language::QUESTION_WORDS);
     let business = BusinessContext {
@@ -250,4 +259,30 @@ fn without_a_model_for_the_language_the_documents_words_answer() {
     );
     assert_ne!(answer.mode, Mode::Generated, "{answer:?}");
     assert_eq!(*scripted.calls.lock().unwrap(), 0);
+}
+
+const VISIT: &str =
+    "# Visit us\n\nWe are on the harbour front, next to the ferry. Our shop is open \
+Monday to Friday 9:00–18:00, Saturday 10:00–14:00, Sunday closed.\n";
+
+/// `question` to a shop whose hours stand in a page's prose, drafted by `reply`.
+fn ask_visit(reply: &str, question: &str) -> Answer {
+    let (model, _) = model(reply);
+    let answerer = Answerer::new(Some(model), roomy());
+    let index = index_of(&[("visit.md", VISIT)], None);
+    ask_in(&index, &answerer, question, &mut Vec::new())
+}
+
+#[test]
+fn a_draft_giving_one_days_hours_for_another_is_withdrawn() {
+    let question = "is your shop open on saturday?";
+    // 18:00 is in the source, as Monday-to-Friday's closing time: the literal check alone
+    // would pass it.
+    let wrong = ask_visit("Yes, on Saturday the shop is open until 18:00.", question);
+    assert_ne!(wrong.mode, Mode::Generated, "{wrong:?}");
+    let rejected = wrong.generation.clone().and_then(|g| g.rejected);
+    let rejected = rejected.unwrap_or_else(|| panic!("not drafted: {wrong:?}"));
+    assert!(rejected.contains("Saturday"), "{rejected}");
+    let right = ask_visit("Yes, on Saturday the shop is open 10:00–14:00.", question);
+    assert_eq!(right.mode, Mode::Generated, "{right:?}");
 }

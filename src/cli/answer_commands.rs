@@ -380,6 +380,10 @@ pub fn eval_answers(args: EvalAnswersArgs) -> anyhow::Result<()> {
             "  model drafts {} · rejected by the check {} · draft time p50 {:.0} ms · p95 {:.0} ms",
             r.drafts, r.drafts_rejected, r.draft_p50_ms, r.draft_p95_ms
         );
+        println!(
+            "  generated {:.3} of answered · median reply {:.0} words · in the question's language {:.3}",
+            r.generated_share, r.median_words, r.reply_language_match
+        );
         for (mode, m) in &r.modes {
             println!(
                 "  {mode:<10} {:>3} answers · p50 {:.1} ms · p95 {:.1} ms",

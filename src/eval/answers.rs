@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::demo::{by_split, index_demo, EvalQuestion, Split};
 use super::metrics::percentile;
 use super::EvalError;
-use crate::answer::Judge;
+use crate::answer::{language, Judge};
 use crate::answer::{unsupported, AnswerSettings, Evidence, Mode};
 use crate::engine::{Engine, EngineLimits, History};
 use crate::eval::Retrieval;
@@ -59,6 +59,15 @@ pub struct AnswerReport {
     /// replaced by extractive ones).
     pub drafts: usize,
     pub drafts_rejected: usize,
+    pub drafts_accepted: usize,
+    /// Share of the answered (not abstained) questions whose reply the model wrote.
+    pub generated_share: f64,
+    /// Median length in words of the replies that answered.
+    pub median_words: f64,
+    /// Share of the answered questions whose reply is in the question's language (the eval
+    /// file's `language`, else the documents'); a reply whose language the detector cannot
+    /// tell counts as the documents'.
+    pub reply_language_match: f64,
     /// Time the model took per draft (prompt, generation and check), accepted or not.
     pub draft_p50_ms: f64,
     pub draft_p95_ms: f64,
@@ -117,6 +126,8 @@ pub fn score(
     let mut draft_times = Vec::new();
     let (mut faq_replies, mut faq_right) = (0, 0);
     let (mut foreign, mut foreign_answered) = (0, 0);
+    let (mut answered, mut generated, mut language_matches) = (0, 0, 0);
+    let mut reply_words = Vec::new();
     let documents_language = engine.business(id)?.language;
     for q in questions {
         let hits = engine.search(id, &q.question, 5)?;
@@ -139,8 +150,26 @@ pub fn score(
             drafts += 1;
             draft_times.push(answer.timings.generate_ms);
             drafts_rejected += usize::from(generation.rejected.is_some());
+            if let Some(span) = &generation.rejected {
+                problems.push(format!("draft withdrawn at {span:?} for {:?}", q.question));
+            }
         }
         let is_abstained = answer.mode == Mode::Abstained;
+        if !is_abstained {
+            answered += 1;
+            generated += usize::from(answer.mode == Mode::Generated);
+            reply_words.push(answer.text.split_whitespace().count() as f64);
+            let wanted = q.language.as_deref().unwrap_or(&documents_language);
+            let written = language::detect(&answer.text, &documents_language);
+            if written == wanted {
+                language_matches += 1;
+            } else {
+                problems.push(format!(
+                    "reply in {written:?} to a question in {wanted:?}: {:?}",
+                    q.question
+                ));
+            }
+        }
         if !q.answerable {
             unanswerable += 1;
         }
@@ -298,6 +327,10 @@ pub fn score(
         modes,
         drafts,
         drafts_rejected,
+        drafts_accepted: drafts - drafts_rejected,
+        generated_share: share(generated, answered),
+        median_words: percentile(&reply_words, 50.0),
+        reply_language_match: share(language_matches, answered),
         draft_p50_ms: percentile(&draft_times, 50.0),
         draft_p95_ms: percentile(&draft_times, 95.0),
         problems,

@@ -6,9 +6,13 @@
 //! Numbers are compared by their digit groups ("9:00" finds "09:00", "649" finds "649.00");
 //! names are capitalized words that do not start a sentence, compared case-insensitively.
 
+mod binding;
+
 use std::collections::HashSet;
 
 use crate::index::Hit;
+
+use binding::Segment;
 
 /// A span of a reply that the sources do not support.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +29,9 @@ pub enum FactKind {
     Name,
     /// A sentence most of whose words the sources never use: a claim made up around them.
     Claim,
+    /// A figure stated about another thing than its source states it about ("samstags bis
+    /// 19:00" from "Mo–Fr 9–19, Sa 9–16").
+    Misattached,
 }
 
 /// What the sources say, prepared for look-ups.
@@ -36,16 +43,25 @@ pub struct Evidence {
     stems: HashSet<String>,
     /// Every URL and e-mail address in the sources, normalized.
     addresses: HashSet<String>,
+    /// The sources cut into what states which figure about what (see [`binding`]).
+    segments: Vec<Segment>,
 }
 
 impl Evidence {
     /// What `hits` say: each one's title, headings and text.
-    pub fn of_hits<'a>(hits: impl IntoIterator<Item = &'a Hit>) -> Evidence {
-        Evidence::new(hits.into_iter().flat_map(|h| {
+    /// Each passage's figures stand under its title and headings, and a product's fields
+    /// all belong to it.
+    pub fn of_hits<'a>(hits: impl IntoIterator<Item = &'a Hit> + Clone) -> Evidence {
+        let mut evidence = Evidence::new(hits.clone().into_iter().flat_map(|h| {
             [h.title.as_str(), h.text.as_str()]
                 .into_iter()
                 .chain(h.heading_path.iter().map(String::as_str))
-        }))
+        }));
+        evidence.segments = hits
+            .into_iter()
+            .flat_map(binding::segments_of_hit)
+            .collect();
+        evidence
     }
 
     pub fn new<'a>(texts: impl IntoIterator<Item = &'a str>) -> Evidence {
@@ -55,8 +71,12 @@ impl Evidence {
             words: HashSet::new(),
             stems: HashSet::new(),
             addresses: HashSet::new(),
+            segments: Vec::new(),
         };
         for text in texts {
+            evidence
+                .segments
+                .extend(binding::segments_of(text, &[], false));
             for number in numbers(text) {
                 evidence.numbers.insert(groups(&number));
             }
@@ -281,6 +301,18 @@ pub fn unsupported(reply: &str, evidence: &Evidence, allowed: &[&str]) -> Vec<Un
         }
     }
     found
+}
+
+/// The first clause of `reply` that states a figure about another thing than its source
+/// does, judged on the subjects the question (`asked`) or the reply itself names; `allowed`
+/// words (the business's name) are never such subjects.
+pub fn misattached(
+    reply: &str,
+    evidence: &Evidence,
+    asked: &[String],
+    allowed: &[&str],
+) -> Option<Unsupported> {
+    binding::misattached(reply, &evidence.segments, asked, allowed)
 }
 
 /// Digit runs with their inner separators: "16,00", "9:30", "+44 1632 960123", "2024-05-01".

@@ -110,3 +110,158 @@ fn digit_groups_ignore_leading_zeros_and_trailing_zero_groups() {
     assert!(evidence.has_number("18"));
     assert!(!evidence.has_number("19"));
 }
+
+fn bound(reply: &str, question: &str, sources: &[&str]) -> Option<String> {
+    let asked: Vec<String> = question
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 4)
+        .map(str::to_lowercase)
+        .collect();
+    misattached(
+        reply,
+        &Evidence::new(sources.iter().copied()),
+        &asked,
+        &["Harbour Bikes"],
+    )
+    .map(|u| u.span)
+}
+
+const HOURS_DE: &str = "Öffnungszeiten: Montag bis Freitag 9:00–19:00, Samstag 9:00–16:00, \
+                        Sonntag geschlossen.";
+
+#[test]
+fn a_time_stated_about_the_wrong_day_is_misattached() {
+    let asked = "Habt ihr samstags offen und bis wann?";
+    // Every figure is in the source; the closing time is Monday-to-Friday's.
+    assert!(bound(
+        "Ja, samstags haben wir bis 19:00 geöffnet.",
+        asked,
+        &[HOURS_DE]
+    )
+    .is_some());
+    assert!(bound(
+        "Ja, Samstag ist offen und bis Freitag 19:00.",
+        asked,
+        &[HOURS_DE]
+    )
+    .is_some());
+    assert!(bound("Samstag 9–19 Uhr.", asked, &[HOURS_DE]).is_some());
+    assert_eq!(
+        bound("Ja, samstags von 9 bis 16 Uhr.", asked, &[HOURS_DE]),
+        None
+    );
+    assert_eq!(
+        bound(
+            "Ja, am Samstag von 9:00 bis 16:00, sonntags geschlossen.",
+            asked,
+            &[HOURS_DE]
+        ),
+        None
+    );
+}
+
+#[test]
+fn several_bindings_in_one_clause_are_each_checked() {
+    let asked = "Wann habt ihr offen?";
+    let right = "Montag bis Freitag 9–19 Uhr und Samstag 9–16 Uhr.";
+    assert_eq!(bound(right, asked, &[HOURS_DE]), None);
+    let english = "Monday to Friday 8:30am–6:00pm, Saturday 9:00am–5:00pm.";
+    assert_eq!(
+        bound(
+            "Saturday 9am to 5pm and Monday to Friday 8:30am to 6pm.",
+            "when are you open",
+            &[english]
+        ),
+        None
+    );
+    // Known leniency: "Montag bis Samstag 9–19" passes, Montag binding both figures and
+    // Samstag standing beside one of them (9), as "geöffnet" does below.
+}
+
+#[test]
+fn a_price_belongs_to_its_product() {
+    let catalog = [
+        "Der Zauberberg, Thomas Mann, Preis: 24,00 €",
+        "Buddenbrooks, Thomas Mann, Preis: 12,50 €",
+    ];
+    let asked = "Was kostet der Zauberberg?";
+    assert!(bound("Der Zauberberg kostet 12,50 €.", asked, &catalog).is_some());
+    assert_eq!(
+        bound("Der Zauberberg kostet 24,00 €.", asked, &catalog),
+        None
+    );
+}
+
+#[test]
+fn words_the_sources_never_set_beside_a_figure_bind_nothing() {
+    // "geöffnet" and "haben" stand beside other figures, not the asked-for day's: they are
+    // no subjects unless the question or the reply names them.
+    let source =
+        "Wir haben Montag bis Freitag von 9 bis 19 Uhr geöffnet, samstags von 9 bis 16 Uhr.";
+    assert_eq!(
+        bound(
+            "Samstags haben wir von 9 bis 16 Uhr geöffnet.",
+            "Habt ihr samstags geöffnet?",
+            &[source]
+        ),
+        None
+    );
+    // A label scopes its sentence's clauses.
+    assert_eq!(
+        bound(
+            "Unsere Öffnungszeiten am Samstag: 9 bis 16 Uhr.",
+            "Öffnungszeiten am Samstag?",
+            &[HOURS_DE]
+        ),
+        None
+    );
+}
+
+#[test]
+fn a_list_sentences_head_belongs_to_each_of_its_clauses() {
+    let source =
+        "Our shop is open Monday to Friday 9:00–18:00, Saturday 10:00–14:00, Sunday closed.";
+    let asked = "is your shop open on saturday?";
+    assert_eq!(
+        bound(
+            "On Saturday the shop is open 10:00–14:00.",
+            asked,
+            &[source]
+        ),
+        None
+    );
+    assert!(bound(
+        "On Saturday the shop is open until 18:00.",
+        asked,
+        &[source]
+    )
+    .is_some());
+    // German nouns are capitalized: "Laden" is no key, it stands before the days.
+    let german = "Unser Laden ist Montag bis Freitag 9–18 Uhr geöffnet, Samstag 10–14 Uhr.";
+    assert_eq!(
+        bound(
+            "Samstags ist der Laden von 10 bis 14 Uhr geöffnet.",
+            "Ist der Laden samstags offen?",
+            &[german]
+        ),
+        None
+    );
+}
+
+#[test]
+fn figures_about_something_else_than_was_asked_are_withdrawn() {
+    let source = "Horário: terça a sábado 12:00–15:00 e 19:00–23:00, domingo 12:00–16:00.";
+    let asked = "a que horas abrem ao domingo";
+    assert!(bound(
+        "Abrimos das 12:00 às 15:00 e das 19:00 às 23:00.",
+        asked,
+        &[source]
+    )
+    .is_some());
+    assert_eq!(
+        bound("Ao domingo abrimos das 12:00 às 16:00.", asked, &[source]),
+        None
+    );
+    // A reply without figures states no binding.
+    assert_eq!(bound("Sim, abrimos ao domingo.", asked, &[source]), None);
+}
