@@ -299,8 +299,8 @@ fn off_question(
 
 /// The first clause of `reply` whose figures are stated about another thing than the sources
 /// state them about, or the whole reply when its figures are about none of the things asked
-/// about that the sources give figures for. `asked` are the question's content words; `allowed` words (the
-/// business's name) are never subjects.
+/// about that the sources give figures for. `asked` are the question's content words;
+/// `allowed` words (the business's name) are never subjects.
 pub(super) fn misattached(
     reply: &str,
     segments: &[Segment],
