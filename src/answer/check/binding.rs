@@ -28,9 +28,9 @@
 use std::collections::HashSet;
 
 use crate::documents::PassageKind;
-use crate::index::Hit;
+use crate::index::{sentences, Hit};
 
-use super::{groups, names, numbers, without_zero_tail, FactKind, Unsupported, STEM_CHARS};
+use super::{groups, names, numbers, stem, without_zero_tail, FactKind, Unsupported};
 
 /// A stretch of a source that states its figures about its words.
 #[derive(Debug, Clone, Default)]
@@ -57,10 +57,6 @@ fn stems(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(stem)
 }
 
-fn stem(word: &str) -> String {
-    word.to_lowercase().chars().take(STEM_CHARS).collect()
-}
-
 /// Clauses of a text: lines, then sentences, then the parts between a comma or semicolon and
 /// the space after it (a decimal comma has no space).
 fn clauses(sentence: &str) -> Vec<&str> {
@@ -74,24 +70,6 @@ fn clauses(sentence: &str) -> Vec<&str> {
         }
     }
     out.push(&sentence[start..]);
-    out
-}
-
-fn sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    for line in text.split('\n') {
-        let bytes = line.as_bytes();
-        let mut start = 0;
-        for (i, c) in line.char_indices() {
-            if matches!(c, '.' | '!' | '?') && bytes.get(i + 1).is_some_and(u8::is_ascii_whitespace)
-            {
-                out.push(&line[start..=i]);
-                start = i + 1;
-            }
-        }
-        out.push(&line[start..]);
-    }
-    out.retain(|s| !s.trim().is_empty());
     out
 }
 

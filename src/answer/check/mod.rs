@@ -52,7 +52,7 @@ impl Evidence {
     /// Each passage's figures stand under its title and headings, and a product's fields
     /// all belong to it.
     pub fn of_hits<'a>(hits: impl IntoIterator<Item = &'a Hit> + Clone) -> Evidence {
-        let mut evidence = Evidence::new(hits.clone().into_iter().flat_map(|h| {
+        let mut evidence = Evidence::lexical(hits.clone().into_iter().flat_map(|h| {
             [h.title.as_str(), h.text.as_str()]
                 .into_iter()
                 .chain(h.heading_path.iter().map(String::as_str))
@@ -64,7 +64,18 @@ impl Evidence {
         evidence
     }
 
-    pub fn new<'a>(texts: impl IntoIterator<Item = &'a str>) -> Evidence {
+    /// What `texts` say, each a source of its own with no title or headings.
+    pub fn new<'a>(texts: impl IntoIterator<Item = &'a str> + Clone) -> Evidence {
+        let mut evidence = Evidence::lexical(texts.clone());
+        evidence.segments = texts
+            .into_iter()
+            .flat_map(|text| binding::segments_of(text, &[], false))
+            .collect();
+        evidence
+    }
+
+    /// Everything but the segments: the look-ups of the literal check.
+    fn lexical<'a>(texts: impl IntoIterator<Item = &'a str>) -> Evidence {
         let mut evidence = Evidence {
             numbers: HashSet::new(),
             lowered: String::new(),
@@ -74,9 +85,6 @@ impl Evidence {
             segments: Vec::new(),
         };
         for text in texts {
-            evidence
-                .segments
-                .extend(binding::segments_of(text, &[], false));
             for number in numbers(text) {
                 evidence.numbers.insert(groups(&number));
             }
@@ -87,9 +95,7 @@ impl Evidence {
             for word in lowered.split(|c: char| !c.is_alphanumeric()) {
                 if !word.is_empty() {
                     evidence.words.insert(word.to_string());
-                    evidence
-                        .stems
-                        .insert(word.chars().take(STEM_CHARS).collect());
+                    evidence.stems.insert(stem(word));
                 }
             }
             evidence.lowered.push_str(&lowered);
@@ -135,6 +141,12 @@ fn bare_address(span: &str) -> String {
 }
 
 const STEM_CHARS: usize = 5;
+
+/// A word as the checks compare it: lower case, its first five characters ("samstags" is
+/// "samst", "returned" is "retur").
+fn stem(word: &str) -> String {
+    word.to_lowercase().chars().take(STEM_CHARS).collect()
+}
 /// Phrases in which a model talks about its prompt instead of answering.
 const PROMPT_TALK: &[&str] = &[
     "the source",
@@ -240,12 +252,7 @@ pub fn unsupported_claims(reply: &str, evidence: &Evidence) -> Vec<Unsupported> 
         }
         let supported = words
             .iter()
-            .filter(|w| {
-                evidence.words.contains(w.as_str())
-                    || evidence
-                        .stems
-                        .contains(&w.chars().take(STEM_CHARS).collect::<String>())
-            })
+            .filter(|w| evidence.words.contains(w.as_str()) || evidence.stems.contains(&stem(w)))
             .count();
         if (supported as f32) < MIN_SUPPORTED_WORDS * words.len() as f32 {
             found.push(Unsupported {
