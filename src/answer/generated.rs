@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::index::Hit;
 use crate::llm::engine::{Prompt, Request};
-use crate::llm::generate::{Event, FinishReason, GenerateParams, SamplingParams};
+use crate::llm::generate::{CopyFigures, Event, FinishReason, GenerateParams, SamplingParams};
 use crate::llm::{ChatMessage, ChatModel, LlmError};
 
 use super::check::{misattached, unsupported, unsupported_claims, Evidence, FactKind, Unsupported};
@@ -156,6 +156,40 @@ pub struct Asked<'a> {
     pub allowed: &'a [&'a str],
 }
 
+/// How the prompt numbered its sources and how decoding is fenced in.
+pub struct Fence {
+    /// How many numbered sources the prompt holds: the reply may cite "[1]" … "[n]"; the
+    /// markers are taken out before it is checked or shown (the reply cites its sources apart).
+    pub sources: usize,
+    /// Decoding itself lets the model write only figures the sources (or the allowed words)
+    /// write, so the check after it rarely finds a number to withdraw the draft for.
+    pub copy_figures: bool,
+}
+
+/// `text` without its citation markers "[1]" … "[sources]" and the space before each.
+fn without_citations(text: &str, sources: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        let marker = rest[open + 1..].split_once(']').and_then(|(n, _)| {
+            let cited = n.parse::<usize>().ok()?;
+            ((1..=sources).contains(&cited) && !n.starts_with('0')).then_some(n.len() + 2)
+        });
+        match marker {
+            Some(len) => {
+                out.push_str(rest[..open].trim_end_matches(' '));
+                rest = &rest[open + len..];
+            }
+            None => {
+                out.push_str(&rest[..=open]);
+                rest = &rest[open + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Generates a reply from `prompt`, streaming each checked sentence to `on_event`.
 pub fn generate_checked(
     model: &ChatModel,
@@ -163,6 +197,7 @@ pub fn generate_checked(
     max_reply_tokens: usize,
     evidence: &Evidence,
     asked: &Asked,
+    fence: &Fence,
     on_event: &mut dyn FnMut(StreamEvent),
 ) -> Result<Generation, LlmError> {
     let allowed = asked.allowed;
@@ -179,6 +214,9 @@ pub fn generate_checked(
             },
             stop_tokens: model.stop_tokens.clone(),
             stop_strings: vec!["\nQuestion:".into(), "\nSources:".into()],
+            copy_figures: fence
+                .copy_figures
+                .then(|| CopyFigures::new(evidence.figures(allowed)).citing(fence.sources)),
         },
     };
     let events = model.generator.submit(request)?;
@@ -192,8 +230,8 @@ pub fn generate_checked(
     let mut finish = None;
     let mut decode_seconds = 0.0;
     let mut release = |upto: usize, text: &str, released: &mut usize| -> Option<Unsupported> {
-        let part = &text[*released..upto];
-        let checked = &text[..upto];
+        let part = without_citations(&text[*released..upto], fence.sources);
+        let checked = &without_citations(&text[..upto], fence.sources);
         if let Some(bad) = unsupported(checked, evidence, allowed)
             .into_iter()
             .chain(unsupported_claims(checked, evidence))
@@ -203,7 +241,7 @@ pub fn generate_checked(
             return Some(bad);
         }
         if !part.trim().is_empty() {
-            on_event(StreamEvent::Text(part.to_string()));
+            on_event(StreamEvent::Text(part));
         }
         *released = upto;
         None
@@ -253,14 +291,21 @@ pub fn generate_checked(
     // well its sentences are supported ("Tom runs the workshop" to "who fixes e-bikes?").
     if rejected.is_none()
         && !asked.content.is_empty()
-        && !mentions(&text[..released], asked.content)
+        && !mentions(
+            &without_citations(&text[..released], fence.sources),
+            asked.content,
+        )
     {
         rejected = Some(Unsupported {
-            span: text[..released].trim().to_string(),
+            span: without_citations(&text[..released], fence.sources)
+                .trim()
+                .to_string(),
             kind: FactKind::Claim,
         });
     }
-    let shown = text[..released].trim().to_string();
+    let shown = without_citations(&text[..released], fence.sources)
+        .trim()
+        .to_string();
     Ok(Generation {
         text: shown,
         rejected,
@@ -272,4 +317,19 @@ pub fn generate_checked(
             0.0
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_citations;
+
+    #[test]
+    fn citation_markers_of_the_prompts_sources_are_taken_out() {
+        assert_eq!(
+            without_citations("Bis 16:00 Uhr [1]. Samstags [2][1] nicht.", 2),
+            "Bis 16:00 Uhr. Samstags nicht."
+        );
+        assert_eq!(without_citations("Size [3] and [a]", 2), "Size [3] and [a]");
+        assert_eq!(without_citations("[01] x [", 2), "[01] x [");
+    }
 }

@@ -40,7 +40,7 @@ pub use judge::Judge;
 use crate::documents::PassageKind;
 use crate::index::{Catalog, Hit, IndexError};
 use crate::llm::{ChatModel, LlmError};
-use generated::{build_prompt, generate_checked, Asked, PromptSettings};
+use generated::{build_prompt, generate_checked, Asked, Fence, PromptSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnswerError {
@@ -209,6 +209,8 @@ pub struct AnswerSettings {
     pub faq_similarity: f32,
     /// With vectors and a judge: which passages it reads and what it must say.
     pub judge: JudgeSettings,
+    /// Generated replies copy every figure from their sources while they are decoded.
+    pub copy_figures: bool,
 }
 
 impl Default for AnswerSettings {
@@ -223,6 +225,7 @@ impl Default for AnswerSettings {
             calibration: Calibration::HYBRID,
             faq_similarity: decision::FAQ_SIMILARITY,
             judge: JudgeSettings::default(),
+            copy_figures: true,
         }
     }
 }
@@ -578,6 +581,10 @@ impl Answerer {
                     &Asked {
                         content: &asked,
                         allowed: &[business.name],
+                    },
+                    &Fence {
+                        sources: used,
+                        copy_figures: self.settings.copy_figures,
                     },
                     &mut forward,
                 )?;

@@ -9,7 +9,7 @@ use super::*;
 use crate::documents::{self, Limits};
 use crate::index::{BusinessIndex, Language};
 use crate::llm::engine::{EventStream, Generator, Request, TokenCodec};
-use crate::llm::generate::{Event, FinishReason, Summary, TokenDecoder};
+use crate::llm::generate::{CopyFigures, Event, FinishReason, Summary, TokenDecoder};
 use crate::llm::ChatTemplate;
 
 const FAQ: &str = "# FAQ\n\n## What are your opening hours?\nMonday to Friday 9:00–18:00, Saturday 10:00–14:00.\n\n## Do you repair bikes?\nYes, our workshop repairs every make of bike. A basic service costs £45.\n";
@@ -20,11 +20,14 @@ and we hire out bikes to visitors in the summer. Hire bikes come with a helmet a
 struct Scripted {
     reply: String,
     calls: Mutex<usize>,
+    /// The figures the last request fenced decoding in to.
+    copy_figures: Mutex<Option<CopyFigures>>,
 }
 
 impl Generator for Scripted {
-    fn submit(&self, _request: Request) -> Result<EventStream, LlmError> {
+    fn submit(&self, request: Request) -> Result<EventStream, LlmError> {
         *self.calls.lock().unwrap() += 1;
+        *self.copy_figures.lock().unwrap() = request.params.copy_figures;
         let (tx, rx) = mpsc::channel();
         for word in self.reply.split_inclusive(' ') {
             let _ = tx.send(Ok(Event::Token {
@@ -63,6 +66,7 @@ fn model(reply: &str) -> (Arc<ChatModel>, Arc<Scripted>) {
     let scripted = Arc::new(Scripted {
         reply: reply.to_string(),
         calls: Mutex::new(0),
+        copy_figures: Mutex::new(None),
     });
     let model = scripted_model("scripted", scripted.clone(), Arc::new(Bytes));
     (Arc::new(model), scripted)
@@ -285,4 +289,24 @@ fn a_draft_giving_one_days_hours_for_another_is_withdrawn() {
     assert!(rejected.contains("Saturday"), "{rejected}");
     let right = ask_visit("Yes, on Saturday the shop is open 10:00–14:00.", question);
     assert_eq!(right.mode, Mode::Generated, "{right:?}");
+}
+
+#[test]
+fn decoding_is_fenced_to_the_sources_figures_and_citation_markers_are_not_shown() {
+    let (model, scripted) = model("Yes, on Saturday the shop is open 10:00–14:00 [1]. ");
+    let answerer = Answerer::new(Some(model), roomy());
+    let index = index_of(&[("visit.md", VISIT)], None);
+    let question = "is your shop open on saturday?";
+    let answer = ask_in(&index, &answerer, question, &mut Vec::new());
+    assert_eq!(answer.mode, Mode::Generated, "{answer:?}");
+    assert_eq!(
+        answer.text,
+        "Yes, on Saturday the shop is open 10:00–14:00."
+    );
+    let fence = scripted.copy_figures.lock().unwrap().clone();
+    let fence = fence.expect("the request fences figures in");
+    for figure in ["9:00", "18:00", "10:00", "14:00"] {
+        assert!(fence.allowed().iter().any(|a| a == figure), "{fence:?}");
+    }
+    assert!(!fence.allowed().iter().any(|a| a == "19:00"), "{fence:?}");
 }

@@ -30,6 +30,10 @@ pub struct AnswerTuning {
     /// Most tokens in a generated reply.
     #[arg(long, env = "CLERK_MAX_REPLY_TOKENS")]
     pub max_reply_tokens: Option<usize>,
+    /// Whether generated replies copy every figure from their sources while decoding
+    /// [default: true].
+    #[arg(long, env = "CLERK_COPY_FIGURES")]
+    pub copy_figures: Option<bool>,
     /// Languages the model may write, comma-separated (default: what the model declares).
     #[arg(long, env = "CLERK_MODEL_LANGUAGES", value_delimiter = ',')]
     pub model_languages: Option<Vec<String>>,
@@ -54,6 +58,7 @@ impl AnswerTuning {
             faq_above: self.faq_above.unwrap_or(defaults.faq_above),
             prompt_budget: self.prompt_budget.unwrap_or(defaults.prompt_budget),
             max_reply_tokens: self.max_reply_tokens.unwrap_or(defaults.max_reply_tokens),
+            copy_figures: self.copy_figures.unwrap_or(defaults.copy_figures),
             judge: JudgeSettings {
                 threshold: self.judge_threshold.unwrap_or(defaults.judge.threshold),
                 floor: self.judge_floor.unwrap_or(defaults.judge.floor),

@@ -135,6 +135,7 @@ fn request(prompt: Vec<u32>, max_tokens: usize) -> Request {
             sampling: SamplingParams::greedy(),
             stop_tokens: Vec::new(),
             stop_strings: Vec::new(),
+            copy_figures: None,
         },
     }
 }

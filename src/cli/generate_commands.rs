@@ -193,6 +193,7 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         },
         stop_tokens: loaded.tokenizer.eog_ids().to_vec(),
         stop_strings: args.stop.clone(),
+        copy_figures: None,
     };
     params.sampling.validate()?;
     let engine = Engine::start(loaded.model, Box::new(loaded.tokenizer), 1)?;

@@ -298,6 +298,7 @@ pub(super) mod tests {
             sampling: SamplingParams::greedy(),
             stop_tokens: vec![25],
             stop_strings: vec![],
+            copy_figures: None,
         }
     }
 

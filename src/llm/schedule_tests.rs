@@ -105,6 +105,7 @@ fn request(prompt: &str, max_tokens: usize) -> Request {
             sampling: SamplingParams::greedy(),
             stop_tokens: vec![],
             stop_strings: vec![],
+            copy_figures: None,
         },
     }
 }

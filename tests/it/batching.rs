@@ -103,6 +103,7 @@ fn greedy(prompt: Vec<u32>, max_tokens: usize) -> Request {
             sampling: SamplingParams::greedy(),
             stop_tokens: vec![2],
             stop_strings: vec![],
+            copy_figures: None,
         },
     }
 }

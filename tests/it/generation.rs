@@ -10,7 +10,9 @@ use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use clerk::llm::engine::{Engine, Generator, Prompt, Request};
-use clerk::llm::generate::{generate, Event, FinishReason, GenerateParams, SamplingParams};
+use clerk::llm::generate::{
+    generate, CopyFigures, Event, FinishReason, GenerateParams, SamplingParams,
+};
 use clerk::llm::model::{self, Backend, LanguageModel, LoadOptions};
 use clerk::llm::{fetch, GgufTokenizer, LlmError};
 use serde_json::Value as Json;
@@ -99,6 +101,7 @@ fn greedy_continuations_match_llama_cpp() {
             sampling: SamplingParams::greedy(),
             stop_tokens: vec![2],
             stop_strings: vec![],
+            copy_figures: None,
         };
         let mut got = Vec::new();
         let summary = generate(&mut **m, &dec, &c.prompt_ids, &params, &mut |e| {
@@ -142,6 +145,7 @@ fn the_engine_streams_text_from_the_default_model() {
                 sampling: SamplingParams::greedy(),
                 stop_tokens: vec![2],
                 stop_strings: vec![],
+                copy_figures: None,
             },
         })
         .expect("submit");
@@ -161,6 +165,65 @@ fn the_engine_streams_text_from_the_default_model() {
         FinishReason::MaxTokens | FinishReason::StopToken
     ));
     assert!(!streamed.trim().is_empty());
+}
+
+/// Digit runs with the joiners the fact check joins them by ("9:30", "14,90").
+fn figures(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let joins = matches!(c, '.' | ',' | ':')
+            && !current.is_empty()
+            && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+        if c.is_ascii_digit() || joins {
+            current.push(c);
+        } else if !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    out.extend((!current.is_empty()).then_some(current));
+    out
+}
+
+#[test]
+fn copy_constrained_decoding_writes_only_the_allowed_figures() {
+    let mut m = default_model();
+    let tok = GgufTokenizer::from_gguf_file(model_path()).expect("tokenizer");
+    // Left to itself the model counts on; fenced in, every figure it writes is one of these.
+    let allowed = ["1", "2", "3", "4", "9:30", "18:00"];
+    let prompt = tok.encode("Counting aloud: 1, 2, 3, 4,").expect("encode");
+    let run = |m: &mut dyn LanguageModel, copy: Option<CopyFigures>| {
+        let params = GenerateParams {
+            max_tokens: 16,
+            sampling: SamplingParams::greedy(),
+            stop_tokens: vec![2],
+            stop_strings: vec![],
+            copy_figures: copy,
+        };
+        generate(m, &tok, &prompt, &params, &mut |_| true)
+            .expect("generate")
+            .text
+    };
+    let free = run(&mut **m, None);
+    assert!(
+        figures(&free)
+            .iter()
+            .any(|f| !allowed.contains(&f.as_str())),
+        "the unconstrained model should count past 4: {free:?}"
+    );
+    let fenced = run(
+        &mut **m,
+        Some(CopyFigures::new(allowed.iter().map(|f| f.to_string()))),
+    );
+    eprintln!("free: {free:?}\nfenced: {fenced:?}");
+    assert!(!fenced.trim().is_empty());
+    for figure in figures(&fenced) {
+        assert!(
+            allowed.contains(&figure.as_str()),
+            "{figure:?} is not an allowed figure: {fenced:?}"
+        );
+    }
 }
 
 // ---- tiny random-weight models -------------------------------------------------------------

@@ -36,6 +36,8 @@ pub enum FactKind {
 
 /// What the sources say, prepared for look-ups.
 pub struct Evidence {
+    /// Every figure as the sources write it, in order of first appearance.
+    figures: Vec<String>,
     numbers: HashSet<Vec<String>>,
     lowered: String,
     words: HashSet<String>,
@@ -77,6 +79,7 @@ impl Evidence {
     /// Everything but the segments: the look-ups of the literal check.
     fn lexical<'a>(texts: impl IntoIterator<Item = &'a str>) -> Evidence {
         let mut evidence = Evidence {
+            figures: Vec::new(),
             numbers: HashSet::new(),
             lowered: String::new(),
             words: HashSet::new(),
@@ -87,6 +90,9 @@ impl Evidence {
         for text in texts {
             for number in numbers(text) {
                 evidence.numbers.insert(groups(&number));
+                if !evidence.figures.contains(&number) {
+                    evidence.figures.push(number);
+                }
             }
             for address in urls(text).into_iter().chain(emails(text)) {
                 evidence.addresses.insert(bare_address(&address));
@@ -102,6 +108,14 @@ impl Evidence {
             evidence.lowered.push('\n');
         }
         evidence
+    }
+
+    /// The figures a reply may write: the sources' own, and those in `allowed` words (a
+    /// business named "Tasca 31"), each as written there.
+    pub fn figures(&self, allowed: &[&str]) -> Vec<String> {
+        let mut figures = self.figures.clone();
+        figures.extend(allowed.iter().flat_map(|a| numbers(a)));
+        figures
     }
 
     fn has_number(&self, number: &str) -> bool {

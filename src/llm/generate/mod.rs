@@ -1,13 +1,15 @@
 //! The decoding loop: one forward over the prompt, then one token at a time, each sampled
-//! (`sampler`), turned into text safely for streaming and checked against stop strings
+//! (`sampler`, figures fenced in by `copy` when asked), turned into text safely for streaming and checked against stop strings
 //! (`text`), and handed to the caller as an `Event` the moment it exists. Stops at a stop token,
 //! a stop string, `max_tokens`, a full context, or when the caller says so.
 
+mod copy;
 mod sampler;
 mod text;
 
 use std::time::{Duration, Instant};
 
+pub use copy::{CopyFigures, CopyState};
 pub use sampler::{argmax, Sampler, SamplingParams};
 pub use text::{StopMatcher, StreamDecoder, TokenDecoder};
 
@@ -22,6 +24,8 @@ pub struct GenerateParams {
     pub stop_tokens: Vec<u32>,
     /// Texts that end the answer (not shown).
     pub stop_strings: Vec<String>,
+    /// When set, every figure the answer writes is copied from these (`copy`).
+    pub copy_figures: Option<CopyFigures>,
 }
 
 impl Default for GenerateParams {
@@ -31,6 +35,7 @@ impl Default for GenerateParams {
             sampling: SamplingParams::default(),
             stop_tokens: Vec::new(),
             stop_strings: Vec::new(),
+            copy_figures: None,
         }
     }
 }
@@ -90,6 +95,8 @@ pub struct Decoding {
     stream: StreamDecoder,
     stops: StopMatcher,
     history: Vec<u32>,
+    /// Where the answer stands in the figure it is writing (with `copy_figures`).
+    copy: CopyState,
     prompt_tokens: usize,
     capacity: usize,
     text: String,
@@ -116,6 +123,7 @@ impl Decoding {
             stream: StreamDecoder::new(),
             stops: StopMatcher::new(&params.stop_strings),
             history: prompt.to_vec(),
+            copy: CopyState::default(),
             prompt_tokens: prompt.len(),
             capacity,
             text: String::new(),
@@ -141,7 +149,28 @@ impl Decoding {
         if self.generated >= self.params.max_tokens {
             return Ok(Next::Done(FinishReason::MaxTokens));
         }
-        let id = self.sampler.sample(logits, &self.history);
+        let id = match &self.params.copy_figures {
+            None => self.sampler.sample(logits, &self.history),
+            Some(rule) => {
+                let (state, stops) = (&self.copy, &self.params.stop_tokens);
+                let id = self.sampler.sample_where(logits, &self.history, &mut |id| {
+                    if stops.contains(&id) {
+                        return state.can_end(rule);
+                    }
+                    decoder
+                        .decode(&[id])
+                        .is_ok_and(|text| state.after(rule, &text).is_some())
+                });
+                // A token taken after every allowed one was refused leaves the figure to the
+                // fact check; the rule starts afresh after it.
+                self.copy = decoder
+                    .decode(&[id])
+                    .ok()
+                    .and_then(|text| self.copy.after(rule, &text))
+                    .unwrap_or_default();
+                id
+            }
+        };
         self.generated += 1;
         self.first_token_at.get_or_insert_with(Instant::now);
         if self.params.stop_tokens.contains(&id) {

@@ -64,6 +64,10 @@ impl SamplingParams {
     }
 }
 
+/// How many tokens `Sampler::sample_where` turns down in one step before it lets the check
+/// after decoding judge: a model set on a figure the sources lack tries each digit in turn.
+const MAX_REFUSALS: usize = 64;
+
 pub struct Sampler {
     params: SamplingParams,
     rng: StdRng,
@@ -84,6 +88,35 @@ impl Sampler {
 
     /// Picks the next token; `history` is every token so far (prompt and generated).
     pub fn sample(&mut self, logits: &mut [f32], history: &[u32]) -> u32 {
+        self.penalize(logits, history);
+        self.pick(logits)
+    }
+
+    /// Picks the next token among those `allowed` says yes to: the most likely one when
+    /// greedy, else a draw from the allowed ones. A token turned down is taken out and the pick
+    /// repeated, so the usual case (the first pick is allowed) costs one look; after
+    /// `MAX_REFUSALS` refusals the last pick stands, for the caller's own check to judge.
+    pub fn sample_where(
+        &mut self,
+        logits: &mut [f32],
+        history: &[u32],
+        allowed: &mut dyn FnMut(u32) -> bool,
+    ) -> u32 {
+        self.penalize(logits, history);
+        let mut id = self.pick(logits);
+        for _ in 0..MAX_REFUSALS {
+            if allowed(id) {
+                break;
+            }
+            if let Some(l) = logits.get_mut(id as usize) {
+                *l = f32::NEG_INFINITY;
+            }
+            id = self.pick(logits);
+        }
+        id
+    }
+
+    fn penalize(&self, logits: &mut [f32], history: &[u32]) {
         let p = &self.params;
         if p.repeat_penalty != 1.0 && p.repeat_last_n > 0 {
             let recent = &history[history.len().saturating_sub(p.repeat_last_n)..];
@@ -100,6 +133,10 @@ impl Sampler {
                 }
             }
         }
+    }
+
+    fn pick(&mut self, logits: &[f32]) -> u32 {
+        let p = &self.params;
         if p.temperature == 0.0 {
             return argmax(logits);
         }
@@ -109,7 +146,7 @@ impl Sampler {
             logits
                 .iter()
                 .enumerate()
-                .filter(|(_, l)| !l.is_nan())
+                .filter(|(_, l)| !l.is_nan() && **l != f32::NEG_INFINITY)
                 .map(|(i, &l)| (i as u32, l / p.temperature)),
         );
         if c.is_empty() {
@@ -219,6 +256,27 @@ mod tests {
         let mut s = Sampler::new(p).unwrap();
         for _ in 0..50 {
             assert_eq!(s.sample(&mut [5.0, 0.0, 0.0, 0.0], &[]), 0);
+        }
+    }
+
+    #[test]
+    fn sample_where_takes_the_most_likely_allowed_token() {
+        let mut s = Sampler::new(SamplingParams::greedy()).unwrap();
+        let mut logits = [0.1, 3.0, 2.0, 1.0];
+        assert_eq!(s.sample_where(&mut logits, &[], &mut |id| id != 1), 2);
+        let mut logits = [0.1, 3.0, 2.0, 1.0];
+        assert_eq!(s.sample_where(&mut logits, &[], &mut |id| id == 0), 0);
+        let p = SamplingParams {
+            seed: Some(2),
+            ..SamplingParams::default()
+        };
+        let mut s = Sampler::new(p).unwrap();
+        for _ in 0..20 {
+            let mut logits = [1.0, 1.2, 0.9, 1.1];
+            assert_eq!(
+                s.sample_where(&mut logits, &[], &mut |id| id % 2 == 0) % 2,
+                0
+            );
         }
     }
 
