@@ -14,7 +14,7 @@ use crate::llm::generate::{CopyFigures, Event, FinishReason, GenerateParams, Sam
 use crate::llm::{ChatMessage, ChatModel, LlmError};
 
 use super::check::{misattached, unsupported, unsupported_claims, Evidence, FactKind, Unsupported};
-use super::expect::mentions;
+use super::expect::{holds, mentions, Expected};
 use super::StreamEvent;
 
 /// How the generated reply went.
@@ -154,6 +154,9 @@ pub struct Asked<'a> {
     pub content: &'a [String],
     /// Words any reply may use (the business's name).
     pub allowed: &'a [&'a str],
+    /// The kind of fact the question asks for, where the prompt's sources hold one: a reply
+    /// without one does not answer ("Telefonnummer?" to "telefonnummer?").
+    pub wanted: Option<Expected>,
 }
 
 /// How the prompt numbered its sources and how decoding is fenced in.
@@ -302,6 +305,17 @@ pub fn generate_checked(
                 .to_string(),
             kind: FactKind::Claim,
         });
+    }
+    if rejected.is_none() {
+        if let Some(kind) = asked.wanted {
+            let reply = without_citations(&text[..released], fence.sources);
+            if !holds(&reply, kind) {
+                rejected = Some(Unsupported {
+                    span: reply.trim().to_string(),
+                    kind: FactKind::Unanswered,
+                });
+            }
+        }
     }
     let shown = without_citations(&text[..released], fence.sources)
         .trim()

@@ -40,6 +40,7 @@ pub use judge::Judge;
 use crate::documents::PassageKind;
 use crate::index::{Catalog, Hit, IndexError};
 use crate::llm::{ChatModel, LlmError};
+use expect::Expected;
 use generated::{build_prompt, generate_checked, Asked, Fence, PromptSettings};
 
 #[derive(Debug, thiserror::Error)]
@@ -580,6 +581,13 @@ impl Answerer {
                     &evidence,
                     &Asked {
                         content: &asked,
+                        wanted: expected.filter(|&kind| {
+                            // "When"/"where" ask for years, durations and directions as
+                            // often as for a clock time or a street address: too coarse
+                            // a kind to withdraw a draft for.
+                            matches!(kind, Expected::Phone | Expected::Email | Expected::Price)
+                                && used_hits.iter().any(|h| expect::holds(&h.text, kind))
+                        }),
                         allowed: &[business.name],
                     },
                     &Fence {

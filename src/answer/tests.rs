@@ -310,3 +310,33 @@ fn decoding_is_fenced_to_the_sources_figures_and_citation_markers_are_not_shown(
     }
     assert!(!fence.allowed().iter().any(|a| a == "19:00"), "{fence:?}");
 }
+
+const CONTACT: &str = "# Contact\n\nOur phone number is 01632 960418, our email address is \
+hello@harbourbikes.example. We answer the phone Monday to Saturday.\n";
+
+#[test]
+fn a_draft_without_the_kind_of_fact_asked_for_is_withdrawn() {
+    let ask_contact = |reply: &str| {
+        let (model, _) = model(reply);
+        let answerer = Answerer::new(Some(model), roomy());
+        let index = index_of(&[("contact.md", CONTACT)], None);
+        ask_in(
+            &index,
+            &answerer,
+            "what is your phone number?",
+            &mut Vec::new(),
+        )
+    };
+    let evasive = ask_contact("We answer the phone Monday to Saturday.");
+    assert_ne!(evasive.mode, Mode::Generated, "{evasive:?}");
+    assert!(
+        evasive
+            .generation
+            .clone()
+            .and_then(|g| g.rejected)
+            .is_some(),
+        "drafted and withdrawn: {evasive:?}"
+    );
+    let answered = ask_contact("Our phone number is 01632 960418.");
+    assert_eq!(answered.mode, Mode::Generated, "{answered:?}");
+}

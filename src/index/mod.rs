@@ -11,7 +11,7 @@
 mod analysis;
 pub mod catalog;
 mod dense;
-mod glossary;
+pub mod glossary;
 mod hybrid;
 mod query;
 mod schema;

@@ -32,6 +32,9 @@ pub enum FactKind {
     /// A figure stated about another thing than its source states it about ("samstags bis
     /// 19:00" from "Mo–Fr 9–19, Sa 9–16").
     Misattached,
+    /// A reply without the kind of fact the question asks for (a phone number, an e-mail
+    /// address, a price, a time, an address) although its sources hold one.
+    Unanswered,
 }
 
 /// What the sources say, prepared for look-ups.
@@ -156,6 +159,115 @@ fn bare_address(span: &str) -> String {
 
 const STEM_CHARS: usize = 5;
 
+/// `text` with each word the sources never write, but which the shared glossary
+/// (`index::glossary`) gives as another language's word for one they do, written as the
+/// sources write it: "Saturday" is "Samstag" to German sources, "Wednesdays" "Mittwoch". So a
+/// reply in the customer's language is judged in the sources' words — its names found, its
+/// figures bound to the day they belong to. A word matches a glossary entry exactly, or by
+/// its stem where both are at least five letters long ("Wednesdays" → "wednesday").
+///
+/// The encoder is no substitute here, measured: e5-small puts "Wednesdays" nearer
+/// "Donnerstag" (0.894) than "Mittwoch" (0.882), and "Saturday" only 0.022 nearer "Samstag"
+/// than "Sonntag" — the confusions a binding check exists to catch.
+pub(crate) fn in_source_words(text: &str, evidence: &Evidence) -> String {
+    Translated::of(text, evidence).text
+}
+
+/// A reply in the sources' words, and where each replaced word stood, so a span of it can be
+/// shown as the reply wrote it.
+struct Translated {
+    text: String,
+    /// (start in `text`, length there, length in the reply) of each replaced word.
+    replaced: Vec<(usize, usize, usize)>,
+}
+
+impl Translated {
+    fn of(reply: &str, evidence: &Evidence) -> Translated {
+        let mut out = Translated {
+            text: String::with_capacity(reply.len()),
+            replaced: Vec::new(),
+        };
+        let mut word = String::new();
+        let flush = |word: &mut String, out: &mut Translated| {
+            match source_word(word, evidence) {
+                Some(found) => {
+                    out.replaced.push((out.text.len(), found.len(), word.len()));
+                    out.text.push_str(&found);
+                }
+                None => out.text.push_str(word),
+            }
+            word.clear();
+        };
+        for c in reply.chars() {
+            if c.is_alphabetic() {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut out);
+                out.text.push(c);
+            }
+        }
+        flush(&mut word, &mut out);
+        out
+    }
+
+    /// Where offset `at` of the translated text stands in the reply.
+    fn in_reply(&self, at: usize) -> usize {
+        let mut shift: isize = 0;
+        for &(start, len, was) in &self.replaced {
+            if at <= start {
+                break;
+            }
+            if at < start + len {
+                // Inside a replaced word: its end in the reply.
+                return (start as isize + shift) as usize + was;
+            }
+            shift += was as isize - len as isize;
+        }
+        (at as isize + shift) as usize
+    }
+
+    /// `bad` with its span as the reply wrote it.
+    fn as_written(&self, reply: &str, mut bad: Unsupported) -> Unsupported {
+        if let Some(start) = self.text.find(&bad.span) {
+            let (from, to) = (self.in_reply(start), self.in_reply(start + bad.span.len()));
+            if let Some(span) = reply.get(from..to) {
+                bad.span = span.trim().to_string();
+            }
+        }
+        bad
+    }
+}
+
+/// The sources' word for `word`, when they lack it and the glossary names one they have.
+fn source_word(word: &str, evidence: &Evidence) -> Option<String> {
+    let lowered = word.to_lowercase();
+    if lowered.is_empty() || evidence.words.contains(&lowered) {
+        return None;
+    }
+    let long = |w: &str| w.chars().count() >= STEM_CHARS;
+    let means = |entry: &&str| {
+        *entry == lowered || (long(entry) && long(&lowered) && stem(entry) == stem(&lowered))
+    };
+    let found = crate::index::glossary::CONCEPTS
+        .iter()
+        .filter(|concept| concept.iter().any(means))
+        .find_map(|concept| {
+            concept
+                .iter()
+                .find(|entry| !entry.contains(' ') && evidence.words.contains(**entry))
+        })?;
+    let capital = word.chars().next().is_some_and(char::is_uppercase);
+    Some(if capital {
+        let mut chars = found.chars();
+        chars
+            .next()
+            .map(|first| first.to_uppercase().chain(chars).collect())
+            .unwrap_or_default()
+    } else {
+        found.to_string()
+    })
+}
+
 /// A word as the checks compare it: lower case, its first five characters ("samstags" is
 /// "samst", "returned" is "retur").
 fn stem(word: &str) -> String {
@@ -256,7 +368,7 @@ pub fn unsupported_claims(reply: &str, evidence: &Evidence) -> Vec<Unsupported> 
             });
             continue;
         }
-        let words: Vec<String> = sentence
+        let words: Vec<String> = in_source_words(sentence, evidence)
             .split(|c: char| !c.is_alphanumeric() && c != '\'')
             .map(str::to_lowercase)
             .filter(|w| w.chars().count() >= 4 && !FREE_WORDS.contains(&w.as_str()))
@@ -312,7 +424,7 @@ pub fn unsupported(reply: &str, evidence: &Evidence, allowed: &[&str]) -> Vec<Un
         .flat_map(|a| a.split(|c: char| !c.is_alphanumeric()))
         .map(str::to_lowercase)
         .collect();
-    for name in names(&rest) {
+    for name in names(&in_source_words(&rest, evidence)) {
         let lowered = name.to_lowercase();
         if !evidence.words.contains(&lowered) && !allowed.contains(&lowered) {
             found.push(Unsupported {
@@ -333,7 +445,11 @@ pub fn misattached(
     asked: &[String],
     allowed: &[&str],
 ) -> Option<Unsupported> {
-    binding::misattached(reply, &evidence.segments, asked, allowed)
+    // The question's words stay as typed: made the sources' words, a generic one ("offen" →
+    // "geöffnet") would become a subject and a verb beside one day's hours would bind them.
+    let translated = Translated::of(reply, evidence);
+    binding::misattached(&translated.text, &evidence.segments, asked, allowed)
+        .map(|bad| translated.as_written(reply, bad))
 }
 
 /// Digit runs with their inner separators: "16,00", "9:30", "+44 1632 960123", "2024-05-01".

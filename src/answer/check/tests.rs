@@ -265,3 +265,40 @@ fn figures_about_something_else_than_was_asked_are_withdrawn() {
     // A reply without figures states no binding.
     assert_eq!(bound("Sim, abrimos ao domingo.", asked, &[source]), None);
 }
+
+#[test]
+fn a_reply_in_the_customers_language_is_judged_in_the_sources_words() {
+    let asked = "when are you open on saturday?";
+    // "Saturday" is the sources' "Samstag": a name they hold, bound to Saturday's hours.
+    assert_eq!(
+        check("On Saturday we are open 9:00–16:00.", &[HOURS_DE]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        bound("On Saturday we are open 9:00–16:00.", asked, &[HOURS_DE]),
+        None
+    );
+    // … and so Monday-to-Friday's closing time is caught on Saturday, as in German.
+    let wrong = bound("On Saturday we are open until 19:00.", asked, &[HOURS_DE]);
+    assert_eq!(
+        wrong.as_deref(),
+        Some("On Saturday we are open until 19:00."),
+        "the span as the reply wrote it"
+    );
+    // The sources write no "Mittwoch": "Wednesdays" stays a name they lack.
+    assert_eq!(
+        check("Wednesdays 9:00–19:00.", &[HOURS_DE]),
+        vec!["Wednesdays".to_string()]
+    );
+    let weekly = "Öffnungszeiten: Mittwoch 10:00–14:00, Donnerstag 10:00–20:00.";
+    assert_eq!(
+        bound("Wednesdays 10:00–14:00.", "open on wednesday?", &[weekly]),
+        None
+    );
+    assert!(bound("Wednesdays 10:00–20:00.", "open on wednesday?", &[weekly]).is_some());
+    // A word the glossary does not know stays what it was.
+    assert_eq!(
+        check("On Caturday we are open 9:00–16:00.", &[HOURS_DE]),
+        vec!["Caturday".to_string()]
+    );
+}
