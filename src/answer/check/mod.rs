@@ -33,7 +33,7 @@ pub enum FactKind {
     /// 19:00" from "Mo–Fr 9–19, Sa 9–16").
     Misattached,
     /// A reply without the kind of fact the question asks for (a phone number, an e-mail
-    /// address, a price, a time, an address) although its sources hold one.
+    /// address, a price) although its sources hold one.
     Unanswered,
 }
 

@@ -1,7 +1,8 @@
 //! The decoding loop: one forward over the prompt, then one token at a time, each sampled
-//! (`sampler`, figures fenced in by `copy` when asked), turned into text safely for streaming and checked against stop strings
-//! (`text`), and handed to the caller as an `Event` the moment it exists. Stops at a stop token,
-//! a stop string, `max_tokens`, a full context, or when the caller says so.
+//! (`sampler`; its figures fenced in by `copy` when the request asks), turned into text safely
+//! for streaming and checked against stop strings (`text`), and handed to the caller as an
+//! `Event` the moment it exists. Stops at a stop token, a stop string, `max_tokens`, a full
+//! context, or when the caller says so.
 
 mod copy;
 mod sampler;
