@@ -290,36 +290,25 @@ pub fn generate_checked(
     if rejected.is_none() && finish.is_none() {
         return Err(LlmError::EngineStopped);
     }
-    // A reply that never mentions what the customer asked about does not answer them, however
-    // well its sentences are supported ("Tom runs the workshop" to "who fixes e-bikes?").
-    if rejected.is_none()
-        && !asked.content.is_empty()
-        && !mentions(
-            &without_citations(&text[..released], fence.sources),
-            asked.content,
-        )
-    {
-        rejected = Some(Unsupported {
-            span: without_citations(&text[..released], fence.sources)
-                .trim()
-                .to_string(),
-            kind: FactKind::Claim,
-        });
-    }
-    if rejected.is_none() {
-        if let Some(kind) = asked.wanted {
-            let reply = without_citations(&text[..released], fence.sources);
-            if !holds(&reply, kind) {
-                rejected = Some(Unsupported {
-                    span: reply.trim().to_string(),
-                    kind: FactKind::Unanswered,
-                });
-            }
-        }
-    }
     let shown = without_citations(&text[..released], fence.sources)
         .trim()
         .to_string();
+    // A reply that never mentions what the customer asked about does not answer them, however
+    // well its sentences are supported ("Tom runs the workshop" to "who fixes e-bikes?"); nor
+    // does one without the kind of fact asked for when its sources hold one.
+    if rejected.is_none() {
+        let kind = if !asked.content.is_empty() && !mentions(&shown, asked.content) {
+            Some(FactKind::Claim)
+        } else if asked.wanted.is_some_and(|wanted| !holds(&shown, wanted)) {
+            Some(FactKind::Unanswered)
+        } else {
+            None
+        };
+        rejected = kind.map(|kind| Unsupported {
+            span: shown.clone(),
+            kind,
+        });
+    }
     Ok(Generation {
         text: shown,
         rejected,

@@ -154,21 +154,22 @@ impl Decoding {
             None => self.sampler.sample(logits, &self.history),
             Some(rule) => {
                 let (state, stops) = (&self.copy, &self.params.stop_tokens);
+                // The state after the token last allowed: the one taken, unless every one
+                // was refused, which leaves the figure to the fact check and starts the rule
+                // afresh.
+                let mut next = None;
                 let id = self.sampler.sample_where(logits, &self.history, &mut |id| {
-                    if stops.contains(&id) {
-                        return state.can_end(rule);
-                    }
-                    decoder
-                        .decode(&[id])
-                        .is_ok_and(|text| state.after(rule, &text).is_some())
+                    next = if stops.contains(&id) {
+                        Some(state.clone()).filter(|s| s.can_end(rule))
+                    } else {
+                        decoder
+                            .decode(&[id])
+                            .ok()
+                            .and_then(|text| state.after(rule, &text))
+                    };
+                    next.is_some()
                 });
-                // A token taken after every allowed one was refused leaves the figure to the
-                // fact check; the rule starts afresh after it.
-                self.copy = decoder
-                    .decode(&[id])
-                    .ok()
-                    .and_then(|text| self.copy.after(rule, &text))
-                    .unwrap_or_default();
+                self.copy = next.unwrap_or_default();
                 id
             }
         };
