@@ -1,11 +1,13 @@
 //! Quantized weight matrix × quantized activations, split over the pool by blocks of output
 //! rows (and, for long prompts, of activation rows, so a tile of activations stays in cache
-//! while a block of weight rows streams past it once).
+//! while a block of weight rows streams past it once). A prompt's task runs the kernels'
+//! tiles (2 weight rows × 4 activation rows) over its block; a decode step the one-row
+//! kernels.
 
 use std::sync::Arc;
 
 use super::arena::{WeightArena, WeightBytes};
-use super::dot::kernels;
+use super::dot::{kernels, TILE, TILE_ACTS, TILE_ROWS};
 use super::kquant::{quantize_q8k, Q8K, QK_K};
 use super::pool::OutPtr;
 use super::pool::Pool;
@@ -129,6 +131,10 @@ impl Acts {
 /// stays in L2 while the weight rows stream past.
 const T_TILE: usize = 64;
 
+/// Bytes of weight rows per prompt task: what stays in L2 (512 KB and more on the CPUs
+/// measured) beside the activations while the task's groups of activation rows pass them.
+const TILE_WEIGHT_BYTES: usize = 192 * 1024;
+
 /// `out[t * w.rows + r] = w.row(r) · x[t]` for every activation row in `acts` (prepared for
 /// `w`).
 pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
@@ -152,12 +158,16 @@ pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
     );
     let k = kernels();
     let threads = pool.threads();
+    let rb = w.qtype.row_bytes(w.cols);
     // Enough row blocks per thread that uneven finishing evens out.
-    let row_block = (w.rows / (threads * 4)).clamp(16, 256).next_multiple_of(4);
+    let mut row_block = (w.rows / (threads * 4)).clamp(16, 256).next_multiple_of(4);
+    if t_len >= TILE_ACTS {
+        // A prompt's tiles read a task's weight rows once per group of activation rows.
+        row_block = row_block.min((TILE_WEIGHT_BYTES / rb).max(16).next_multiple_of(4));
+    }
     let row_blocks = w.rows.div_ceil(row_block);
     let t_blocks = t_len.div_ceil(T_TILE);
     let out_ptr = OutPtr(out.as_mut_ptr());
-    let rb = w.qtype.row_bytes(w.cols);
     let (nb, np, nk) = (w.cols / QK, w.cols / (2 * QK), w.cols / QK_K);
     let task = |i: usize| {
         let (rblk, tblk) = (i % row_blocks, i / row_blocks);
@@ -171,6 +181,35 @@ pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
                 std::slice::from_raw_parts_mut(out_ptr.get().add(t0 * w.rows + r0), r1 - r0)
             };
             k.dot_pairs_rows(&w.data[r0 * rb..r1 * rb], &acts.pairs[t0 * np..][..np], o);
+            return;
+        }
+        // A decode step of a few sequences keeps the one-row kernels, which measured faster
+        // there (the weights stream once either way); prompts take the tiles.
+        if t1 - t0 > TILE_ACTS && !paired {
+            let span = ((r0, r1), (t0, t1));
+            if let Some(format) = k_format {
+                tiles(
+                    w,
+                    &acts.super_blocks,
+                    nk,
+                    span.0,
+                    span.1,
+                    out_ptr,
+                    |w, a, o| k.dot_k_tile(format, w, a, o),
+                    |w, a, o| k.dot_k(format, w, a, o),
+                );
+            } else {
+                tiles(
+                    w,
+                    &acts.std,
+                    nb,
+                    span.0,
+                    span.1,
+                    out_ptr,
+                    |w8, a, o| k.dot_tile(w.qtype, w8, a, o),
+                    |w8, a, o| k.dot(w.qtype, w8, a, o),
+                );
+            }
             return;
         }
         let mut res = [0f32; 4];
@@ -202,6 +241,50 @@ pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
         }
     };
     pool.run(row_blocks * t_blocks, &task);
+}
+
+/// Rows `r0..r1` of `w` times activation rows `t0..t1` (each `per_row` of `blocks`), by tiles
+/// of `TILE_ROWS` × `TILE_ACTS` (`tile`); a short last group of activations repeats its last
+/// row, an odd last weight row takes the one-row kernel (`row`).
+#[allow(clippy::too_many_arguments)]
+fn tiles<A>(
+    w: &QMatrix,
+    blocks: &[A],
+    per_row: usize,
+    (r0, r1): (usize, usize),
+    (t0, t1): (usize, usize),
+    out: OutPtr,
+    tile: impl Fn(&[u8], &[&[A]; TILE_ACTS], &mut [f32; TILE]),
+    row: impl Fn(&[u8], &[&[A]], &mut [f32]),
+) {
+    let rb = w.qtype.row_bytes(w.cols);
+    let mut res = [0f32; TILE];
+    // Activation groups outside, weight rows inside: a group (a few KB) stays in L1 while the
+    // task's weight rows (sized to stay in L2) pass it, each row read once per group.
+    let mut t = t0;
+    while t < t1 {
+        let n = (t1 - t).min(TILE_ACTS);
+        let a: [&[A]; TILE_ACTS] =
+            std::array::from_fn(|j| &blocks[(t + j.min(n - 1)) * per_row..][..per_row]);
+        let mut r = r0;
+        while r < r1 {
+            let rows_here = if r + TILE_ROWS <= r1 { TILE_ROWS } else { 1 };
+            let wrows = &w.data[r * rb..(r + rows_here) * rb];
+            if rows_here == TILE_ROWS {
+                tile(wrows, &a, &mut res);
+            } else {
+                row(wrows, &a[..n], &mut res[..n]);
+            }
+            for i in 0..rows_here {
+                for j in 0..n {
+                    // SAFETY: (t + j, r + i) is written by this task only, and is in bounds.
+                    unsafe { *out.get().add((t + j) * w.rows + r + i) = res[i * TILE_ACTS + j] };
+                }
+            }
+            r += rows_here;
+        }
+        t += n;
+    }
 }
 
 #[cfg(test)]
@@ -240,7 +323,8 @@ mod tests {
     }
 
     fn matches_candle_for(cols: usize, types: &[(GgmlDType, QType)]) {
-        let (rows, t_len) = (72, 9);
+        // 71 rows: an odd last weight row beside the tiles; 9 rows: a short last group.
+        let (rows, t_len) = (71, 9);
         let wf: Vec<f32> = (0..rows * cols)
             .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 0.3)
             .collect();

@@ -1,5 +1,8 @@
 //! Dot products of one quantized weight row with up to four Q8 activation rows (the weight
-//! block is unpacked once and reused across them, which is what makes batched prefill pay), one
+//! block is unpacked once and reused across them: decode, one row per sequence), tiles of
+//! `TILE_ROWS` weight rows × `TILE_ACTS` activation rows for prompts (each weight block
+//! unpacked once for the tile's activation rows and each activation block read once for its
+//! weight rows, on the file's own layout, so no repacked copy of the weights), one
 //! attention head over the f16 KV cache, and SwiGLU's activation. A portable scalar version of
 //! each is the reference; an AVX2+FMA+F16C version (and one using AVX-512 VNNI's u8×i8 sums) is
 //! picked at run time with `is_x86_feature_detected!`, so a plain `cargo build --release` gets
@@ -15,6 +18,18 @@ use super::quant::{f16_to_f32, q5_values, read_f16, Q8Act, Q8Pair, QType, QK};
 pub type DotFn = unsafe fn(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]);
 /// The same for a K-quant row (`nb` super-blocks) and `Q8K` activation rows.
 pub type KDotFn = unsafe fn(w: &[u8], a: &[&[Q8K]], out: &mut [f32]);
+/// Weight rows per tile of `dot_tile` and `dot_k_tile`.
+pub const TILE_ROWS: usize = 2;
+/// Activation rows per tile of `dot_tile` and `dot_k_tile`.
+pub const TILE_ACTS: usize = 4;
+/// Products per tile.
+pub const TILE: usize = TILE_ROWS * TILE_ACTS;
+/// `TILE_ROWS` consecutive weight rows of a 32-weight format (`w`, each `w.len() / TILE_ROWS`
+/// bytes) against `TILE_ACTS` activation rows: `out[i * TILE_ACTS + j]` = row i · a[j].
+pub type TileFn = unsafe fn(w: &[u8], a: &[&[Q8Act]; TILE_ACTS], out: &mut [f32; TILE]);
+/// `TILE_ROWS` consecutive K-quant weight rows (`w`, each `w.len() / TILE_ROWS` bytes) against
+/// `TILE_ACTS` `Q8K` activation rows: `out[i * TILE_ACTS + j]` = row i · a[j].
+pub type KTileFn = unsafe fn(w: &[u8], a: &[&[Q8K]; TILE_ACTS], out: &mut [f32; TILE]);
 /// The same for `Q4_1x2` weights and paired activations.
 pub type PairDotFn = unsafe fn(w: &[u8], a: &[&[Q8Pair]], out: &mut [f32]);
 /// Consecutive `Q4_1x2` weight rows (`w`, `out.len()` rows) against one activation row.
@@ -39,9 +54,17 @@ pub struct Kernels {
     q5_0: DotFn,
     q5_1: DotFn,
     q8_0: DotFn,
+    q4_0_tile: TileFn,
+    q4_1_tile: TileFn,
+    q5_0_tile: TileFn,
+    q5_1_tile: TileFn,
+    q8_0_tile: TileFn,
     q4k: KDotFn,
     q5k: KDotFn,
     q6k: KDotFn,
+    q4k_tile: KTileFn,
+    q5k_tile: KTileFn,
+    q6k_tile: KTileFn,
     q4_1x2: PairDotFn,
     q4_1x2_rows: PairRowsFn,
     head: HeadFn,
@@ -78,6 +101,55 @@ impl Kernels {
             KFormat::Q4K => self.q4k,
             KFormat::Q5K => self.q5k,
             KFormat::Q6K => self.q6k,
+        };
+        // SAFETY: as in `dot`.
+        unsafe { f(w, a, out) }
+    }
+
+    /// A prompt's tile: `TILE_ROWS` consecutive rows of a 32-weight format (`w`) against
+    /// `TILE_ACTS` activation rows, `out[i * TILE_ACTS + j]` = row i · a[j]; the same sums as
+    /// `dot`.
+    #[inline]
+    pub fn dot_tile(
+        &self,
+        qtype: QType,
+        w: &[u8],
+        a: &[&[Q8Act]; TILE_ACTS],
+        out: &mut [f32; TILE],
+    ) {
+        assert!(a
+            .iter()
+            .all(|r| r.len() * qtype.block_bytes() * TILE_ROWS == w.len()));
+        let f = match qtype {
+            QType::Q4_0 => self.q4_0_tile,
+            QType::Q4_1 => self.q4_1_tile,
+            QType::Q5_0 => self.q5_0_tile,
+            QType::Q5_1 => self.q5_1_tile,
+            QType::Q8_0 => self.q8_0_tile,
+            QType::Q4_1x2 => panic!("Q4_1x2 weights take paired activations (dot_pairs)"),
+            QType::K(_) => panic!("K-quant weights take Q8K activations (dot_k_tile)"),
+        };
+        // SAFETY: as in `dot`.
+        unsafe { f(w, a, out) }
+    }
+
+    /// A prompt's tile: `TILE_ROWS` consecutive K-quant rows (`w`) against `TILE_ACTS`
+    /// activation rows, `out[i * TILE_ACTS + j]` = row i · a[j]; the same sums as `dot_k`.
+    #[inline]
+    pub fn dot_k_tile(
+        &self,
+        format: KFormat,
+        w: &[u8],
+        a: &[&[Q8K]; TILE_ACTS],
+        out: &mut [f32; TILE],
+    ) {
+        assert!(a
+            .iter()
+            .all(|r| r.len() * format.block_bytes() * TILE_ROWS == w.len()));
+        let f = match format {
+            KFormat::Q4K => self.q4k_tile,
+            KFormat::Q5K => self.q5k_tile,
+            KFormat::Q6K => self.q6k_tile,
         };
         // SAFETY: as in `dot`.
         unsafe { f(w, a, out) }
@@ -137,9 +209,17 @@ pub static SCALAR: Kernels = Kernels {
     q5_0: scalar::q5_0,
     q5_1: scalar::q5_1,
     q8_0: scalar::q8_0,
+    q4_0_tile: scalar::q4_0_tile,
+    q4_1_tile: scalar::q4_1_tile,
+    q5_0_tile: scalar::q5_0_tile,
+    q5_1_tile: scalar::q5_1_tile,
+    q8_0_tile: scalar::q8_0_tile,
     q4k: scalar::q4k,
     q5k: scalar::q5k,
     q6k: scalar::q6k,
+    q4k_tile: scalar::q4k_tile,
+    q5k_tile: scalar::q5k_tile,
+    q6k_tile: scalar::q6k_tile,
     q4_1x2: scalar::q4_1x2,
     q4_1x2_rows: scalar::q4_1x2_rows,
     head: scalar::head,
@@ -258,6 +338,64 @@ mod scalar {
 
     pub unsafe fn q6k(w: &[u8], a: &[&[Q8K]], out: &mut [f32]) {
         k_rows(KFormat::Q6K, w, a, out)
+    }
+
+    /// A tile of a 32-weight format as `TILE_ROWS` separate rows.
+    fn tile(
+        row_dot: unsafe fn(&[u8], &[&[Q8Act]], &mut [f32]),
+        w: &[u8],
+        a: &[&[Q8Act]; TILE_ACTS],
+        out: &mut [f32; TILE],
+    ) {
+        for (row, o) in w
+            .chunks_exact(w.len() / TILE_ROWS)
+            .zip(out.chunks_exact_mut(TILE_ACTS))
+        {
+            // SAFETY: the scalar kernels have no requirement beyond the lengths.
+            unsafe { row_dot(row, a, o) };
+        }
+    }
+
+    pub unsafe fn q4_0_tile(w: &[u8], a: &[&[Q8Act]; TILE_ACTS], out: &mut [f32; TILE]) {
+        tile(q4_0, w, a, out)
+    }
+
+    pub unsafe fn q4_1_tile(w: &[u8], a: &[&[Q8Act]; TILE_ACTS], out: &mut [f32; TILE]) {
+        tile(q4_1, w, a, out)
+    }
+
+    pub unsafe fn q5_0_tile(w: &[u8], a: &[&[Q8Act]; TILE_ACTS], out: &mut [f32; TILE]) {
+        tile(q5_0, w, a, out)
+    }
+
+    pub unsafe fn q5_1_tile(w: &[u8], a: &[&[Q8Act]; TILE_ACTS], out: &mut [f32; TILE]) {
+        tile(q5_1, w, a, out)
+    }
+
+    pub unsafe fn q8_0_tile(w: &[u8], a: &[&[Q8Act]; TILE_ACTS], out: &mut [f32; TILE]) {
+        tile(q8_0, w, a, out)
+    }
+
+    /// A K-quant tile as `TILE_ROWS` separate rows.
+    fn k_tile(format: KFormat, w: &[u8], a: &[&[Q8K]; TILE_ACTS], out: &mut [f32; TILE]) {
+        for (row, o) in w
+            .chunks_exact(w.len() / TILE_ROWS)
+            .zip(out.chunks_exact_mut(TILE_ACTS))
+        {
+            k_rows(format, row, a, o);
+        }
+    }
+
+    pub unsafe fn q4k_tile(w: &[u8], a: &[&[Q8K]; TILE_ACTS], out: &mut [f32; TILE]) {
+        k_tile(KFormat::Q4K, w, a, out)
+    }
+
+    pub unsafe fn q5k_tile(w: &[u8], a: &[&[Q8K]; TILE_ACTS], out: &mut [f32; TILE]) {
+        k_tile(KFormat::Q5K, w, a, out)
+    }
+
+    pub unsafe fn q6k_tile(w: &[u8], a: &[&[Q8K]; TILE_ACTS], out: &mut [f32; TILE]) {
+        k_tile(KFormat::Q6K, w, a, out)
     }
 
     pub unsafe fn q8_0(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]) {

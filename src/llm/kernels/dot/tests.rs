@@ -349,3 +349,68 @@ fn attention_head_matches_scalar() {
         }
     }
 }
+
+/// A prompt's tiles (`TILE_ROWS` weight rows × `TILE_ACTS` activation rows) give the sums the
+/// scalar one-row kernels give, for every format and kernel, on random blocks (every bit
+/// pattern of the scales and high bits, not only what quantizing reaches).
+#[test]
+fn tiles_match_the_one_row_kernels() {
+    let cols = 3 * QK_K;
+    let acts: Vec<Vec<f32>> = (0..TILE_ACTS)
+        .map(|i| random(cols, 300 + i as u64))
+        .collect();
+    let std_acts: Vec<Vec<Q8Act>> = acts
+        .iter()
+        .map(|x| {
+            let mut q = vec![Q8Act::default(); cols / QK];
+            quantize_acts(x, &mut q);
+            q
+        })
+        .collect();
+    let k_acts: Vec<Vec<Q8K>> = acts
+        .iter()
+        .map(|x| {
+            let mut q = vec![Q8K::default(); cols / QK_K];
+            quantize_q8k(x, &mut q);
+            q
+        })
+        .collect();
+    let std_refs: [&[Q8Act]; TILE_ACTS] = std::array::from_fn(|j| std_acts[j].as_slice());
+    let k_refs: [&[Q8K]; TILE_ACTS] = std::array::from_fn(|j| k_acts[j].as_slice());
+    for qtype in [
+        QType::Q4_0,
+        QType::Q4_1,
+        QType::Q5_0,
+        QType::Q5_1,
+        QType::Q8_0,
+    ] {
+        let w = random_blocks(qtype, TILE_ROWS * cols / QK, 41);
+        let mut want = [0f32; TILE];
+        for (row, o) in w
+            .chunks_exact(w.len() / TILE_ROWS)
+            .zip(want.chunks_exact_mut(TILE_ACTS))
+        {
+            SCALAR.dot(qtype, row, &std_refs, o);
+        }
+        for kern in all() {
+            let mut got = [0f32; TILE];
+            kern.dot_tile(qtype, &w, &std_refs, &mut got);
+            assert_same_sums(&format!("{qtype:?} {} tile", kern.name), &got, &want);
+        }
+    }
+    for (_, format) in K_TYPES {
+        let w = random_blocks(QType::K(format), TILE_ROWS * cols / QK_K, 43);
+        let mut want = [0f32; TILE];
+        for (row, o) in w
+            .chunks_exact(w.len() / TILE_ROWS)
+            .zip(want.chunks_exact_mut(TILE_ACTS))
+        {
+            SCALAR.dot_k(format, row, &k_refs, o);
+        }
+        for kern in all() {
+            let mut got = [0f32; TILE];
+            kern.dot_k_tile(format, &w, &k_refs, &mut got);
+            assert_same_sums(&format!("{format:?} {} tile", kern.name), &got, &want);
+        }
+    }
+}

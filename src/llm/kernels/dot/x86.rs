@@ -1,7 +1,9 @@
 //! The x86-64 kernels: AVX2+FMA+F16C, and the same with AVX-512 VNNI's `vpdpbusd` for the
 //! u8×i8 sums; chosen at run time by `super::kernels`. The K-quants' are in `x86_kquants`.
 
-use super::x86_kquants::{q4k_avx2, q5k_avx2, q6k_avx2};
+use super::x86_kquants::{
+    q4k_avx2, q4k_tile_avx2, q5k_avx2, q5k_tile_avx2, q6k_avx2, q6k_tile_avx2,
+};
 use super::*;
 use std::arch::x86_64::*;
 
@@ -12,9 +14,17 @@ pub static AVX2: Kernels = Kernels {
     q5_0: q5_0_avx2,
     q5_1: q5_1_avx2,
     q8_0: q8_0_avx2,
+    q4_0_tile: q4_0_tile_avx2,
+    q4_1_tile: q4_1_tile_avx2,
+    q5_0_tile: q5_0_tile_avx2,
+    q5_1_tile: q5_1_tile_avx2,
+    q8_0_tile: q8_0_tile_avx2,
     q4k: q4k_avx2,
     q5k: q5k_avx2,
     q6k: q6k_avx2,
+    q4k_tile: q4k_tile_avx2,
+    q5k_tile: q5k_tile_avx2,
+    q6k_tile: q6k_tile_avx2,
     q4_1x2: q4_1x2_avx2,
     q4_1x2_rows: q4_1x2_rows_avx2,
     head,
@@ -31,9 +41,17 @@ pub static VNNI: Kernels = Kernels {
     q5_0: q5_0_vnni,
     q5_1: q5_1_vnni,
     q8_0: q8_0_vnni,
+    q4_0_tile: q4_0_tile_vnni,
+    q4_1_tile: q4_1_tile_vnni,
+    q5_0_tile: q5_0_tile_vnni,
+    q5_1_tile: q5_1_tile_vnni,
+    q8_0_tile: q8_0_tile_vnni,
     q4k: q4k_avx2,
     q5k: q5k_avx2,
     q6k: q6k_avx2,
+    q4k_tile: q4k_tile_avx2,
+    q5k_tile: q5k_tile_avx2,
+    q6k_tile: q6k_tile_avx2,
     q4_1x2: q4_1x2_vnni,
     q4_1x2_rows: q4_1x2_rows_vnni,
     head,
@@ -119,6 +137,8 @@ impl U8I8 for Vnni {
 trait Format {
     const BB: usize;
     const SIGNED: bool;
+    /// Whether the per-block offset factor is ever non-zero.
+    const OFFSET: bool;
     unsafe fn unpack(p: *const u8) -> (__m256i, f32, f32);
 }
 struct Q40;
@@ -127,6 +147,7 @@ struct Q50;
 struct Q51;
 struct Q80;
 impl Format for Q40 {
+    const OFFSET: bool = true;
     const BB: usize = 18;
     const SIGNED: bool = false;
     #[inline(always)]
@@ -136,6 +157,7 @@ impl Format for Q40 {
     }
 }
 impl Format for Q41 {
+    const OFFSET: bool = true;
     const BB: usize = 20;
     const SIGNED: bool = false;
     #[inline(always)]
@@ -145,6 +167,7 @@ impl Format for Q41 {
     }
 }
 impl Format for Q50 {
+    const OFFSET: bool = false;
     const BB: usize = 22;
     // q - 16 in -16..=15: signed, so the offset is applied per weight, exactly, as llama.cpp
     // does with its Q8_0 activations.
@@ -157,6 +180,7 @@ impl Format for Q50 {
     }
 }
 impl Format for Q51 {
+    const OFFSET: bool = true;
     const BB: usize = 24;
     const SIGNED: bool = false;
     #[inline(always)]
@@ -170,6 +194,7 @@ impl Format for Q51 {
     }
 }
 impl Format for Q80 {
+    const OFFSET: bool = false;
     const BB: usize = 34;
     const SIGNED: bool = true;
     #[inline(always)]
@@ -239,6 +264,106 @@ macro_rules! kernel {
         }
     };
 }
+
+/// `R` consecutive weight rows (each `rb` bytes from `w`) against `T` activation rows, for
+/// prompts: each weight block is unpacked (and, for the signed formats, its absolute value
+/// taken) once for all `T` rows, each activation block loaded once for all `R`.
+// `b`, `i` and `j` index the weight rows' blocks, the activation rows and the sums at once.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn tile<F: Format, M: U8I8, const R: usize, const T: usize>(
+    w: &[u8],
+    rb: usize,
+    a: &[&[Q8Act]; T],
+    out: &mut [f32],
+) {
+    let nb = rb / F::BB;
+    let wp = w.as_ptr();
+    let mut acc = [[_mm256_setzero_ps(); T]; R];
+    let mut off = [[0f32; T]; R];
+    for b in 0..nb {
+        // Loops, not `array::from_fn`: a closure would not inherit this function's target
+        // features.
+        let mut wq = [_mm256_setzero_si256(); R];
+        let mut wabs = [_mm256_setzero_si256(); R];
+        let mut wd = [_mm256_setzero_ps(); R];
+        let mut wo = [0f32; R];
+        for i in 0..R {
+            let (q, d, o) = F::unpack(wp.add(i * rb + b * F::BB));
+            wq[i] = q;
+            wabs[i] = if F::SIGNED { _mm256_sign_epi8(q, q) } else { q };
+            wd[i] = _mm256_set1_ps(d);
+            wo[i] = o;
+        }
+        for j in 0..T {
+            let ab = &a[j][b];
+            let av = _mm256_loadu_si256(ab.qs.as_ptr() as *const __m256i);
+            let ad = _mm256_set1_ps(ab.d);
+            for i in 0..R {
+                let a_signed = if F::SIGNED {
+                    _mm256_sign_epi8(av, wq[i])
+                } else {
+                    av
+                };
+                let sums = M::dot(wabs[i], a_signed);
+                acc[i][j] = _mm256_fmadd_ps(sums, _mm256_mul_ps(wd[i], ad), acc[i][j]);
+                if F::OFFSET {
+                    off[i][j] += wo[i] * ab.s;
+                }
+            }
+        }
+    }
+    for i in 0..R {
+        for j in 0..T {
+            out[i * T + j] = hsum(acc[i][j]) + off[i][j];
+        }
+    }
+}
+
+macro_rules! tile_kernel {
+    ($name:ident, $fmt:ty, $m:ty, $features:literal) => {
+        #[target_feature(enable = $features)]
+        unsafe fn $name(w: &[u8], a: &[&[Q8Act]; TILE_ACTS], out: &mut [f32; TILE]) {
+            tile::<$fmt, $m, TILE_ROWS, TILE_ACTS>(w, w.len() / TILE_ROWS, a, out)
+        }
+    };
+}
+
+tile_kernel!(q4_0_tile_avx2, Q40, Avx2, "avx2,fma,f16c");
+tile_kernel!(q4_1_tile_avx2, Q41, Avx2, "avx2,fma,f16c");
+tile_kernel!(q5_0_tile_avx2, Q50, Avx2, "avx2,fma,f16c");
+tile_kernel!(q5_1_tile_avx2, Q51, Avx2, "avx2,fma,f16c");
+tile_kernel!(q8_0_tile_avx2, Q80, Avx2, "avx2,fma,f16c");
+tile_kernel!(
+    q4_0_tile_vnni,
+    Q40,
+    Vnni,
+    "avx2,fma,f16c,avx512vnni,avx512vl"
+);
+tile_kernel!(
+    q4_1_tile_vnni,
+    Q41,
+    Vnni,
+    "avx2,fma,f16c,avx512vnni,avx512vl"
+);
+tile_kernel!(
+    q5_0_tile_vnni,
+    Q50,
+    Vnni,
+    "avx2,fma,f16c,avx512vnni,avx512vl"
+);
+tile_kernel!(
+    q5_1_tile_vnni,
+    Q51,
+    Vnni,
+    "avx2,fma,f16c,avx512vnni,avx512vl"
+);
+tile_kernel!(
+    q8_0_tile_vnni,
+    Q80,
+    Vnni,
+    "avx2,fma,f16c,avx512vnni,avx512vl"
+);
 
 /// Σ over 32 u8·i8 products of two (w, a) register pairs, as 8 i32 partial sums.
 trait PairSum {

@@ -8,7 +8,8 @@
 use std::arch::x86_64::*;
 
 use super::x86::hsum;
-use crate::llm::kernels::kquant::{layout, scale_min, Q8K};
+use super::{TILE, TILE_ACTS, TILE_ROWS};
+use crate::llm::kernels::kquant::{layout, Q8K};
 
 /// A super-block in registers: weight `i` of run `r` is `d * scale * q - dmin * min`, with the
 /// scale of its 16 in `scales[r]` (one value per 128-bit half) and `mins` the 16 sub-blocks'
@@ -37,23 +38,37 @@ unsafe fn f16_pair(p: *const u8) -> (f32, f32) {
     (_mm_cvtss_f32(v), _mm_cvtss_f32(_mm_movehdup_ps(v)))
 }
 
-/// Q4_K/Q5_K's 6-bit scales (one per run of 32) and minimums (repeated for both of a run's
-/// 16-value activation sums).
+/// Q4_K/Q5_K's 6-bit scales (one per run of 32, in both halves of its register) and
+/// minimums (repeated for both of a run's 16-value activation sums), unpacked with word
+/// arithmetic on the 12 bytes (the layout `kquant::scale_min` reads one at a time): bytes 0-3
+/// hold scales 0-3 and bytes 4-7 minimums 0-3 in their low 6 bits; bytes 8-11 hold the low
+/// nibbles of scales 4-7 (low) and minimums 4-7 (high), whose top two bits are the spare high
+/// bits of bytes 0-3 and 4-7.
 #[inline(always)]
 unsafe fn scales_and_mins(p: *const u8) -> ([__m256i; 8], __m256i) {
-    let packed = std::slice::from_raw_parts(p.add(layout::SCALES), 12);
-    let mut sc = [0i16; 8];
-    let mut mins = [0i16; 16];
-    for j in 0..8 {
-        let (s, m) = scale_min(j, packed);
-        sc[j] = s as i16;
-        mins[2 * j] = m as i16;
-        mins[2 * j + 1] = m as i16;
+    const LOW6: u32 = 0x3f3f_3f3f;
+    const LOW4: u32 = 0x0f0f_0f0f;
+    const TOP2: u32 = 0x0303_0303;
+    let words = p.add(layout::SCALES) as *const u32;
+    let (w0, w1, w2) = (
+        words.read_unaligned(),
+        words.add(1).read_unaligned(),
+        words.add(2).read_unaligned(),
+    );
+    let scales8 = (w0 & LOW6) as u64 | (((w2 & LOW4) | (((w0 >> 6) & TOP2) << 4)) as u64) << 32;
+    let mins8 =
+        (w1 & LOW6) as u64 | ((((w2 >> 4) & LOW4) | (((w1 >> 6) & TOP2) << 4)) as u64) << 32;
+    let scales16 =
+        _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(scales8 as i64)));
+    // Loops, not `array::from_fn`: a closure would not inherit the caller's target features.
+    let mut scales = [_mm256_setzero_si256(); 8];
+    for (j, s) in scales.iter_mut().enumerate() {
+        // Bytes 2j and 2j + 1 (scale j as i16) into every 16-bit lane.
+        let pick = _mm256_set1_epi16(((2 * j) | ((2 * j + 1) << 8)) as i16);
+        *s = _mm256_shuffle_epi8(scales16, pick);
     }
-    (
-        std::array::from_fn(|j| _mm256_set1_epi16(sc[j])),
-        _mm256_loadu_si256(mins.as_ptr() as *const __m256i),
-    )
+    let mins = _mm_cvtsi64_si128(mins8 as i64);
+    (scales, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins, mins)))
 }
 
 /// Q4_K, and with `FIFTH` Q5_K (the same but for 32 bytes of fifth bits before the nibbles:
@@ -130,6 +145,38 @@ impl KBlock for Q6K {
             };
             _mm256_slli_epi16(_mm256_and_si256(bits, low2), 4)
         };
+        // Run r holds sub-blocks 2r (low half) and 2r + 1 (high half): the 16 scales as i16,
+        // each run's pair spread over its register's halves.
+        let sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(sc.as_ptr() as *const __m128i));
+        // Scales 0-7 and 8-15, each in both 128-bit halves.
+        let halves = [
+            _mm256_permute4x64_epi64::<0x44>(sc16),
+            _mm256_permute4x64_epi64::<0xee>(sc16),
+        ];
+        let mut scales = [_mm256_setzero_si256(); 8];
+        for (r, s) in scales.iter_mut().enumerate() {
+            // Bytes of scale 2r (as i16) in the low half's lanes, of 2r + 1 in the high's.
+            let lo = ((4 * (r % 4)) | ((4 * (r % 4) + 1) << 8)) as i16;
+            let pick = _mm256_setr_epi16(
+                lo,
+                lo,
+                lo,
+                lo,
+                lo,
+                lo,
+                lo,
+                lo,
+                lo + 0x202,
+                lo + 0x202,
+                lo + 0x202,
+                lo + 0x202,
+                lo + 0x202,
+                lo + 0x202,
+                lo + 0x202,
+                lo + 0x202,
+            );
+            *s = _mm256_shuffle_epi8(halves[r / 4], pick);
+        }
         let mut q = [_mm256_setzero_si256(); 8];
         for n in 0..2 {
             let l0 = _mm256_loadu_si256(p.add(64 * n) as *const __m256i);
@@ -143,13 +190,7 @@ impl KBlock for Q6K {
         }
         Unpacked {
             q,
-            // Run r holds sub-blocks 2r (low half) and 2r + 1 (high half).
-            scales: std::array::from_fn(|r| {
-                _mm256_set_m128i(
-                    _mm_set1_epi16(sc[2 * r + 1] as i16),
-                    _mm_set1_epi16(sc[2 * r] as i16),
-                )
-            }),
+            scales,
             // The weights are q - 32: Σ scale·(q - 32)·a = Σ scale·q·a - 32 Σ scale·bsum.
             mins: _mm256_cvtepi8_epi16(_mm_loadu_si128(sc.as_ptr() as *const __m128i)),
             d,
@@ -214,3 +255,74 @@ macro_rules! k_kernel {
 k_kernel!(q4k_avx2, Q4K);
 k_kernel!(q5k_avx2, Q5K);
 k_kernel!(q6k_avx2, Q6K);
+
+/// `R` consecutive weight rows (each `rb` bytes from `w`) against `T` activation rows, for
+/// prompts: each row's super-block is unpacked once for all `T` rows and each activation run
+/// is read once per weight row from L1, so the integer work per weight × activation is the
+/// `maddubs` + `madd` + `add` alone. The integer sums of one super-block stay in registers
+/// (`R·T` of them); the float sums are updated once per super-block.
+// `b` walks the super-blocks of every weight row and activation row at once.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn tile<F: KBlock, const R: usize, const T: usize>(
+    w: &[u8],
+    rb: usize,
+    a: &[&[Q8K]; T],
+    out: &mut [f32],
+) {
+    let nb = rb / F::BB;
+    let wp = w.as_ptr();
+    let mut facc = [[_mm256_setzero_ps(); T]; R];
+    for b in 0..nb {
+        // Filled by a loop, not `array::from_fn`: a closure would not inherit this function's
+        // target features, and the unpacking intrinsics would become calls.
+        // SAFETY: `Unpacked` is vectors and floats, for which all-zero bytes are valid.
+        let mut blk: [Unpacked; R] = std::mem::zeroed();
+        for (i, bi) in blk.iter_mut().enumerate() {
+            *bi = F::unpack(wp.add(i * rb + b * F::BB));
+        }
+        let ab: [&Q8K; T] = std::array::from_fn(|j| &a[j][b]);
+        let mut isum = [[_mm256_setzero_si256(); T]; R];
+        for r in 0..8 {
+            for (i, bi) in blk.iter().enumerate() {
+                for (j, aj) in ab.iter().enumerate() {
+                    let av = _mm256_loadu_si256(aj.qs.as_ptr().add(32 * r) as *const __m256i);
+                    let pairs = _mm256_maddubs_epi16(bi.q[r], av);
+                    isum[i][j] =
+                        _mm256_add_epi32(isum[i][j], _mm256_madd_epi16(pairs, bi.scales[r]));
+                }
+            }
+        }
+        for (i, bi) in blk.iter().enumerate() {
+            let (d, dmin) = (_mm256_set1_ps(bi.d), _mm256_set1_ps(-bi.dmin));
+            for (j, aj) in ab.iter().enumerate() {
+                let bsums = _mm256_loadu_si256(aj.bsums.as_ptr() as *const __m256i);
+                let msum = _mm256_madd_epi16(bsums, bi.mins);
+                let row = _mm256_fmadd_ps(
+                    _mm256_cvtepi32_ps(msum),
+                    dmin,
+                    _mm256_mul_ps(_mm256_cvtepi32_ps(isum[i][j]), d),
+                );
+                facc[i][j] = _mm256_fmadd_ps(row, _mm256_set1_ps(aj.d), facc[i][j]);
+            }
+        }
+    }
+    for i in 0..R {
+        for j in 0..T {
+            out[i * T + j] = hsum(facc[i][j]);
+        }
+    }
+}
+
+macro_rules! k_tile_kernel {
+    ($name:ident, $fmt:ty) => {
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub(super) unsafe fn $name(w: &[u8], a: &[&[Q8K]; TILE_ACTS], out: &mut [f32; TILE]) {
+            tile::<$fmt, TILE_ROWS, TILE_ACTS>(w, w.len() / TILE_ROWS, a, out)
+        }
+    };
+}
+
+k_tile_kernel!(q4k_tile_avx2, Q4K);
+k_tile_kernel!(q5k_tile_avx2, Q5K);
+k_tile_kernel!(q6k_tile_avx2, Q6K);
