@@ -161,8 +161,9 @@ pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
     let rb = w.qtype.row_bytes(w.cols);
     // Enough row blocks per thread that uneven finishing evens out.
     let mut row_block = (w.rows / (threads * 4)).clamp(16, 256).next_multiple_of(4);
-    if t_len >= TILE_ACTS {
-        // A prompt's tiles read a task's weight rows once per group of activation rows.
+    if t_len > TILE_ACTS {
+        // A prompt's tiles (below) read a task's weight rows once per group of activation
+        // rows.
         row_block = row_block.min((TILE_WEIGHT_BYTES / rb).max(16).next_multiple_of(4));
     }
     let row_blocks = w.rows.div_ceil(row_block);

@@ -157,24 +157,7 @@ impl KBlock for Q6K {
         for (r, s) in scales.iter_mut().enumerate() {
             // Bytes of scale 2r (as i16) in the low half's lanes, of 2r + 1 in the high's.
             let lo = ((4 * (r % 4)) | ((4 * (r % 4) + 1) << 8)) as i16;
-            let pick = _mm256_setr_epi16(
-                lo,
-                lo,
-                lo,
-                lo,
-                lo,
-                lo,
-                lo,
-                lo,
-                lo + 0x202,
-                lo + 0x202,
-                lo + 0x202,
-                lo + 0x202,
-                lo + 0x202,
-                lo + 0x202,
-                lo + 0x202,
-                lo + 0x202,
-            );
+            let pick = _mm256_set_m128i(_mm_set1_epi16(lo + 0x202), _mm_set1_epi16(lo));
             *s = _mm256_shuffle_epi8(halves[r / 4], pick);
         }
         let mut q = [_mm256_setzero_si256(); 8];
