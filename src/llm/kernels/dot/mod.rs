@@ -340,62 +340,56 @@ mod scalar {
         k_rows(KFormat::Q6K, w, a, out)
     }
 
-    /// A tile of a 32-weight format as `TILE_ROWS` separate rows.
-    fn tile(
-        row_dot: unsafe fn(&[u8], &[&[Q8Act]], &mut [f32]),
+    /// A tile as `TILE_ROWS` separate rows, each by `row_dot` (a one-row scalar kernel).
+    fn tile<A>(
+        row_dot: impl Fn(&[u8], &[&[A]], &mut [f32]),
         w: &[u8],
-        a: &[&[Q8Act]; TILE_ACTS],
+        a: &[&[A]; TILE_ACTS],
         out: &mut [f32; TILE],
     ) {
         for (row, o) in w
             .chunks_exact(w.len() / TILE_ROWS)
             .zip(out.chunks_exact_mut(TILE_ACTS))
         {
-            // SAFETY: the scalar kernels have no requirement beyond the lengths.
-            unsafe { row_dot(row, a, o) };
+            row_dot(row, a, o);
         }
     }
 
     pub unsafe fn q4_0_tile(w: &[u8], a: &[&[Q8Act]; TILE_ACTS], out: &mut [f32; TILE]) {
-        tile(q4_0, w, a, out)
+        // SAFETY: the scalar kernels have no requirement beyond the lengths.
+        tile(|w, a, o| unsafe { q4_0(w, a, o) }, w, a, out)
     }
 
     pub unsafe fn q4_1_tile(w: &[u8], a: &[&[Q8Act]; TILE_ACTS], out: &mut [f32; TILE]) {
-        tile(q4_1, w, a, out)
+        // SAFETY: the scalar kernels have no requirement beyond the lengths.
+        tile(|w, a, o| unsafe { q4_1(w, a, o) }, w, a, out)
     }
 
     pub unsafe fn q5_0_tile(w: &[u8], a: &[&[Q8Act]; TILE_ACTS], out: &mut [f32; TILE]) {
-        tile(q5_0, w, a, out)
+        // SAFETY: the scalar kernels have no requirement beyond the lengths.
+        tile(|w, a, o| unsafe { q5_0(w, a, o) }, w, a, out)
     }
 
     pub unsafe fn q5_1_tile(w: &[u8], a: &[&[Q8Act]; TILE_ACTS], out: &mut [f32; TILE]) {
-        tile(q5_1, w, a, out)
+        // SAFETY: the scalar kernels have no requirement beyond the lengths.
+        tile(|w, a, o| unsafe { q5_1(w, a, o) }, w, a, out)
     }
 
     pub unsafe fn q8_0_tile(w: &[u8], a: &[&[Q8Act]; TILE_ACTS], out: &mut [f32; TILE]) {
-        tile(q8_0, w, a, out)
-    }
-
-    /// A K-quant tile as `TILE_ROWS` separate rows.
-    fn k_tile(format: KFormat, w: &[u8], a: &[&[Q8K]; TILE_ACTS], out: &mut [f32; TILE]) {
-        for (row, o) in w
-            .chunks_exact(w.len() / TILE_ROWS)
-            .zip(out.chunks_exact_mut(TILE_ACTS))
-        {
-            k_rows(format, row, a, o);
-        }
+        // SAFETY: the scalar kernels have no requirement beyond the lengths.
+        tile(|w, a, o| unsafe { q8_0(w, a, o) }, w, a, out)
     }
 
     pub unsafe fn q4k_tile(w: &[u8], a: &[&[Q8K]; TILE_ACTS], out: &mut [f32; TILE]) {
-        k_tile(KFormat::Q4K, w, a, out)
+        tile(|w, a, o| k_rows(KFormat::Q4K, w, a, o), w, a, out)
     }
 
     pub unsafe fn q5k_tile(w: &[u8], a: &[&[Q8K]; TILE_ACTS], out: &mut [f32; TILE]) {
-        k_tile(KFormat::Q5K, w, a, out)
+        tile(|w, a, o| k_rows(KFormat::Q5K, w, a, o), w, a, out)
     }
 
     pub unsafe fn q6k_tile(w: &[u8], a: &[&[Q8K]; TILE_ACTS], out: &mut [f32; TILE]) {
-        k_tile(KFormat::Q6K, w, a, out)
+        tile(|w, a, o| k_rows(KFormat::Q6K, w, a, o), w, a, out)
     }
 
     pub unsafe fn q8_0(w: &[u8], a: &[&[Q8Act]], out: &mut [f32]) {

@@ -350,6 +350,21 @@ fn attention_head_matches_scalar() {
     }
 }
 
+/// Each row of `acts` quantized by `quantize` into blocks of `block` values.
+fn quantized_rows<Q: Default + Clone>(
+    acts: &[Vec<f32>],
+    block: usize,
+    quantize: fn(&[f32], &mut [Q]),
+) -> Vec<Vec<Q>> {
+    acts.iter()
+        .map(|x| {
+            let mut q = vec![Q::default(); x.len() / block];
+            quantize(x, &mut q);
+            q
+        })
+        .collect()
+}
+
 /// A prompt's tiles (`TILE_ROWS` weight rows × `TILE_ACTS` activation rows) give the sums the
 /// scalar one-row kernels give, for every format and kernel, on random blocks (every bit
 /// pattern of the scales and high bits, not only what quantizing reaches).
@@ -359,22 +374,8 @@ fn tiles_match_the_one_row_kernels() {
     let acts: Vec<Vec<f32>> = (0..TILE_ACTS)
         .map(|i| random(cols, 300 + i as u64))
         .collect();
-    let std_acts: Vec<Vec<Q8Act>> = acts
-        .iter()
-        .map(|x| {
-            let mut q = vec![Q8Act::default(); cols / QK];
-            quantize_acts(x, &mut q);
-            q
-        })
-        .collect();
-    let k_acts: Vec<Vec<Q8K>> = acts
-        .iter()
-        .map(|x| {
-            let mut q = vec![Q8K::default(); cols / QK_K];
-            quantize_q8k(x, &mut q);
-            q
-        })
-        .collect();
+    let std_acts = quantized_rows(&acts, QK, quantize_acts);
+    let k_acts = quantized_rows(&acts, QK_K, quantize_q8k);
     let std_refs: [&[Q8Act]; TILE_ACTS] = std::array::from_fn(|j| std_acts[j].as_slice());
     let k_refs: [&[Q8K]; TILE_ACTS] = std::array::from_fn(|j| k_acts[j].as_slice());
     for qtype in [
