@@ -408,10 +408,34 @@ fn tiles_match_the_one_row_kernels() {
         {
             SCALAR.dot_k(format, row, &k_refs, o);
         }
+        let mut first_x86: Option<[f32; TILE]> = None;
         for kern in all() {
             let mut got = [0f32; TILE];
             kern.dot_k_tile(format, &w, &k_refs, &mut got);
             assert_same_sums(&format!("{format:?} {} tile", kern.name), &got, &want);
+            // The K-quant tiles make the one-row kernel's float steps in its order: the same
+            // floats, so a prompt's logits do not depend on its batching. The x86 widths agree
+            // with each other exactly too (their integer sums are exact).
+            let mut rows = [0f32; TILE];
+            for (row, o) in w
+                .chunks_exact(w.len() / TILE_ROWS)
+                .zip(rows.chunks_exact_mut(TILE_ACTS))
+            {
+                kern.dot_k(format, row, &k_refs, o);
+            }
+            assert_eq!(
+                got, rows,
+                "{format:?} {} tile vs its one-row sums",
+                kern.name
+            );
+            if kern.name != SCALAR.name {
+                let first = *first_x86.get_or_insert(got);
+                assert_eq!(
+                    got, first,
+                    "{format:?} {} vs the other x86 kernels",
+                    kern.name
+                );
+            }
         }
     }
 }

@@ -2,7 +2,8 @@
 //! u8×i8 sums; chosen at run time by `super::kernels`. The K-quants' are in `x86_kquants`.
 
 use super::x86_kquants::{
-    q4k_avx2, q4k_tile_avx2, q5k_avx2, q5k_tile_avx2, q6k_avx2, q6k_tile_avx2,
+    q4k_avx2, q4k_avx512, q4k_tile_avx2, q4k_tile_avx512, q5k_avx2, q5k_avx512, q5k_tile_avx2,
+    q5k_tile_avx512, q6k_avx2, q6k_avx512, q6k_tile_avx2, q6k_tile_avx512,
 };
 use super::*;
 use std::arch::x86_64::*;
@@ -32,8 +33,9 @@ pub static AVX2: Kernels = Kernels {
 };
 
 /// AVX-512 VNNI's `vpdpbusd` on 256-bit vectors replaces AVX2's two-step u8×i8 sum. The
-/// K-quants keep AVX2's: their scales change every 16 or 32 weights, so a `vpdpbusd` would
-/// need a 32-bit multiply after it, no fewer instructions than `maddubs` + `madd` by the scale.
+/// K-quants' scales change every 16 or 32 weights, so a `vpdpbusd` would need a 32-bit multiply
+/// after it; theirs take 512-bit `maddubs` and `vpdpwssd` (the pairs times the scales, added in
+/// one instruction) over two runs at once, and return the same floats as AVX2's.
 pub static VNNI: Kernels = Kernels {
     name: "avx512vnni",
     q4_0: q4_0_vnni,
@@ -46,12 +48,12 @@ pub static VNNI: Kernels = Kernels {
     q5_0_tile: q5_0_tile_vnni,
     q5_1_tile: q5_1_tile_vnni,
     q8_0_tile: q8_0_tile_vnni,
-    q4k: q4k_avx2,
-    q5k: q5k_avx2,
-    q6k: q6k_avx2,
-    q4k_tile: q4k_tile_avx2,
-    q5k_tile: q5k_tile_avx2,
-    q6k_tile: q6k_tile_avx2,
+    q4k: q4k_avx512,
+    q5k: q5k_avx512,
+    q6k: q6k_avx512,
+    q4k_tile: q4k_tile_avx512,
+    q5k_tile: q5k_tile_avx512,
+    q6k_tile: q6k_tile_avx512,
     q4_1x2: q4_1x2_vnni,
     q4_1x2_rows: q4_1x2_rows_vnni,
     head,
@@ -65,7 +67,11 @@ pub fn available() -> bool {
 }
 
 pub fn vnni_available() -> bool {
-    available() && is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl")
+    available()
+        && is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vl")
+        && is_x86_feature_detected!("avx512vnni")
 }
 
 #[inline]

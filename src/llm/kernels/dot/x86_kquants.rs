@@ -182,37 +182,102 @@ impl KBlock for Q6K {
     }
 }
 
+/// How a super-block's integer sums are taken: Σ scale·q·a over its 256 weights, as the 8
+/// i32 lanes of AVX2's runs of 32 (lane `l` holds bytes 4l..4l+3 of every run). The sums are
+/// exact, so every width gives the same lanes, and with the one float step below
+/// (`add_block`) every kernel here, one-row or tile, AVX2 or AVX-512, returns the same floats
+/// for the same product: a prompt's logits do not depend on how it was batched.
+trait ISum {
+    /// The super-block's weights and scales in this width's registers.
+    type Wide: Copy;
+    unsafe fn widen(u: &Unpacked) -> Self::Wide;
+    unsafe fn isum(w: &Self::Wide, aq: *const i8) -> __m256i;
+}
+
+/// 256-bit: per run of 32, `maddubs` into pairs, `madd` by the run's scales, `add`.
+struct Avx2;
+/// 512-bit with AVX-512 VNNI: per two runs, `maddubs` into pairs and `vpdpwssd` (the pairs
+/// times the scales, added to the sums in one instruction); the two halves are added at the
+/// end into AVX2's lanes.
+struct Avx512;
+
+impl ISum for Avx2 {
+    type Wide = ([__m256i; 8], [__m256i; 8]);
+    #[inline(always)]
+    unsafe fn widen(u: &Unpacked) -> Self::Wide {
+        (u.q, u.scales)
+    }
+    #[inline(always)]
+    unsafe fn isum(w: &Self::Wide, aq: *const i8) -> __m256i {
+        let mut isum = _mm256_setzero_si256();
+        for (r, (q, scale)) in w.0.iter().zip(&w.1).enumerate() {
+            let av = _mm256_loadu_si256(aq.add(32 * r) as *const __m256i);
+            // Pairs of 6-bit weights by int8 activations fit in i16 (2·63·127).
+            let pairs = _mm256_maddubs_epi16(*q, av);
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pairs, *scale));
+        }
+        isum
+    }
+}
+
+// The AVX-512 intrinsics are stable since Rust 1.89, the crate's rust-version.
+impl ISum for Avx512 {
+    type Wide = ([__m512i; 4], [__m512i; 4]);
+    #[inline(always)]
+    unsafe fn widen(u: &Unpacked) -> Self::Wide {
+        let mut q = [_mm512_setzero_si512(); 4];
+        let mut scales = [_mm512_setzero_si512(); 4];
+        for k in 0..4 {
+            q[k] = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(u.q[2 * k]), u.q[2 * k + 1]);
+            scales[k] = _mm512_inserti64x4::<1>(
+                _mm512_castsi256_si512(u.scales[2 * k]),
+                u.scales[2 * k + 1],
+            );
+        }
+        (q, scales)
+    }
+    #[inline(always)]
+    unsafe fn isum(w: &Self::Wide, aq: *const i8) -> __m256i {
+        let mut isum = _mm512_setzero_si512();
+        for k in 0..4 {
+            let av = _mm512_loadu_si512(aq.add(64 * k) as *const __m512i);
+            let pairs = _mm512_maddubs_epi16(w.0[k], av);
+            isum = _mm512_dpwssd_epi32(isum, pairs, w.1[k]);
+        }
+        _mm256_add_epi32(
+            _mm512_castsi512_si256(isum),
+            _mm512_extracti64x4_epi64::<1>(isum),
+        )
+    }
+}
+
+/// Adds one super-block's product to a row's float sums: the integer sums times d and the
+/// minimums' sums (Σ min·bsum) times −dmin, each by the activation row's scale.
+#[inline(always)]
+unsafe fn add_block(acc: __m256, isum: __m256i, blk: &Unpacked, ab: &Q8K) -> __m256 {
+    let bsums = _mm256_loadu_si256(ab.bsums.as_ptr() as *const __m256i);
+    let msum = _mm256_madd_epi16(bsums, blk.mins);
+    let acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(blk.d * ab.d), acc);
+    _mm256_fmadd_ps(
+        _mm256_cvtepi32_ps(msum),
+        _mm256_set1_ps(-blk.dmin * ab.d),
+        acc,
+    )
+}
+
 /// `N` activation rows against one weight row of `F` super-blocks.
 #[inline(always)]
-unsafe fn rows_n<F: KBlock, const N: usize>(w: &[u8], a: &[&[Q8K]], out: &mut [f32]) {
+unsafe fn rows_n<F: KBlock, S: ISum, const N: usize>(w: &[u8], a: &[&[Q8K]], out: &mut [f32]) {
     let nb = w.len() / F::BB;
     let wp = w.as_ptr();
     let rows: [*const Q8K; N] = std::array::from_fn(|i| a[i].as_ptr());
     let mut acc = [_mm256_setzero_ps(); N];
     for b in 0..nb {
         let blk = F::unpack(wp.add(b * F::BB));
+        let wide = S::widen(&blk);
         for i in 0..N {
             let ab = &*rows[i].add(b);
-            let aq = ab.qs.as_ptr();
-            let mut isum = _mm256_setzero_si256();
-            for (r, (q, scale)) in blk.q.iter().zip(&blk.scales).enumerate() {
-                let av = _mm256_loadu_si256(aq.add(32 * r) as *const __m256i);
-                // Pairs of 6-bit weights by int8 activations fit in i16 (2·63·127).
-                let pairs = _mm256_maddubs_epi16(*q, av);
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pairs, *scale));
-            }
-            let bsums = _mm256_loadu_si256(ab.bsums.as_ptr() as *const __m256i);
-            let msum = _mm256_madd_epi16(bsums, blk.mins);
-            acc[i] = _mm256_fmadd_ps(
-                _mm256_cvtepi32_ps(isum),
-                _mm256_set1_ps(blk.d * ab.d),
-                acc[i],
-            );
-            acc[i] = _mm256_fmadd_ps(
-                _mm256_cvtepi32_ps(msum),
-                _mm256_set1_ps(-blk.dmin * ab.d),
-                acc[i],
-            );
+            acc[i] = add_block(acc[i], S::isum(&wide, ab.qs.as_ptr()), &blk, ab);
         }
     }
     for i in 0..N {
@@ -221,33 +286,50 @@ unsafe fn rows_n<F: KBlock, const N: usize>(w: &[u8], a: &[&[Q8K]], out: &mut [f
 }
 
 macro_rules! k_kernel {
-    ($name:ident, $fmt:ty) => {
-        #[target_feature(enable = "avx2,fma,f16c")]
+    ($name:ident, $fmt:ty, $s:ty, $features:literal) => {
+        #[target_feature(enable = $features)]
         pub(super) unsafe fn $name(w: &[u8], a: &[&[Q8K]], out: &mut [f32]) {
             match a.len() {
-                1 => rows_n::<$fmt, 1>(w, a, out),
-                2 => rows_n::<$fmt, 2>(w, a, out),
-                3 => rows_n::<$fmt, 3>(w, a, out),
-                4 => rows_n::<$fmt, 4>(w, a, out),
+                1 => rows_n::<$fmt, $s, 1>(w, a, out),
+                2 => rows_n::<$fmt, $s, 2>(w, a, out),
+                3 => rows_n::<$fmt, $s, 3>(w, a, out),
+                4 => rows_n::<$fmt, $s, 4>(w, a, out),
                 _ => {}
             }
         }
     };
 }
 
-k_kernel!(q4k_avx2, Q4K);
-k_kernel!(q5k_avx2, Q5K);
-k_kernel!(q6k_avx2, Q6K);
+k_kernel!(q4k_avx2, Q4K, Avx2, "avx2,fma,f16c");
+k_kernel!(q5k_avx2, Q5K, Avx2, "avx2,fma,f16c");
+k_kernel!(q6k_avx2, Q6K, Avx2, "avx2,fma,f16c");
+k_kernel!(
+    q4k_avx512,
+    Q4K,
+    Avx512,
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
+);
+k_kernel!(
+    q5k_avx512,
+    Q5K,
+    Avx512,
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
+);
+k_kernel!(
+    q6k_avx512,
+    Q6K,
+    Avx512,
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
+);
 
 /// `R` consecutive weight rows (each `rb` bytes from `w`) against `T` activation rows, for
-/// prompts: each row's super-block is unpacked once for all `T` rows and each activation run
-/// is read once per weight row from L1, so the integer work per weight × activation is the
-/// `maddubs` + `madd` + `add` alone. The integer sums of one super-block stay in registers
-/// (`R·T` of them); the float sums are updated once per super-block.
+/// prompts: each row's super-block is unpacked once for all `T` rows, and each activation
+/// row's runs are read from L1 once per weight row. The float sums are updated once per
+/// super-block, in the one-row kernel's order (`add_block`).
 // `b` walks the super-blocks of every weight row and activation row at once.
 #[allow(clippy::needless_range_loop)]
 #[inline(always)]
-unsafe fn tile<F: KBlock, const R: usize, const T: usize>(
+unsafe fn tile<F: KBlock, S: ISum, const R: usize, const T: usize>(
     w: &[u8],
     rb: usize,
     a: &[&[Q8K]; T],
@@ -265,28 +347,10 @@ unsafe fn tile<F: KBlock, const R: usize, const T: usize>(
             *bi = F::unpack(wp.add(i * rb + b * F::BB));
         }
         let ab: [&Q8K; T] = std::array::from_fn(|j| &a[j][b]);
-        let mut isum = [[_mm256_setzero_si256(); T]; R];
-        for r in 0..8 {
-            for (i, bi) in blk.iter().enumerate() {
-                for (j, aj) in ab.iter().enumerate() {
-                    let av = _mm256_loadu_si256(aj.qs.as_ptr().add(32 * r) as *const __m256i);
-                    let pairs = _mm256_maddubs_epi16(bi.q[r], av);
-                    isum[i][j] =
-                        _mm256_add_epi32(isum[i][j], _mm256_madd_epi16(pairs, bi.scales[r]));
-                }
-            }
-        }
         for (i, bi) in blk.iter().enumerate() {
-            let (d, dmin) = (_mm256_set1_ps(bi.d), _mm256_set1_ps(-bi.dmin));
+            let wide = S::widen(bi);
             for (j, aj) in ab.iter().enumerate() {
-                let bsums = _mm256_loadu_si256(aj.bsums.as_ptr() as *const __m256i);
-                let msum = _mm256_madd_epi16(bsums, bi.mins);
-                let row = _mm256_fmadd_ps(
-                    _mm256_cvtepi32_ps(msum),
-                    dmin,
-                    _mm256_mul_ps(_mm256_cvtepi32_ps(isum[i][j]), d),
-                );
-                facc[i][j] = _mm256_fmadd_ps(row, _mm256_set1_ps(aj.d), facc[i][j]);
+                facc[i][j] = add_block(facc[i][j], S::isum(&wide, aj.qs.as_ptr()), bi, aj);
             }
         }
     }
@@ -298,14 +362,32 @@ unsafe fn tile<F: KBlock, const R: usize, const T: usize>(
 }
 
 macro_rules! k_tile_kernel {
-    ($name:ident, $fmt:ty) => {
-        #[target_feature(enable = "avx2,fma,f16c")]
+    ($name:ident, $fmt:ty, $s:ty, $features:literal) => {
+        #[target_feature(enable = $features)]
         pub(super) unsafe fn $name(w: &[u8], a: &[&[Q8K]; TILE_ACTS], out: &mut [f32; TILE]) {
-            tile::<$fmt, TILE_ROWS, TILE_ACTS>(w, w.len() / TILE_ROWS, a, out)
+            tile::<$fmt, $s, TILE_ROWS, TILE_ACTS>(w, w.len() / TILE_ROWS, a, out)
         }
     };
 }
 
-k_tile_kernel!(q4k_tile_avx2, Q4K);
-k_tile_kernel!(q5k_tile_avx2, Q5K);
-k_tile_kernel!(q6k_tile_avx2, Q6K);
+k_tile_kernel!(q4k_tile_avx2, Q4K, Avx2, "avx2,fma,f16c");
+k_tile_kernel!(q5k_tile_avx2, Q5K, Avx2, "avx2,fma,f16c");
+k_tile_kernel!(q6k_tile_avx2, Q6K, Avx2, "avx2,fma,f16c");
+k_tile_kernel!(
+    q4k_tile_avx512,
+    Q4K,
+    Avx512,
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
+);
+k_tile_kernel!(
+    q5k_tile_avx512,
+    Q5K,
+    Avx512,
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
+);
+k_tile_kernel!(
+    q6k_tile_avx512,
+    Q6K,
+    Avx512,
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
+);
