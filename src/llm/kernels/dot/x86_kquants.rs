@@ -1,9 +1,10 @@
-//! AVX2 dot products of K-quant weight rows (Q4_K, Q5_K, Q6_K) with `Q8K` activation rows.
-//! Each super-block is unpacked once into eight runs of 32 unsigned weights with a 16-bit
-//! scale per 16 of them, then reused for every activation row: `maddubs` multiplies weights by
-//! activations into pairs, `madd` by the run's scales into 32-bit sums, and the minimums (Q6_K:
-//! its offset of 32) are applied once per super-block through the activations' sums per 16
-//! (`Q8K::bsums`). The integer sums are exact; only the two per-block scalings are float.
+//! AVX2 and AVX-512 VNNI dot products of K-quant weight rows (Q4_K, Q5_K, Q6_K) with `Q8K`
+//! activation rows. Each super-block is unpacked once into eight runs of 32 unsigned weights
+//! with a 16-bit scale per 16 of them, then reused for every activation row: `maddubs`
+//! multiplies weights by activations into pairs, `madd` by the run's scales into 32-bit sums
+//! (AVX-512: two runs per register, `vpdpwssd` for the scales and the add), and the minimums
+//! (Q6_K: its offset of 32) are applied once per super-block through the activations' sums per
+//! 16 (`Q8K::bsums`). The integer sums are exact; only the two per-block scalings are float.
 
 use std::arch::x86_64::*;
 
@@ -300,27 +301,15 @@ macro_rules! k_kernel {
     };
 }
 
-k_kernel!(q4k_avx2, Q4K, Avx2, "avx2,fma,f16c");
-k_kernel!(q5k_avx2, Q5K, Avx2, "avx2,fma,f16c");
-k_kernel!(q6k_avx2, Q6K, Avx2, "avx2,fma,f16c");
-k_kernel!(
-    q4k_avx512,
-    Q4K,
-    Avx512,
-    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
-);
-k_kernel!(
-    q5k_avx512,
-    Q5K,
-    Avx512,
-    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
-);
-k_kernel!(
-    q6k_avx512,
-    Q6K,
-    Avx512,
-    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
-);
+/// The one-row and tile kernels of the three formats for one width and its features.
+macro_rules! k_kernels {
+    ($s:ty, $features:literal, [$($name:ident, $tile:ident, $fmt:ty);+]) => {
+        $(
+            k_kernel!($name, $fmt, $s, $features);
+            k_tile_kernel!($tile, $fmt, $s, $features);
+        )+
+    };
+}
 
 /// `R` consecutive weight rows (each `rb` bytes from `w`) against `T` activation rows, for
 /// prompts: each row's super-block is unpacked once for all `T` rows, and each activation
@@ -370,24 +359,13 @@ macro_rules! k_tile_kernel {
     };
 }
 
-k_tile_kernel!(q4k_tile_avx2, Q4K, Avx2, "avx2,fma,f16c");
-k_tile_kernel!(q5k_tile_avx2, Q5K, Avx2, "avx2,fma,f16c");
-k_tile_kernel!(q6k_tile_avx2, Q6K, Avx2, "avx2,fma,f16c");
-k_tile_kernel!(
-    q4k_tile_avx512,
-    Q4K,
-    Avx512,
-    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
-);
-k_tile_kernel!(
-    q5k_tile_avx512,
-    Q5K,
-    Avx512,
-    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
-);
-k_tile_kernel!(
-    q6k_tile_avx512,
-    Q6K,
-    Avx512,
-    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
-);
+k_kernels!(Avx2, "avx2,fma,f16c", [
+    q4k_avx2, q4k_tile_avx2, Q4K;
+    q5k_avx2, q5k_tile_avx2, Q5K;
+    q6k_avx2, q6k_tile_avx2, Q6K
+]);
+k_kernels!(Avx512, "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni", [
+    q4k_avx512, q4k_tile_avx512, Q4K;
+    q5k_avx512, q5k_tile_avx512, Q5K;
+    q6k_avx512, q6k_tile_avx512, Q6K
+]);
