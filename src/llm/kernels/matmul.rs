@@ -2,15 +2,18 @@
 //! rows (and, for long prompts, of activation rows, so a tile of activations stays in cache
 //! while a block of weight rows streams past it once). A prompt's task runs the kernels'
 //! tiles (2 weight rows × 4 activation rows) over its block; a decode step the one-row
-//! kernels.
+//! kernels. Q4_K regrouped by 16 rows takes its one kernel for both, 16 rows × up to 4
+//! activation rows a call.
 
 use std::sync::Arc;
 
 use super::arena::{WeightArena, WeightBytes};
 use super::dot::{kernels, TILE, TILE_ACTS, TILE_ROWS};
-use super::kquant::{quantize_q8k, Q8K, QK_K};
+use super::kquant::{quantize_q8k, KFormat, Q8K, QK_K};
 use super::pool::OutPtr;
 use super::pool::Pool;
+use super::q32_x16::{self, Format32};
+use super::q4k_x16::{self, GroupOut, ROWS};
 use super::quant::{
     dequantize_row, quantize_acts, quantize_pairs, repack_q4_1_pairs, Q8Act, Q8Pair, QType, QK,
 };
@@ -68,7 +71,8 @@ impl QMatrix {
         }
     }
 
-    /// Q4_1 regrouped for the paired kernel when the width allows (a multiple of 64); other
+    /// Q4_1 regrouped for the paired kernel when the width allows (a multiple of 64), Q4_K by
+    /// 16 rows where this CPU has the kernel for it (and the rows come in sixteens); other
     /// types as they are.
     pub fn into_fast_layout(self) -> QMatrix {
         if self.qtype == QType::Q4_1 && self.cols.is_multiple_of(2 * QK) {
@@ -77,8 +81,36 @@ impl QMatrix {
                 data: repack_q4_1_pairs(&self.data).into(),
                 ..self
             }
+        } else if self.rows.is_multiple_of(ROWS) && kernels().regroups(self.qtype) {
+            self.regrouped()
         } else {
             self
+        }
+    }
+
+    /// A Q4_K, Q5_0 or Q8_0 matrix (rows in sixteens) regrouped by 16 rows (`q4k_x16`,
+    /// `q32_x16`); other types as they are.
+    pub fn regrouped(self) -> QMatrix {
+        let (qtype, data) = match self.qtype {
+            QType::K(KFormat::Q4K) => (
+                QType::Q4Kx16,
+                q4k_x16::interleave(&self.data, self.rows, self.cols),
+            ),
+            QType::Q5_0 | QType::Q8_0 => {
+                let format = if self.qtype == QType::Q5_0 {
+                    Format32::Q5_0
+                } else {
+                    Format32::Q8_0
+                };
+                let data = q32_x16::interleave(format, &self.data, self.rows, self.cols);
+                (QType::Q32x16(format), data)
+            }
+            _ => return self,
+        };
+        QMatrix {
+            qtype,
+            data: data.into(),
+            ..self
         }
     }
 }
@@ -91,6 +123,8 @@ pub struct Acts {
     t_len: usize,
     cols: usize,
     std: Vec<Q8Act>,
+    /// The integer sum of each `std` block, for the regrouped 32-weight formats.
+    std_sums: Vec<i32>,
     pairs: Vec<Q8Pair>,
     super_blocks: Vec<Q8K>,
     has_std: bool,
@@ -104,10 +138,12 @@ impl Acts {
         self.t_len = t_len;
         self.cols = x.len() / t_len.max(1);
         self.has_pairs = mats.iter().any(|m| m.qtype == QType::Q4_1x2);
-        self.has_super_blocks = mats.iter().any(|m| matches!(m.qtype, QType::K(_)));
+        self.has_super_blocks = mats
+            .iter()
+            .any(|m| matches!(m.qtype, QType::K(_) | QType::Q4Kx16));
         self.has_std = mats
             .iter()
-            .any(|m| !matches!(m.qtype, QType::Q4_1x2 | QType::K(_)));
+            .any(|m| !matches!(m.qtype, QType::Q4_1x2 | QType::K(_) | QType::Q4Kx16));
         if self.has_super_blocks {
             self.super_blocks.resize(x.len() / QK_K, Q8K::default());
             quantize_q8k(x, &mut self.super_blocks);
@@ -119,6 +155,9 @@ impl Acts {
         if self.has_std {
             self.std.resize(x.len() / QK, Q8Act::default());
             quantize_acts(x, &mut self.std);
+            if mats.iter().any(|m| matches!(m.qtype, QType::Q32x16(_))) {
+                q32_x16::block_sums(&self.std, &mut self.std_sums);
+            }
         }
     }
 
@@ -149,7 +188,7 @@ pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
     assert!(
         if paired {
             acts.has_pairs
-        } else if k_format.is_some() {
+        } else if k_format.is_some() || w.qtype == QType::Q4Kx16 {
             acts.has_super_blocks
         } else {
             acts.has_std
@@ -160,11 +199,12 @@ pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
     let threads = pool.threads();
     let rb = w.qtype.row_bytes(w.cols);
     // Enough row blocks per thread that uneven finishing evens out.
-    let mut row_block = (w.rows / (threads * 4)).clamp(16, 256).next_multiple_of(4);
+    // (Multiples of 16, the rows of a `Q4Kx16` group.)
+    let mut row_block = (w.rows / (threads * 4)).clamp(16, 256).next_multiple_of(16);
     if t_len > TILE_ACTS {
         // A prompt's tiles (below) read a task's weight rows once per group of activation
         // rows.
-        row_block = row_block.min((TILE_WEIGHT_BYTES / rb).max(16).next_multiple_of(4));
+        row_block = row_block.min((TILE_WEIGHT_BYTES / rb).max(16).next_multiple_of(16));
     }
     let row_blocks = w.rows.div_ceil(row_block);
     let t_blocks = t_len.div_ceil(T_TILE);
@@ -176,6 +216,39 @@ pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
         let r1 = (r0 + row_block).min(w.rows);
         let t0 = tblk * T_TILE;
         let t1 = (t0 + T_TILE).min(t_len);
+        match w.qtype {
+            QType::Q4Kx16 => {
+                let gb = nk * q4k_x16::GROUP_BLOCK;
+                row_groups(
+                    w,
+                    gb,
+                    &acts.super_blocks,
+                    nk,
+                    (r0, r1),
+                    (t0, t1),
+                    out_ptr,
+                    {
+                        |group: &[u8], a: &[&[Q8K]], _, out: &mut GroupOut| {
+                            k.dot_q4k_x16(group, a, out)
+                        }
+                    },
+                );
+                return;
+            }
+            QType::Q32x16(format) => {
+                let gb = nb * format.group_block();
+                row_groups(w, gb, &acts.std, nb, (r0, r1), (t0, t1), out_ptr, {
+                    |group: &[u8], a: &[&[Q8Act]], t: usize, out: &mut GroupOut| {
+                        let sums: [&[i32]; q4k_x16::MAX_ACTS] = std::array::from_fn(|j| {
+                            &acts.std_sums[(t + j.min(a.len() - 1)) * nb..][..nb]
+                        });
+                        k.dot_q32_x16(format, group, a, &sums[..a.len()], out)
+                    }
+                });
+                return;
+            }
+            _ => {}
+        }
         if paired && t1 - t0 == 1 {
             // SAFETY: row t0's outputs r0..r1 are this task's alone.
             let o = unsafe {
@@ -244,6 +317,46 @@ pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
     pool.run(row_blocks * t_blocks, &task);
 }
 
+/// Rows `r0..r1` (in sixteens) of a regrouped matrix `w` (groups of `gb` bytes) times
+/// activation rows `t0..t1` (each `per_row` of `blocks`), by `dot` (a group, up to four
+/// activation rows from row `t`, the outputs): each group of activation rows stays in L1
+/// while the groups of weight rows pass it.
+#[allow(clippy::too_many_arguments)]
+fn row_groups<A>(
+    w: &QMatrix,
+    gb: usize,
+    blocks: &[A],
+    per_row: usize,
+    (r0, r1): (usize, usize),
+    (t0, t1): (usize, usize),
+    out: OutPtr,
+    dot: impl Fn(&[u8], &[&[A]], usize, &mut GroupOut),
+) {
+    let mut res: GroupOut = Default::default();
+    let mut t = t0;
+    while t < t1 {
+        let n = (t1 - t).min(q4k_x16::MAX_ACTS);
+        let a: [&[A]; q4k_x16::MAX_ACTS] =
+            std::array::from_fn(|j| &blocks[(t + j.min(n - 1)) * per_row..][..per_row]);
+        for r in (r0..r1).step_by(ROWS) {
+            let g = r / ROWS;
+            dot(&w.data[g * gb..(g + 1) * gb], &a[..n], t, &mut res);
+            for (j, o) in res.iter().enumerate().take(n) {
+                // SAFETY: rows r..r + 16 of activation row t + j are this task's alone, and
+                // in bounds.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        o.as_ptr(),
+                        out.get().add((t + j) * w.rows + r),
+                        ROWS,
+                    )
+                };
+            }
+        }
+        t += n;
+    }
+}
+
 /// Rows `r0..r1` of `w` times activation rows `t0..t1` (each `per_row` of `blocks`), by tiles
 /// of `TILE_ROWS` × `TILE_ACTS` (`tile`); a short last group of activations repeats its last
 /// row, an odd last weight row takes the one-row kernel (`row`).
@@ -298,7 +411,6 @@ mod tests {
     /// 32-weight formats (128 wide) and the K-quants (512 wide).
     #[test]
     fn matches_candle_qmatmul() {
-        use super::super::kquant::KFormat;
         for (cols, types) in [
             (
                 128,
@@ -324,8 +436,14 @@ mod tests {
     }
 
     fn matches_candle_for(cols: usize, types: &[(GgmlDType, QType)]) {
-        // 71 rows: an odd last weight row beside the tiles; 9 rows: a short last group.
-        let (rows, t_len) = (71, 9);
+        // 71 rows: an odd last weight row beside the tiles; 48: three groups of 16 (Q4_K
+        // regrouped); 9 activation rows: a short last group.
+        for rows in [71, 48] {
+            matches_candle_shape(cols, rows, 9, types);
+        }
+    }
+
+    fn matches_candle_shape(cols: usize, rows: usize, t_len: usize, types: &[(GgmlDType, QType)]) {
         let wf: Vec<f32> = (0..rows * cols)
             .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 0.3)
             .collect();
@@ -342,7 +460,11 @@ mod tests {
                 cols,
                 data: qt.data().unwrap().into_owned().into(),
             };
-            let fast = m.clone().into_fast_layout();
+            let fast = if rows.is_multiple_of(16) {
+                m.clone().regrouped()
+            } else {
+                m.clone().into_fast_layout()
+            };
             let x = Tensor::from_vec(xf.clone(), (t_len, cols), &Device::Cpu).unwrap();
             let expect: Vec<f32> = QMatMul::from_qtensor(qt)
                 .unwrap()

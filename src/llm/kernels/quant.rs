@@ -5,6 +5,7 @@
 //! quantizing f32 to Q8_0 for weight types we have no kernel for).
 
 use super::kquant::{dequantize_block, KFormat, QK_K};
+use super::q32_x16::Format32;
 
 /// Elements per quantization block in the 32-weight formats (Q4_0 … Q8_0).
 pub const QK: usize = 32;
@@ -25,6 +26,12 @@ pub enum QType {
     /// weights, laid out so one 256-bit load holds both blocks' nibbles and one f16→f32
     /// conversion both blocks' scales. Multiplied with `Q8Pair` activations.
     Q4_1x2,
+    /// Q4_K regrouped by 16 rows (`q4k_x16`), multiplied with `Q8K` activations; 148 bytes
+    /// per row and super-block.
+    Q4Kx16,
+    /// Q5_0 or Q8_0 regrouped by 16 rows (`q32_x16`), multiplied with `Q8Act` activations and
+    /// their blocks' integer sums; the file's bytes per row and block.
+    Q32x16(Format32),
 }
 
 impl QType {
@@ -37,13 +44,15 @@ impl QType {
             QType::Q5_1 => 24,
             QType::Q8_0 => 34,
             QType::K(format) => format.block_bytes(),
+            QType::Q4Kx16 => super::q4k_x16::ROW_BLOCK_BYTES,
+            QType::Q32x16(format) => format.group_block() / super::q4k_x16::ROWS,
         }
     }
 
     /// Weights per block: `QK`, or `QK_K` for the K-quants.
     pub const fn block_len(self) -> usize {
         match self {
-            QType::K(_) => QK_K,
+            QType::K(_) | QType::Q4Kx16 => QK_K,
             _ => QK,
         }
     }
@@ -207,6 +216,13 @@ pub fn quantize_acts(x: &[f32], out: &mut [Q8Act]) {
 
 /// Writes the `cols` weights of row `row` of a `qtype` matrix stored in `data` into `out`.
 pub fn dequantize_row(qtype: QType, data: &[u8], cols: usize, row: usize, out: &mut [f32]) {
+    match qtype {
+        QType::Q4Kx16 => return super::q4k_x16::dequantize_row(data, cols, row, out),
+        QType::Q32x16(format) => {
+            return super::q32_x16::dequantize_row(format, data, cols, row, out)
+        }
+        _ => {}
+    }
     let rb = qtype.row_bytes(cols);
     let bytes = &data[row * rb..(row + 1) * rb];
     if qtype == QType::Q4_1x2 {
@@ -268,7 +284,9 @@ pub fn dequantize_row(qtype: QType, data: &[u8], cols: usize, row: usize, out: &
                     o[j] = blk[2 + j] as i8 as f32 * d;
                 }
             }
-            QType::Q4_1x2 | QType::K(_) => unreachable!("handled above"),
+            QType::Q4_1x2 | QType::K(_) | QType::Q4Kx16 | QType::Q32x16(_) => {
+                unreachable!("handled above")
+            }
         }
     }
 }

@@ -7,11 +7,15 @@
 //! each is the reference; an AVX2+FMA+F16C version (and one using AVX-512 VNNI's u8×i8 sums) is
 //! picked at run time with `is_x86_feature_detected!`, so a plain `cargo build --release` gets
 //! it without RUSTFLAGS; `CLERK_KERNELS=avx2|scalar` asks for less. The K-quant kernels are in
-//! `x86_kquants`.
+//! `x86_kquants`; the kernels for Q4_K, Q5_0 and Q8_0 regrouped by 16 rows (`q4k_x16`,
+//! `q32_x16`), which only the AVX-512 VNNI set has (elsewhere matrices keep the file's
+//! layout), in `x86_q4k_x16` and `x86_q32_x16`.
 
 use std::sync::OnceLock;
 
 use super::kquant::{dot_block, KFormat, Q8K};
+use super::q32_x16::{self, Format32};
+use super::q4k_x16::{dot_group, GroupOut, GROUP_BLOCK, MAX_ACTS};
 use super::quant::{f16_to_f32, q5_values, read_f16, Q8Act, Q8Pair, QType, QK};
 
 /// Weight row `w` (bytes of `nb` blocks) against activation rows `a` (each `nb` blocks).
@@ -30,6 +34,11 @@ pub type TileFn = unsafe fn(w: &[u8], a: &[&[Q8Act]; TILE_ACTS], out: &mut [f32;
 /// `TILE_ROWS` consecutive K-quant weight rows (`w`, each `w.len() / TILE_ROWS` bytes) against
 /// `TILE_ACTS` `Q8K` activation rows: `out[i * TILE_ACTS + j]` = row i · a[j].
 pub type KTileFn = unsafe fn(w: &[u8], a: &[&[Q8K]; TILE_ACTS], out: &mut [f32; TILE]);
+/// One group of 16 `Q4Kx16` rows against up to `q4k_x16::MAX_ACTS` `Q8K` activation rows.
+pub type GroupDotFn = unsafe fn(w: &[u8], a: &[&[Q8K]], out: &mut GroupOut);
+/// The same for a regrouped 32-weight format (`q32_x16`) and `Q8Act` rows with their blocks'
+/// integer sums.
+pub type Group32DotFn = unsafe fn(w: &[u8], a: &[&[Q8Act]], sums: &[&[i32]], out: &mut GroupOut);
 /// The same for `Q4_1x2` weights and paired activations.
 pub type PairDotFn = unsafe fn(w: &[u8], a: &[&[Q8Pair]], out: &mut [f32]);
 /// Consecutive `Q4_1x2` weight rows (`w`, `out.len()` rows) against one activation row.
@@ -65,6 +74,11 @@ pub struct Kernels {
     q4k_tile: KTileFn,
     q5k_tile: KTileFn,
     q6k_tile: KTileFn,
+    /// The kernel for Q4_K regrouped by 16 rows, on CPUs where it beats the file's layout
+    /// (the matrices are regrouped at load only then).
+    q4k_x16: Option<GroupDotFn>,
+    q5_0_x16: Option<Group32DotFn>,
+    q8_0_x16: Option<Group32DotFn>,
     q4_1x2: PairDotFn,
     q4_1x2_rows: PairRowsFn,
     head: HeadFn,
@@ -86,6 +100,7 @@ impl Kernels {
             QType::Q8_0 => self.q8_0,
             QType::Q4_1x2 => panic!("Q4_1x2 weights take paired activations (dot_pairs)"),
             QType::K(_) => panic!("K-quant weights take Q8K activations (dot_k)"),
+            QType::Q4Kx16 | QType::Q32x16(_) => panic!("regrouped weights go by groups of rows"),
         };
         // SAFETY: the function was chosen for features this CPU has, and the lengths above are
         // what it reads.
@@ -128,6 +143,7 @@ impl Kernels {
             QType::Q8_0 => self.q8_0_tile,
             QType::Q4_1x2 => panic!("Q4_1x2 weights take paired activations (dot_pairs)"),
             QType::K(_) => panic!("K-quant weights take Q8K activations (dot_k_tile)"),
+            QType::Q4Kx16 | QType::Q32x16(_) => panic!("regrouped weights go by groups of rows"),
         };
         // SAFETY: as in `dot`.
         unsafe { f(w, a, out) }
@@ -153,6 +169,59 @@ impl Kernels {
         };
         // SAFETY: as in `dot`.
         unsafe { f(w, a, out) }
+    }
+
+    /// Whether `qtype` matrices are worth regrouping by 16 rows here (`dot_q4k_x16`,
+    /// `dot_q32_x16`).
+    pub fn regroups(&self, qtype: QType) -> bool {
+        match qtype {
+            QType::K(KFormat::Q4K) => self.q4k_x16.is_some(),
+            QType::Q5_0 => self.q5_0_x16.is_some(),
+            QType::Q8_0 => self.q8_0_x16.is_some(),
+            _ => false,
+        }
+    }
+
+    /// One group of 16 rows of a regrouped 32-weight format (`w`, `cols / QK` blocks) against
+    /// `a.len()` (1..=4) activation rows and their blocks' sums: `out[j][r]` = row r · a[j].
+    /// Where this CPU has no kernel for it, the portable one.
+    #[inline]
+    pub fn dot_q32_x16(
+        &self,
+        format: Format32,
+        w: &[u8],
+        a: &[&[Q8Act]],
+        sums: &[&[i32]],
+        out: &mut GroupOut,
+    ) {
+        assert!((1..=MAX_ACTS).contains(&a.len()) && sums.len() == a.len());
+        assert!(a
+            .iter()
+            .zip(sums)
+            .all(|(r, s)| r.len() * format.group_block() == w.len() && s.len() == r.len()));
+        let f = match format {
+            Format32::Q5_0 => self.q5_0_x16,
+            Format32::Q8_0 => self.q8_0_x16,
+        };
+        match f {
+            // SAFETY: as in `dot`.
+            Some(f) => unsafe { f(w, a, sums, out) },
+            None => q32_x16::dot_group(format, w, a, sums, out),
+        }
+    }
+
+    /// One group of 16 `Q4Kx16` rows (`w`, `cols / QK_K` blocks) against `a.len()` (1..=4)
+    /// `Q8K` activation rows: `out[j][r]` = row r · a[j]. Where this CPU has no kernel for it,
+    /// the portable one.
+    #[inline]
+    pub fn dot_q4k_x16(&self, w: &[u8], a: &[&[Q8K]], out: &mut GroupOut) {
+        assert!((1..=MAX_ACTS).contains(&a.len()));
+        assert!(a.iter().all(|r| r.len() * GROUP_BLOCK == w.len()));
+        match self.q4k_x16 {
+            // SAFETY: as in `dot`.
+            Some(f) => unsafe { f(w, a, out) },
+            None => dot_group(w, a, out),
+        }
     }
 
     /// `dot` for `Q4_1x2` weights: `a` rows of `Q8Pair`s (each row half as many as blocks).
@@ -220,6 +289,9 @@ pub static SCALAR: Kernels = Kernels {
     q4k_tile: scalar::q4k_tile,
     q5k_tile: scalar::q5k_tile,
     q6k_tile: scalar::q6k_tile,
+    q4k_x16: None,
+    q5_0_x16: None,
+    q8_0_x16: None,
     q4_1x2: scalar::q4_1x2,
     q4_1x2_rows: scalar::q4_1x2_rows,
     head: scalar::head,
@@ -474,6 +546,10 @@ mod scalar {
 mod x86;
 #[cfg(target_arch = "x86_64")]
 mod x86_kquants;
+#[cfg(target_arch = "x86_64")]
+mod x86_q32_x16;
+#[cfg(target_arch = "x86_64")]
+mod x86_q4k_x16;
 
 #[cfg(test)]
 mod tests;

@@ -439,3 +439,139 @@ fn tiles_match_the_one_row_kernels() {
         }
     }
 }
+
+/// Every kernel set's kernel for a group of 16 rows (`dot`: the set, the number of activation
+/// rows, the outputs) gives `want` exactly, for one to four activation rows.
+fn assert_groups_equal(
+    label: &str,
+    want: &crate::llm::kernels::q4k_x16::GroupOut,
+    dot: impl Fn(&Kernels, usize, &mut crate::llm::kernels::q4k_x16::GroupOut),
+) {
+    for kern in all() {
+        for n in 1..=4 {
+            let mut got = Default::default();
+            dot(kern, n, &mut got);
+            assert_eq!(
+                got[..n],
+                want[..n],
+                "{label} {}, {n} activation rows",
+                kern.name
+            );
+        }
+    }
+}
+
+/// Q4_K regrouped by 16 rows: the same weights as the file's rows, and every kernel for it
+/// returns the portable kernel's floats exactly, for any number of activation rows (so
+/// decoding and prompts agree), near the file layout's sums. Also on the largest sums the
+/// format allows (every weight 15, every scale 63, activations at -127).
+#[test]
+fn regrouped_q4k_matches_the_file_layout() {
+    use crate::llm::kernels::q4k_x16::{self, GroupOut};
+    let (rows, cols) = (32, 3 * QK_K);
+    let nb = cols / QK_K;
+    let random_acts: Vec<Vec<f32>> = (0..4).map(|i| random(cols, 500 + i)).collect();
+    let full_acts: Vec<Vec<f32>> = (0..4).map(|i| vec![1.0 + i as f32; cols]).collect();
+    let mut full = random_blocks(QType::K(KFormat::Q4K), rows * nb, 3);
+    for blk in full.chunks_exact_mut(KFormat::Q4K.block_bytes()) {
+        blk[4..].fill(0xff);
+    }
+    let random_w = random_blocks(QType::K(KFormat::Q4K), rows * nb, 51);
+    for (label, w, acts) in [
+        ("random", &random_w, &random_acts),
+        ("largest", &full, &full_acts),
+    ] {
+        let qa = quantized_rows(acts, QK_K, quantize_q8k);
+        let refs: Vec<&[Q8K]> = qa.iter().map(|v| v.as_slice()).collect();
+        let grouped = q4k_x16::interleave(w, rows, cols);
+        let (mut a, mut b) = (vec![0f32; cols], vec![0f32; cols]);
+        for r in 0..rows {
+            dequantize_row(QType::K(KFormat::Q4K), w, cols, r, &mut a);
+            dequantize_row(QType::Q4Kx16, &grouped, cols, r, &mut b);
+            assert_eq!(a, b, "{label} row {r} dequantized");
+        }
+        let gb = nb * q4k_x16::GROUP_BLOCK;
+        for (g, group) in grouped.chunks_exact(gb).enumerate() {
+            let mut want: GroupOut = Default::default();
+            q4k_x16::dot_group(group, &refs, &mut want);
+            for r in 0..q4k_x16::ROWS {
+                let file_row = &w[(g * 16 + r) * nb * 144..][..nb * 144];
+                let mut file = [0f32; 4];
+                SCALAR.dot_k(KFormat::Q4K, file_row, &refs, &mut file);
+                let got: Vec<f32> = want.iter().map(|o| o[r]).collect();
+                assert_same_sums(&format!("{label} group {g} row {r}"), &got, &file);
+            }
+            assert_groups_equal(&format!("{label} group {g}"), &want, |kern, n, got| {
+                kern.dot_q4k_x16(group, &refs[..n], got)
+            });
+        }
+    }
+}
+
+/// Q5_0 and Q8_0 regrouped by 16 rows: the same weights as the file's rows, and every kernel
+/// returns the portable kernel's floats exactly for any number of activation rows, near the
+/// file layout's sums; also at the largest sums (every weight at its extreme, activations at
+/// ±127).
+#[test]
+fn regrouped_32_weight_formats_match_the_file_layout() {
+    use crate::llm::kernels::q32_x16::{self, Format32};
+    use crate::llm::kernels::q4k_x16::GroupOut;
+    let (rows, cols) = (32, 4 * QK);
+    let nb = cols / QK;
+    let random_acts: Vec<Vec<f32>> = (0..4).map(|i| random(cols, 700 + i)).collect();
+    let extreme_acts: Vec<Vec<f32>> = (0..4)
+        .map(|i| vec![if i % 2 == 0 { 1.0 } else { -2.0 }; cols])
+        .collect();
+    for (qtype, format) in [(QType::Q5_0, Format32::Q5_0), (QType::Q8_0, Format32::Q8_0)] {
+        let random_w = random_blocks(qtype, rows * nb, 61);
+        let mut extreme = random_w.clone();
+        for (i, blk) in extreme.chunks_exact_mut(qtype.block_bytes()).enumerate() {
+            // Q5_0: every weight 15 or -16; Q8_0: 127 or -128.
+            blk[2..].fill(if i % 2 == 0 { 0xff } else { 0x00 });
+            if qtype == QType::Q8_0 && i % 2 == 0 {
+                blk[2..].fill(0x7f);
+            } else if qtype == QType::Q8_0 {
+                blk[2..].fill(0x80);
+            }
+        }
+        for (label, w, acts) in [
+            ("random", &random_w, &random_acts),
+            ("extreme", &extreme, &extreme_acts),
+        ] {
+            let qa = quantized_rows(acts, QK, quantize_acts);
+            let refs: Vec<&[Q8Act]> = qa.iter().map(|v| v.as_slice()).collect();
+            let sums: Vec<Vec<i32>> = qa
+                .iter()
+                .map(|r| {
+                    let mut s = Vec::new();
+                    q32_x16::block_sums(r, &mut s);
+                    s
+                })
+                .collect();
+            let sum_refs: Vec<&[i32]> = sums.iter().map(|v| v.as_slice()).collect();
+            let grouped = q32_x16::interleave(format, w, rows, cols);
+            let (mut a, mut b) = (vec![0f32; cols], vec![0f32; cols]);
+            for r in 0..rows {
+                dequantize_row(qtype, w, cols, r, &mut a);
+                dequantize_row(QType::Q32x16(format), &grouped, cols, r, &mut b);
+                assert_eq!(a, b, "{qtype:?} {label} row {r} dequantized");
+            }
+            let gb = nb * format.group_block();
+            let rb = qtype.row_bytes(cols);
+            for (g, group) in grouped.chunks_exact(gb).enumerate() {
+                let mut want: GroupOut = Default::default();
+                q32_x16::dot_group(format, group, &refs, &sum_refs, &mut want);
+                for r in 0..16 {
+                    let mut file = [0f32; 4];
+                    SCALAR.dot(qtype, &w[(g * 16 + r) * rb..][..rb], &refs, &mut file);
+                    let got: Vec<f32> = want.iter().map(|o| o[r]).collect();
+                    assert_same_sums(&format!("{qtype:?} {label} group {g} row {r}"), &got, &file);
+                }
+                let label = format!("{qtype:?} {label} group {g}");
+                assert_groups_equal(&label, &want, |kern, n, got| {
+                    kern.dot_q32_x16(format, group, &refs[..n], &sum_refs[..n], got)
+                });
+            }
+        }
+    }
+}
