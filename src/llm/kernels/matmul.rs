@@ -2,8 +2,8 @@
 //! rows (and, for long prompts, of activation rows, so a tile of activations stays in cache
 //! while a block of weight rows streams past it once). A prompt's task runs the kernels'
 //! tiles (2 weight rows × 4 activation rows) over its block; a decode step the one-row
-//! kernels. Q4_K regrouped by 16 rows takes its one kernel for both, 16 rows × up to 4
-//! activation rows a call.
+//! kernels. Q4_K, Q5_0 and Q8_0 regrouped by 16 rows take one kernel per format for both,
+//! 16 rows × up to 4 activation rows a call.
 
 use std::sync::Arc;
 
@@ -71,9 +71,9 @@ impl QMatrix {
         }
     }
 
-    /// Q4_1 regrouped for the paired kernel when the width allows (a multiple of 64), Q4_K by
-    /// 16 rows where this CPU has the kernel for it (and the rows come in sixteens); other
-    /// types as they are.
+    /// Q4_1 regrouped for the paired kernel when the width allows (a multiple of 64); Q4_K,
+    /// Q5_0 and Q8_0 by 16 rows where this CPU has the kernel for it (and the rows come in
+    /// sixteens); other types as they are.
     pub fn into_fast_layout(self) -> QMatrix {
         if self.qtype == QType::Q4_1 && self.cols.is_multiple_of(2 * QK) {
             QMatrix {
@@ -199,7 +199,7 @@ pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
     let threads = pool.threads();
     let rb = w.qtype.row_bytes(w.cols);
     // Enough row blocks per thread that uneven finishing evens out.
-    // (Multiples of 16, the rows of a `Q4Kx16` group.)
+    // (Multiples of 16, the rows of a regrouped matrix's group.)
     let mut row_block = (w.rows / (threads * 4)).clamp(16, 256).next_multiple_of(16);
     if t_len > TILE_ACTS {
         // A prompt's tiles (below) read a task's weight rows once per group of activation
