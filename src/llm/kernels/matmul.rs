@@ -71,9 +71,8 @@ impl QMatrix {
         }
     }
 
-    /// Q4_1 regrouped for the paired kernel when the width allows (a multiple of 64); Q4_K,
-    /// Q5_0 and Q8_0 by 16 rows where this CPU has the kernel for it (and the rows come in
-    /// sixteens); other types as they are.
+    /// Q4_1 regrouped for the paired kernel when the width allows (a multiple of 64); the
+    /// formats `grouped_where_faster` regroups by 16 rows; other types as they are.
     pub fn into_fast_layout(self) -> QMatrix {
         if self.qtype == QType::Q4_1 && self.cols.is_multiple_of(2 * QK) {
             QMatrix {
@@ -81,7 +80,16 @@ impl QMatrix {
                 data: repack_q4_1_pairs(&self.data).into(),
                 ..self
             }
-        } else if self.rows.is_multiple_of(ROWS) && kernels().regroups(self.qtype) {
+        } else {
+            self.grouped_where_faster()
+        }
+    }
+
+    /// Q4_K, Q5_0 and Q8_0 regrouped by 16 rows where this CPU has the kernel for it
+    /// (and the rows come in sixteens); other types as they are. Rows still dequantize one by
+    /// one (`dequantize_row`), so this also serves an embedding table tied to the output.
+    pub fn grouped_where_faster(self) -> QMatrix {
+        if self.rows.is_multiple_of(ROWS) && kernels().regroups(self.qtype) {
             self.regrouped()
         } else {
             self
@@ -138,12 +146,10 @@ impl Acts {
         self.t_len = t_len;
         self.cols = x.len() / t_len.max(1);
         self.has_pairs = mats.iter().any(|m| m.qtype == QType::Q4_1x2);
-        self.has_super_blocks = mats
-            .iter()
-            .any(|m| matches!(m.qtype, QType::K(_) | QType::Q4Kx16));
+        self.has_super_blocks = mats.iter().any(|m| m.qtype.block_len() == QK_K);
         self.has_std = mats
             .iter()
-            .any(|m| !matches!(m.qtype, QType::Q4_1x2 | QType::K(_) | QType::Q4Kx16));
+            .any(|m| m.qtype != QType::Q4_1x2 && m.qtype.block_len() != QK_K);
         if self.has_super_blocks {
             self.super_blocks.resize(x.len() / QK_K, Q8K::default());
             quantize_q8k(x, &mut self.super_blocks);
@@ -188,7 +194,7 @@ pub fn matmul(pool: &Pool, w: &QMatrix, acts: &Acts, out: &mut [f32]) {
     assert!(
         if paired {
             acts.has_pairs
-        } else if k_format.is_some() || w.qtype == QType::Q4Kx16 {
+        } else if w.qtype.block_len() == QK_K {
             acts.has_super_blocks
         } else {
             acts.has_std

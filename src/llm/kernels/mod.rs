@@ -1,7 +1,8 @@
 //! Our own CPU kernels for the forward pass: block formats of the quantized weights we keep
 //! (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) and the Q8 activations they are multiplied with (`quant`),
 //! the K-quants Q4_K, Q5_K, Q6_K and their Q8_K activations (`kquant`), Q4_K regrouped by 16
-//! rows for AVX-512 VNNI (`q4k_x16`; Q5_0 and Q8_0 likewise in `q32_x16`), SIMD dot
+//! rows for AVX-512 VNNI (`q4k_x16`, which also holds the walk every 16-row layout shares;
+//! Q5_0 and Q8_0 likewise in `q32_x16`), SIMD dot
 //! products chosen at run time by the CPU's features (`dot`), a small persistent thread pool
 //! (`pool`), the multithreaded matrix multiply built from those (`matmul`), its batched
 //! counterpart for the sentence encoder (`gemm`: Q4_0 unpacked once into int8 panels for a

@@ -19,7 +19,7 @@
 //! `isum = Σ u·a - offset·Σa`, exact, then `acc += isum·(d·d_a)` as one fused multiply-add; so
 //! the SIMD kernel equals the scalar reference bit for bit.
 
-use super::q4k_x16::{GroupOut, ROWS};
+use super::q4k_x16::{regroup, GroupOut, ROWS};
 use super::quant::{q5_values, read_f16, Q8Act, QK};
 
 /// The two regrouped 32-weight formats.
@@ -84,32 +84,24 @@ impl Format32 {
 
 /// Regroups a `format` matrix (`rows` a multiple of 16, the file's bytes).
 pub fn interleave(format: Format32, data: &[u8], rows: usize, cols: usize) -> Vec<u8> {
-    assert!(rows.is_multiple_of(ROWS) && cols.is_multiple_of(QK));
-    let (nb, fb, gb) = (cols / QK, format.file_block(), format.group_block());
-    assert_eq!(data.len(), rows * nb * fb);
-    let mut out = vec![0u8; rows / ROWS * nb * gb];
-    for (g, group) in out.chunks_exact_mut(nb * gb).enumerate() {
-        for (b, blk) in group.chunks_exact_mut(gb).enumerate() {
-            for r in 0..ROWS {
-                let src = &data[((g * ROWS + r) * nb + b) * fb..][..fb];
-                blk[2 * r..2 * r + 2].copy_from_slice(&src[0..2]);
-                let u = format.unsigned(src);
-                for (i, &v) in u.iter().enumerate() {
-                    let (k, at) = (i / 4, 4 * r + i % 4);
-                    match format {
-                        Format32::Q5_0 => {
-                            let m = WEIGHTS + 8 * k + at / 8;
-                            blk[m] |= ((v >> 4) & 1) << (at % 8);
-                            let shift = if k < 4 { 0 } else { 4 };
-                            blk[Q5_NIBBLES + 64 * (k % 4) + at] |= (v & 0x0f) << shift;
-                        }
-                        Format32::Q8_0 => blk[WEIGHTS + 64 * k + at] = v,
-                    }
+    assert!(cols.is_multiple_of(QK));
+    let sizes = (format.file_block(), format.group_block());
+    regroup(data, rows, cols / QK, sizes, |blk, r, src| {
+        blk[2 * r..2 * r + 2].copy_from_slice(&src[0..2]);
+        let u = format.unsigned(src);
+        for (i, &v) in u.iter().enumerate() {
+            let (k, at) = (i / 4, 4 * r + i % 4);
+            match format {
+                Format32::Q5_0 => {
+                    let m = WEIGHTS + 8 * k + at / 8;
+                    blk[m] |= ((v >> 4) & 1) << (at % 8);
+                    let shift = if k < 4 { 0 } else { 4 };
+                    blk[Q5_NIBBLES + 64 * (k % 4) + at] |= (v & 0x0f) << shift;
                 }
+                Format32::Q8_0 => blk[WEIGHTS + 64 * k + at] = v,
             }
         }
-    }
-    out
+    })
 }
 
 /// Writes row `r` (of all rows) of a regrouped matrix into `out` (`cols` long).

@@ -38,33 +38,62 @@ pub const ROW_BLOCK_BYTES: usize = GROUP_BLOCK / ROWS;
 /// One kernel call's outputs: `out[j][r]` = row r of the group · activation row j.
 pub type GroupOut = [[f32; ROWS]; MAX_ACTS];
 
-/// Regroups a Q4_K matrix (`rows` a multiple of 16, `cols` of `QK_K`, the file's bytes).
-pub fn interleave(data: &[u8], rows: usize, cols: usize) -> Vec<u8> {
-    assert!(rows.is_multiple_of(ROWS) && cols.is_multiple_of(QK_K));
-    let nb = cols / QK_K;
-    let bb = KFormat::Q4K.block_bytes();
-    assert_eq!(data.len(), rows * nb * bb);
-    let mut out = vec![0u8; rows / ROWS * nb * GROUP_BLOCK];
-    for (g, group) in out.chunks_exact_mut(nb * GROUP_BLOCK).enumerate() {
-        for (b, blk) in group.chunks_exact_mut(GROUP_BLOCK).enumerate() {
-            for r in 0..ROWS {
-                let src = &data[((g * ROWS + r) * nb + b) * bb..][..bb];
-                let u = unpack(KFormat::Q4K, src);
-                blk[2 * r..2 * r + 2].copy_from_slice(&src[0..2]);
-                blk[DMIN + 2 * r..DMIN + 2 * r + 2].copy_from_slice(&src[2..4]);
-                for s in 0..8 {
-                    blk[SCALES + 16 * s + r] = u.scale[2 * s] as u8;
-                    blk[MINS + 16 * s + r] = u.min[2 * s] as u8;
-                }
-                for c in 0..32 {
-                    for i in 0..4 {
-                        blk[QS + 64 * c + 4 * r + i] = u.q[4 * c + i] | (u.q[128 + 4 * c + i] << 4);
+/// The walk every 16-row layout takes from the file's (`rows` a multiple of 16, each
+/// `blocks` blocks of `file_block` bytes): for each group of 16 rows and each block, `fill(dst,
+/// r, src)` writes block `src` of the group's row `r` into the group's block `dst`
+/// (`group_block` bytes, zeroed). Groups are split over the machine's cores: a model's
+/// largest matrices (a 151936-row embedding table) are regrouped as they load.
+pub fn regroup(
+    data: &[u8],
+    rows: usize,
+    blocks: usize,
+    (file_block, group_block): (usize, usize),
+    fill: impl Fn(&mut [u8], usize, &[u8]) + Sync,
+) -> Vec<u8> {
+    assert!(rows.is_multiple_of(ROWS));
+    assert_eq!(data.len(), rows * blocks * file_block);
+    let groups = rows / ROWS;
+    let per_group = blocks * group_block;
+    let mut out = vec![0u8; groups * per_group];
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_thread = groups.div_ceil(threads).max(1);
+    let fill = &fill;
+    std::thread::scope(|scope| {
+        for (t, part) in out.chunks_mut(per_thread * per_group).enumerate() {
+            scope.spawn(move || {
+                for (i, group) in part.chunks_exact_mut(per_group).enumerate() {
+                    let g = t * per_thread + i;
+                    for (b, blk) in group.chunks_exact_mut(group_block).enumerate() {
+                        for r in 0..ROWS {
+                            let at = ((g * ROWS + r) * blocks + b) * file_block;
+                            fill(blk, r, &data[at..at + file_block]);
+                        }
                     }
                 }
+            });
+        }
+    });
+    out
+}
+
+/// Regroups a Q4_K matrix (`rows` a multiple of 16, `cols` of `QK_K`, the file's bytes).
+pub fn interleave(data: &[u8], rows: usize, cols: usize) -> Vec<u8> {
+    assert!(cols.is_multiple_of(QK_K));
+    let sizes = (KFormat::Q4K.block_bytes(), GROUP_BLOCK);
+    regroup(data, rows, cols / QK_K, sizes, |blk, r, src| {
+        let u = unpack(KFormat::Q4K, src);
+        blk[2 * r..2 * r + 2].copy_from_slice(&src[0..2]);
+        blk[DMIN + 2 * r..DMIN + 2 * r + 2].copy_from_slice(&src[2..4]);
+        for s in 0..8 {
+            blk[SCALES + 16 * s + r] = u.scale[2 * s] as u8;
+            blk[MINS + 16 * s + r] = u.min[2 * s] as u8;
+        }
+        for c in 0..32 {
+            for i in 0..4 {
+                blk[QS + 64 * c + 4 * r + i] = u.q[4 * c + i] | (u.q[128 + 4 * c + i] << 4);
             }
         }
-    }
-    out
+    })
 }
 
 /// Weight `i` (0..256) of row `r` of a group's super-block, unsigned (0..16).
@@ -96,30 +125,44 @@ pub fn dequantize_row(data: &[u8], cols: usize, r: usize, out: &mut [f32]) {
     }
 }
 
-/// The portable kernel (the reference the SIMD one is tested against): one group (`w`, its
-/// `cols / QK_K` blocks) against up to `MAX_ACTS` activation rows.
-pub fn dot_group(w: &[u8], a: &[&[Q8K]], out: &mut GroupOut) {
+/// The portable kernels' walk over a group (`w`, blocks of `group_block` bytes) and up to
+/// `MAX_ACTS` activation rows: `out[j][lane]` is `step` folded over the blocks, from 0, with
+/// each block, the lane, and activation row j's block.
+pub fn fold_group(
+    w: &[u8],
+    group_block: usize,
+    a: &[&[Q8K]],
+    out: &mut GroupOut,
+    step: impl Fn(f32, &[u8], usize, &Q8K) -> f32,
+) {
     debug_assert!(a.len() <= MAX_ACTS);
     for (row, o) in a.iter().zip(out.iter_mut()) {
         for (lane, ol) in o.iter_mut().enumerate() {
-            let mut acc = 0f32;
-            for (blk, ab) in w.chunks_exact(GROUP_BLOCK).zip(row.iter()) {
-                let (mut isum, mut msum) = (0i32, 0i32);
-                for g in 0..QK_K / 16 {
-                    let part: i32 = (16 * g..16 * g + 16)
-                        .map(|i| weight(blk, lane, i) as i32 * ab.qs[i] as i32)
-                        .sum();
-                    isum += blk[SCALES + 16 * (g / 2) + lane] as i32 * part;
-                }
-                for s in 0..8 {
-                    let bsum = ab.bsums[2 * s] as i32 + ab.bsums[2 * s + 1] as i32;
-                    msum += blk[MINS + 16 * s + lane] as i32 * bsum;
-                }
-                let (d, dmin) = (read_f16(blk, 2 * lane), read_f16(blk, DMIN + 2 * lane));
-                acc = (-(msum as f32)).mul_add(dmin * ab.d, acc);
-                acc = (isum as f32).mul_add(d * ab.d, acc);
-            }
-            *ol = acc;
+            *ol = w
+                .chunks_exact(group_block)
+                .zip(row.iter())
+                .fold(0f32, |acc, (blk, ab)| step(acc, blk, lane, ab));
         }
     }
+}
+
+/// The portable kernel (the reference the SIMD one is tested against): one group (`w`, its
+/// `cols / QK_K` blocks) against up to `MAX_ACTS` activation rows.
+pub fn dot_group(w: &[u8], a: &[&[Q8K]], out: &mut GroupOut) {
+    fold_group(w, GROUP_BLOCK, a, out, |acc, blk, lane, ab| {
+        let (mut isum, mut msum) = (0i32, 0i32);
+        for g in 0..QK_K / 16 {
+            let part: i32 = (16 * g..16 * g + 16)
+                .map(|i| weight(blk, lane, i) as i32 * ab.qs[i] as i32)
+                .sum();
+            isum += blk[SCALES + 16 * (g / 2) + lane] as i32 * part;
+        }
+        for s in 0..8 {
+            let bsum = ab.bsums[2 * s] as i32 + ab.bsums[2 * s + 1] as i32;
+            msum += blk[MINS + 16 * s + lane] as i32 * bsum;
+        }
+        let (d, dmin) = (read_f16(blk, 2 * lane), read_f16(blk, DMIN + 2 * lane));
+        let acc = (-(msum as f32)).mul_add(dmin * ab.d, acc);
+        (isum as f32).mul_add(d * ab.d, acc)
+    })
 }

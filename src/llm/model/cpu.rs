@@ -75,9 +75,19 @@ impl CpuModel {
             )));
         }
         let arena = WeightArena::new(WeightArena::room_for(r.matrix_sizes()));
-        let embed = r.matrix("token_embd.weight")?.into_arena(&arena);
+        // The embedding table is read a row at a time, and is the output matrix too when the
+        // file ties them: it takes the 16-row layout where the layer matrices do (its rows
+        // still dequantize one by one for the embedding lookup).
+        let embed = r
+            .matrix("token_embd.weight")?
+            .grouped_where_faster()
+            .into_arena(&arena);
         let output = if r.has("output.weight") {
-            Some(r.matrix("output.weight")?.into_arena(&arena))
+            Some(
+                r.matrix("output.weight")?
+                    .grouped_where_faster()
+                    .into_arena(&arena),
+            )
         } else {
             None
         };
