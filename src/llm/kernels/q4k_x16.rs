@@ -125,44 +125,30 @@ pub fn dequantize_row(data: &[u8], cols: usize, r: usize, out: &mut [f32]) {
     }
 }
 
-/// The portable kernels' walk over a group (`w`, blocks of `group_block` bytes) and up to
-/// `MAX_ACTS` activation rows: `out[j][lane]` is `step` folded over the blocks, from 0, with
-/// each block, the lane, and activation row j's block.
-pub fn fold_group(
-    w: &[u8],
-    group_block: usize,
-    a: &[&[Q8K]],
-    out: &mut GroupOut,
-    step: impl Fn(f32, &[u8], usize, &Q8K) -> f32,
-) {
-    debug_assert!(a.len() <= MAX_ACTS);
-    for (row, o) in a.iter().zip(out.iter_mut()) {
-        for (lane, ol) in o.iter_mut().enumerate() {
-            *ol = w
-                .chunks_exact(group_block)
-                .zip(row.iter())
-                .fold(0f32, |acc, (blk, ab)| step(acc, blk, lane, ab));
-        }
-    }
-}
-
 /// The portable kernel (the reference the SIMD one is tested against): one group (`w`, its
 /// `cols / QK_K` blocks) against up to `MAX_ACTS` activation rows.
 pub fn dot_group(w: &[u8], a: &[&[Q8K]], out: &mut GroupOut) {
-    fold_group(w, GROUP_BLOCK, a, out, |acc, blk, lane, ab| {
-        let (mut isum, mut msum) = (0i32, 0i32);
-        for g in 0..QK_K / 16 {
-            let part: i32 = (16 * g..16 * g + 16)
-                .map(|i| weight(blk, lane, i) as i32 * ab.qs[i] as i32)
-                .sum();
-            isum += blk[SCALES + 16 * (g / 2) + lane] as i32 * part;
+    debug_assert!(a.len() <= MAX_ACTS);
+    for (row, o) in a.iter().zip(out.iter_mut()) {
+        for (lane, ol) in o.iter_mut().enumerate() {
+            let mut acc = 0f32;
+            for (blk, ab) in w.chunks_exact(GROUP_BLOCK).zip(row.iter()) {
+                let (mut isum, mut msum) = (0i32, 0i32);
+                for g in 0..QK_K / 16 {
+                    let part: i32 = (16 * g..16 * g + 16)
+                        .map(|i| weight(blk, lane, i) as i32 * ab.qs[i] as i32)
+                        .sum();
+                    isum += blk[SCALES + 16 * (g / 2) + lane] as i32 * part;
+                }
+                for s in 0..8 {
+                    let bsum = ab.bsums[2 * s] as i32 + ab.bsums[2 * s + 1] as i32;
+                    msum += blk[MINS + 16 * s + lane] as i32 * bsum;
+                }
+                let (d, dmin) = (read_f16(blk, 2 * lane), read_f16(blk, DMIN + 2 * lane));
+                acc = (-(msum as f32)).mul_add(dmin * ab.d, acc);
+                acc = (isum as f32).mul_add(d * ab.d, acc);
+            }
+            *ol = acc;
         }
-        for s in 0..8 {
-            let bsum = ab.bsums[2 * s] as i32 + ab.bsums[2 * s + 1] as i32;
-            msum += blk[MINS + 16 * s + lane] as i32 * bsum;
-        }
-        let (d, dmin) = (read_f16(blk, 2 * lane), read_f16(blk, DMIN + 2 * lane));
-        let acc = (-(msum as f32)).mul_add(dmin * ab.d, acc);
-        (isum as f32).mul_add(d * ab.d, acc)
-    })
+    }
 }

@@ -75,21 +75,26 @@ impl CpuModel {
             )));
         }
         let arena = WeightArena::new(WeightArena::room_for(r.matrix_sizes()));
-        // The embedding table is read a row at a time, and is the output matrix too when the
-        // file ties them: it takes the 16-row layout where the layer matrices do (its rows
-        // still dequantize one by one for the embedding lookup).
-        let embed = r
-            .matrix("token_embd.weight")?
-            .grouped_where_faster()
-            .into_arena(&arena);
-        let output = if r.has("output.weight") {
+        // A file that ties the output matrix to the embedding table multiplies by the table
+        // every step, so the table takes the 16-row layout where the layer matrices do (its
+        // rows still dequantize one by one for the lookup); an untied table is only looked up,
+        // and stays as the file has it (regrouping it would only lengthen the load).
+        let tied = !r.has("output.weight");
+        let embed = r.matrix("token_embd.weight")?;
+        let embed = if tied {
+            embed.grouped_where_faster()
+        } else {
+            embed
+        }
+        .into_arena(&arena);
+        let output = if tied {
+            None
+        } else {
             Some(
                 r.matrix("output.weight")?
                     .grouped_where_faster()
                     .into_arena(&arena),
             )
-        } else {
-            None
         };
         let out_norm = r.vector("output_norm.weight", cfg.n_embd)?;
         let (qd, kvd) = (cfg.n_head * cfg.head_dim, cfg.n_kv_head * cfg.head_dim);
